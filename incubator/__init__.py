@@ -1,0 +1,145 @@
+"""The incubator residency matching service."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from incubator.config import FIXED_SETTINGS, settings_from_environment
+from incubator.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate, select_locale
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application; ``config`` overrides settings (tests pass their own)."""
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    instance_path = Path((config or {}).get("INSTANCE_PATH", app.instance_path))
+    app.config.update(FIXED_SETTINGS)
+    app.config.update(settings_from_environment(instance_path))
+    app.config.update(config or {})
+    if app.config.get("BEHIND_PROXY"):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_error_handlers(app)
+    _register_template_helpers(app)
+    _start_outbox_delivery(app)
+
+    from incubator.cli import register_commands
+
+    register_commands(app)
+    logging.getLogger("incubator").setLevel(logging.INFO)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    import incubator.models  # noqa: F401  # registers every table before migrations look
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    bootstrap.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = lazy_gettext("Please log in to see that page.")
+    login_manager.login_message_category = "info"
+
+    from incubator.web.hooks import register_request_hooks
+
+    register_request_hooks(app)
+
+    @login_manager.user_loader
+    def load_user(session_id: str) -> Any:
+        from incubator.models import User
+
+        user_id, _, fingerprint = session_id.partition(":")
+        if not user_id.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or user.get_id() != session_id:
+            return None
+        return user
+
+
+def _register_blueprints(app: Flask) -> None:
+    from incubator.web import admin, auth, main, manage, review
+
+    for module in (main, auth, admin, manage, review):
+        app.register_blueprint(module.bp)
+
+
+ERROR_TITLES = {
+    400: "The request could not be understood",
+    403: "You do not have access to this page",
+    404: "Page not found",
+    405: "That action is not allowed here",
+    413: "The upload is too large",
+    429: "Too many attempts",
+    500: "Something went wrong on our side",
+}
+
+
+def _register_error_handlers(app: Flask) -> None:
+    def render_error(code: int, message: str | None = None) -> tuple[str, int]:
+        return render_template(
+            "errors/error.html", code=code, title=_(ERROR_TITLES.get(code, "Error")), message=message
+        ), code
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> Any:
+        return render_error(
+            400,
+            _("Your form expired or did not come from this site. Go back, reload the page and try again; what you typed is not saved yet."),
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        if error.code is None or error.code < 400:
+            return error
+        if request.path.startswith("/static/"):
+            return error
+        message = None
+        if error.code == 429:
+            message = _("Too many attempts in a short time. Wait a minute and try again.")
+        elif error.code == 413:
+            message = _("The file is larger than this service accepts.")
+        return render_error(error.code, message)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> Any:
+        if isinstance(error, HTTPException):
+            return http_error(error)
+        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return render_error(500)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from incubator.web.templating import register_filters
+
+    register_filters(app)
+
+
+def _start_outbox_delivery(app: Flask) -> None:
+    if app.config["OUTBOX_DELIVERY"] == "thread":
+        from incubator.mail import BackgroundDeliverer
+
+        app.extensions["outbox_deliverer"] = BackgroundDeliverer(app)

@@ -1,0 +1,18 @@
+"""SQLAlchemy models; importing this package registers every table on the metadata."""
+
+from incubator.models.audit import AuditEvent
+from incubator.models.outbox import OutboundEmail
+from incubator.models.programmes import Call, CallProgramme, Criterion, Programme, Site, Slot
+from incubator.models.users import User
+
+__all__ = [
+    "AuditEvent",
+    "Call",
+    "CallProgramme",
+    "Criterion",
+    "OutboundEmail",
+    "Programme",
+    "Site",
+    "Slot",
+    "User",
+]

@@ -1,0 +1,161 @@
+"""Programmes, their host sites, intake calls with their rubric, and residency slots."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from incubator.database import utcnow
+from incubator.extensions import db
+
+
+class Site(db.Model):
+    """A physical place that hosts residents, e.g. OCC Innovation Park in Oslo."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    organisation: Mapped[str] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(100))
+    country: Mapped[str] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Oslo")
+
+
+class Programme(db.Model):
+    """A residency programme, e.g. "OCC Incubator"; data, so managers can add more."""
+
+    __tablename__ = "programmes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    host_site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    # What residents get, e.g. ["office", "lab", "industrial expertise"].
+    offers: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    host_site: Mapped[Site] = relationship()
+
+
+class Call(db.Model):
+    """An intake round of one or more programmes."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        CheckConstraint("closes_at > opens_at", name="closes_after_opening"),
+        CheckConstraint("reviewers_per_application >= 1", name="reviewers_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    eligibility_summary: Mapped[str] = mapped_column(Text, default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Oslo")
+    opens_at: Mapped[dt.datetime]
+    closes_at: Mapped[dt.datetime]
+    review_deadline: Mapped[dt.datetime | None]
+    decision_date: Mapped[dt.date | None] = mapped_column(Date)
+    reviewers_per_application: Mapped[int] = mapped_column(Integer, default=3)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    programmes: Mapped[list[CallProgramme]] = relationship(
+        back_populates="call", cascade="all, delete-orphan", order_by="CallProgramme.position"
+    )
+    criteria: Mapped[list[Criterion]] = relationship(
+        back_populates="call", cascade="all, delete-orphan", order_by="Criterion.position"
+    )
+
+    def is_open(self, now: dt.datetime) -> bool:
+        return self.opens_at <= now < self.closes_at
+
+
+class CallProgramme(db.Model):
+    """A programme offered by a call, with its eligibility rule as data."""
+
+    __tablename__ = "call_programmes"
+    __table_args__ = (UniqueConstraint("call_id", "programme_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="RESTRICT"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # ISO country codes of where an applicant company must be registered; empty = anywhere.
+    eligible_countries: Mapped[list[str]] = mapped_column(JSON, default=list)
+    eligibility_note: Mapped[str] = mapped_column(Text, default="")
+
+    call: Mapped[Call] = relationship(back_populates="programmes")
+    programme: Mapped[Programme] = relationship()
+
+
+class Criterion(db.Model):
+    """One weighted line of a call's rubric."""
+
+    __tablename__ = "criteria"
+    __table_args__ = (
+        UniqueConstraint("call_id", "position"),
+        CheckConstraint("weight > 0", name="weight_positive"),
+        CheckConstraint("scale_max > scale_min", name="scale_ordered"),
+        CheckConstraint("step > 0", name="step_positive"),
+        CheckConstraint(
+            "threshold IS NULL OR (threshold >= scale_min AND threshold <= scale_max)",
+            name="threshold_in_scale",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    weight: Mapped[Decimal] = mapped_column(Numeric(6, 3))
+    scale_min: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal(0))
+    scale_max: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal(5))
+    step: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0.5"))
+    # Descriptor per whole level, keyed by the level as text: {"0": "Fails", ..., "5": "Excellent"}.
+    descriptors: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    threshold: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+
+    call: Mapped[Call] = relationship(back_populates="criteria")
+
+
+SPACE_TYPES = ("office_desk", "lab_bench", "office_lab")
+SPACE_TYPE_VALUES = ", ".join(f"'{value}'" for value in SPACE_TYPES)
+
+
+class Slot(db.Model):
+    """Residency capacity: so many places of one space type at one site for a period."""
+
+    __tablename__ = "slots"
+    __table_args__ = (
+        CheckConstraint("capacity >= 0", name="capacity_non_negative"),
+        CheckConstraint("ends_on > starts_on", name="ends_after_start"),
+        CheckConstraint(f"space_type IN ({SPACE_TYPE_VALUES})", name="space_type_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="RESTRICT"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
+    label: Mapped[str] = mapped_column(String(120))
+    space_type: Mapped[str] = mapped_column(String(20))
+    capacity: Mapped[int] = mapped_column(Integer)
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date] = mapped_column(Date)
+
+    programme: Mapped[Programme] = relationship()
+    site: Mapped[Site] = relationship()

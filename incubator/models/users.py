@@ -1,0 +1,57 @@
+"""People who sign in: applicants, reviewers, programme managers and administrators."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from incubator.database import utcnow
+from incubator.domain.roles import Role, role_allows
+from incubator.extensions import db
+
+ROLE_VALUES = ", ".join(f"'{role.value}'" for role in Role)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({ROLE_VALUES})", name="role_known"),
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(20), default=Role.APPLICANT.value)
+    # Null until an invited person chooses a password.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    affiliation: Mapped[str | None] = mapped_column(String(200))
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[dt.datetime | None]
+    password_changed_at: Mapped[dt.datetime | None]
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses sessions of deactivated users
+        return self.active
+
+    def get_id(self) -> str:
+        # The id carries a fingerprint of the password hash, so a password change or reset
+        # ends every other session of this account.
+        fingerprint = hashlib.sha256((self.password_hash or "").encode()).hexdigest()[:16]
+        return f"{self.id}:{fingerprint}"
+
+    def has_role(self, needed: Role) -> bool:
+        return role_allows(self.role_enum, needed)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email} {self.role}>"

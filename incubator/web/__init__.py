@@ -1,0 +1,1 @@
+"""Web layer: blueprints with thin routes, plus the request-wide hooks they rely on."""

@@ -1,0 +1,3 @@
+from incubator.web.admin.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+from incubator.domain.roles import INVITABLE_ROLES, Role
+from incubator.web.forms import email_field
+
+ROLE_LABELS = {
+    Role.APPLICANT: _l("Applicant"),
+    Role.REVIEWER: _l("Reviewer"),
+    Role.MANAGER: _l("Programme manager"),
+    Role.ADMIN: _l("Administrator"),
+}
+
+
+class InviteForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(message=_l("Enter a name.")), Length(max=120)])
+    email = email_field()
+    role = SelectField(
+        _l("Role"),
+        choices=[(role.value, ROLE_LABELS[role]) for role in INVITABLE_ROLES],
+        validate_choice=True,
+    )
+    submit = SubmitField(_l("Send invitation"))
+
+
+class AccountForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=[(role.value, ROLE_LABELS[role]) for role in Role])
+    active = BooleanField(_l("Account active (can log in)"))
+    submit = SubmitField(_l("Save"))

@@ -1,0 +1,3 @@
+from incubator.web.auth.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,34 @@
+"""Form pieces shared by the blueprints."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Email, Length
+
+from incubator.domain.passwords import MAX_PASSWORD_LENGTH
+
+
+def email_field(label: str | None = None) -> EmailField:
+    return EmailField(
+        label or _l("Email"),
+        validators=[
+            DataRequired(message=_l("Enter your email address.")),
+            Length(max=254, message=_l("An email address has at most 254 characters.")),
+            Email(message=_l("Enter a valid email address, like name@example.com."),
+                  check_deliverability=False),
+        ],
+        render_kw={"autocomplete": "email"},
+    )
+
+
+def new_password_field(label: str | None = None) -> PasswordField:
+    return PasswordField(
+        label or _l("New password"),
+        validators=[
+            DataRequired(message=_l("Choose a password.")),
+            Length(max=MAX_PASSWORD_LENGTH),
+        ],
+        description=_l("At least 10 characters; a phrase of a few words works well."),
+        render_kw={"autocomplete": "new-password"},
+    )

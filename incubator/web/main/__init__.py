@@ -1,0 +1,3 @@
+from incubator.web.main.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,3 @@
+from incubator.web.manage.routes import bp
+
+__all__ = ["bp"]

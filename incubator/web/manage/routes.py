@@ -1,0 +1,26 @@
+"""Programme managers' pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, render_template
+
+from incubator.database import utcnow
+from incubator.domain.roles import Role
+from incubator.services import queries
+from incubator.web.access import role_required
+
+bp = Blueprint("manage", __name__, url_prefix="/manage")
+
+
+@bp.route("/")
+@role_required(Role.MANAGER)
+def overview() -> Any:
+    return render_template(
+        "manage/overview.html",
+        calls=queries.all_calls(),
+        programmes=queries.all_programmes(),
+        slots=queries.all_slots(),
+        now=utcnow(),
+    )

@@ -1,0 +1,3 @@
+from incubator.web.review.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,42 @@
+"""Package metadata for the incubator residency matching service."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="incubator",
+    version="0.1.0",
+    description="Residency intake, review and matching for Oslo Cancer Cluster's incubator programmes",
+    python_requires=">=3.11",
+    packages=find_packages(include=["incubator", "incubator.*"]),
+    include_package_data=True,
+    install_requires=[
+        "Flask>=3.1,<4",
+        "SQLAlchemy>=2.0.36,<2.1",
+        "Flask-SQLAlchemy>=3.1.1,<4",
+        "Flask-Migrate>=4.1,<5",
+        "alembic>=1.14,<2",
+        "Flask-WTF>=1.2,<2",
+        "email-validator>=2.2,<3",
+        "Flask-Login>=0.6.3,<0.7",
+        "Flask-Babel>=4.0,<5",
+        "Bootstrap-Flask>=2.4,<3",
+        "argon2-cffi>=23.1,<26",
+        "Flask-Limiter>=3.8,<5",
+        "APScheduler>=3.10,<4",
+        "psycopg[binary]>=3.2,<4",
+        "gunicorn>=23,<28",
+        "ortools>=9.11,<10",
+        "scikit-learn>=1.5,<2",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8.3,<10",
+            "aiosmtpd>=1.4.6,<2",
+            "playwright>=1.48,<2",
+            "hypothesis>=6.112,<7",
+            "scipy>=1.14,<2",
+            "matching>=1.4,<2",
+            "ruff>=0.8,<1",
+        ],
+    },
+)
