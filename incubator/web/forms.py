@@ -9,6 +9,11 @@ from wtforms.validators import DataRequired, Email, Length
 from incubator.domain.passwords import MAX_PASSWORD_LENGTH
 
 
+def _strip(value: str | None) -> str | None:
+    # Pasted addresses often carry spaces; they are never part of the address.
+    return value.strip() if isinstance(value, str) else value
+
+
 def email_field(label: str | None = None) -> EmailField:
     return EmailField(
         label or _l("Email"),
@@ -18,6 +23,7 @@ def email_field(label: str | None = None) -> EmailField:
             Email(message=_l("Enter a valid email address, like name@example.com."),
                   check_deliverability=False),
         ],
+        filters=[_strip],
         render_kw={"autocomplete": "email"},
     )
 

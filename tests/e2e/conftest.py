@@ -1,0 +1,35 @@
+"""A live server for browser tests: the real app on SQLite, served from a thread."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from incubator import create_app
+from incubator.extensions import db, limiter
+from tests.conftest import base_config
+from tests.support.browser import serve_wsgi_in_thread
+
+
+@pytest.fixture
+def live_app(sqlite_template: Path, tmp_path: Path) -> Iterator[Flask]:
+    path = tmp_path / "live.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    config = base_config(f"sqlite:///{path}", tmp_path)
+    config.update(SERVER_NAME=None, OUTBOX_DELIVERY="thread")
+    app = create_app(config)
+    with app.app_context():
+        limiter.reset()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def live_server(live_app: Flask) -> Iterator[str]:
+    with serve_wsgi_in_thread(live_app) as base_url:
+        yield base_url
