@@ -16,6 +16,7 @@ setup(
         "Flask-Migrate>=4.1,<5",
         "alembic>=1.14,<2",
         "Flask-WTF>=1.2,<2",
+        "WTForms>=3.1,<3.4",
         "email-validator>=2.2,<3",
         "Flask-Login>=0.6.3,<0.7",
         "Flask-Babel>=4.0,<5",

@@ -24,7 +24,7 @@ from incubator.extensions import db, limiter
 from incubator.models import User
 from incubator.services.passwords import hash_password
 
-pytest_plugins = [p for p in ["tests.support.postgres", "tests.support.smtp", "tests.support.browser"] if __import__("importlib.util").util.find_spec(p)]
+pytest_plugins = ["tests.support.postgres", "tests.support.smtp", "tests.support.browser"]
 
 PASSWORD = "correct horse battery staple"
 BACKENDS = ["sqlite", "postgresql"]

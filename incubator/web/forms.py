@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, Length
 
@@ -38,3 +40,10 @@ def new_password_field(label: str | None = None) -> PasswordField:
         description=_l("At least 10 characters; a phrase of a few words works well."),
         render_kw={"autocomplete": "new-password"},
     )
+
+
+def form_status(form: FlaskForm) -> int:
+    """400 when a posted form is shown again with errors, so refused input is never a 200."""
+    if request.method == "POST" and (form.errors or form.form_errors):
+        return 400
+    return 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -16,11 +17,17 @@ from tests.support.browser import serve_wsgi_in_thread
 
 
 @pytest.fixture
-def live_app(sqlite_template: Path, tmp_path: Path) -> Iterator[Flask]:
+def live_app_config() -> dict[str, Any]:
+    """Extra settings for the live app; a test module overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+def live_app(sqlite_template: Path, tmp_path: Path, live_app_config: dict[str, Any]) -> Iterator[Flask]:
     path = tmp_path / "live.sqlite3"
     shutil.copyfile(sqlite_template, path)
     config = base_config(f"sqlite:///{path}", tmp_path)
-    config.update(SERVER_NAME=None, OUTBOX_DELIVERY="thread")
+    config.update(SERVER_NAME=None, OUTBOX_DELIVERY="thread", **live_app_config)
     app = create_app(config)
     with app.app_context():
         limiter.reset()

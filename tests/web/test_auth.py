@@ -45,7 +45,7 @@ def test_register_email_is_stored_lowercase_and_trimmed(client: FlaskClient) -> 
 def test_register_refuses_email_already_registered(client: FlaskClient, make_user) -> None:
     make_user(email="astrid@tumourtech.no")
     response = register(client, email="ASTRID@tumourtech.no")
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "An account with this email already exists" in field_error(response.get_data(as_text=True), "email")
     assert db.session.scalar(select(db.func.count()).select_from(User)) == 1
 
@@ -58,7 +58,7 @@ def test_register_refuses_email_already_registered(client: FlaskClient, make_use
 )
 def test_register_refuses_weak_password(client: FlaskClient, password: str, message: str) -> None:
     response = register(client, password=password)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message in field_error(response.get_data(as_text=True), "password")
     assert db.session.scalar(select(User)) is None
 
@@ -66,7 +66,7 @@ def test_register_refuses_weak_password(client: FlaskClient, password: str, mess
 @pytest.mark.parametrize("email", ["not-an-email", "astrid@", "@tumourtech.no", "a b@c.no"])
 def test_register_refuses_malformed_email(client: FlaskClient, email: str) -> None:
     response = register(client, email=email)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "Enter a valid email address" in field_error(response.get_data(as_text=True), "email")
 
 
@@ -96,7 +96,7 @@ def test_form_without_valid_csrf_token_is_refused(client: FlaskClient, token: st
 def test_login_with_wrong_password_says_so_and_records_nothing(client: FlaskClient, make_user) -> None:
     user = make_user()
     response = log_in(client, user.email, "wrong password here")
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "That email and password do not match an account." in response.get_data(as_text=True)
     assert client.get("/dashboard").status_code == 302
 
@@ -117,7 +117,7 @@ def test_login_records_time_and_audit_event(client: FlaskClient, make_user) -> N
 def test_login_of_deactivated_account_is_refused(client: FlaskClient, make_user) -> None:
     user = make_user(active=False)
     response = log_in(client, user.email)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "That email and password do not match an account." in response.get_data(as_text=True)
 
 
@@ -135,7 +135,7 @@ def test_login_follows_next_only_within_the_site(client: FlaskClient, make_user)
 def test_ten_failed_logins_in_a_minute_slow_further_attempts(client: FlaskClient, make_user) -> None:
     user = make_user()
     for _ in range(10):
-        assert log_in(client, user.email, "wrong password again").status_code == 200
+        assert log_in(client, user.email, "wrong password again").status_code == 400
     response = log_in(client, user.email)  # even the right password waits now
     assert response.status_code == 429
     assert "Too many attempts" in response.get_data(as_text=True)
@@ -203,7 +203,7 @@ def test_password_reset_refuses_weak_new_password_and_keeps_link_usable(client: 
     request_reset(client, user.email)
     link = reset_link_from_outbox(user.email)
     response = client.post(link, data={"password": "short", "confirm": "short", "csrf_token": csrf_token(client, link)})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "Use at least 10 characters." in response.get_data(as_text=True)
     assert client.get(link).status_code == 200
 

@@ -17,6 +17,7 @@ from incubator.services import ServiceError, accounts
 from incubator.web.access import role_required
 from incubator.web.admin.forms import ROLE_LABELS, AccountForm, InviteForm
 from incubator.web.auth.routes import show_service_error
+from incubator.web.forms import form_status
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -59,7 +60,7 @@ def invite() -> Any:
         else:
             flash(_("Invitation sent to %(email)s.", email=user.email), "success")
             return redirect(url_for("admin.users"))
-    return render_template("admin/invite.html", form=form)
+    return render_template("admin/invite.html", form=form), form_status(form)
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -84,7 +85,7 @@ def user_detail(user_id: int) -> Any:
         .limit(20)
     ).all()
     return render_template("admin/user_detail.html", form=form, user=user, events=events,
-                           role_labels=ROLE_LABELS)
+                           role_labels=ROLE_LABELS), form_status(form)
 
 
 @bp.route("/outbox")

@@ -23,6 +23,7 @@ from incubator.web.auth.forms import (
     RegistrationForm,
     SetPasswordForm,
 )
+from incubator.web.forms import form_status
 
 bp = Blueprint("auth", __name__)
 
@@ -77,7 +78,7 @@ def register() -> Any:
             login_user(user)
             flash(_("Welcome! Your account is ready."), "success")
             return redirect(url_for("main.dashboard"))
-    return render_template("auth/register.html", form=form)
+    return render_template("auth/register.html", form=form), form_status(form)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -99,7 +100,7 @@ def login() -> Any:
             return redirect(safe_next_url(request.args.get("next")))
     elif request.method == "POST":
         g.login_failed = True
-    return render_template("auth/login.html", form=form)
+    return render_template("auth/login.html", form=form), form_status(form)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -122,7 +123,7 @@ def forgot_password() -> Any:
             "info",
         )
         return redirect(url_for("auth.login"))
-    return render_template("auth/forgot_password.html", form=form)
+    return render_template("auth/forgot_password.html", form=form), form_status(form)
 
 
 def _password_link_page(token: str, purpose: str, template: str, done_message: str) -> Any:
@@ -140,7 +141,7 @@ def _password_link_page(token: str, purpose: str, template: str, done_message: s
             logout_user()
             flash(done_message, "success")
             return redirect(url_for("auth.login"))
-    return render_template(template, form=form, user=user)
+    return render_template(template, form=form, user=user), form_status(form)
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
@@ -171,4 +172,4 @@ def change_password() -> Any:
         else:
             flash(_("Your password is changed."), "success")
             return redirect(url_for("main.dashboard"))
-    return render_template("auth/change_password.html", form=form)
+    return render_template("auth/change_password.html", form=form), form_status(form)

@@ -1,0 +1,145 @@
+"""Headless browser tests with Playwright driving Debian's Chromium (pytest plugin module).
+
+Load it with ``pytest_plugins = ["tests.support.browser"]`` (or ``-p tests.support.browser``).
+Playwright's own browser downloads are not used (and do not work offline):
+the browser is ``/usr/bin/chromium`` from ``apt-get install chromium``
+(override the path with ``$CHROMIUM_EXECUTABLE``).  Never run ``playwright install``.
+
+Fixtures
+--------
+``browser`` (session) -> ``playwright.sync_api.Browser``
+    One headless Chromium for the whole run (~1.5 s to start).
+``browser_context_args`` (function) -> ``dict``
+    Keyword arguments for ``browser.new_context()``; ``{}`` by default.
+    Override it in a conftest to set e.g. ``base_url``, ``locale="nb-NO"``
+    or ``viewport``.
+``page`` (function) -> ``playwright.sync_api.Page``
+    A page in a fresh browser context (own cookies/storage) that is closed
+    after the test.  Default timeout for waits/clicks is 10 s instead of
+    Playwright's 30 s so a broken test fails quickly.
+
+When Chromium is missing these fixtures skip the test, or fail it when
+``CI=true`` (CI must never skip browser tests silently).
+
+Helper
+------
+``serve_wsgi_in_thread(wsgi_app) -> ContextManager[str]``
+    Serve any WSGI app with werkzeug on ``127.0.0.1`` and a free port in a
+    daemon thread (threaded, so the browser may open several connections);
+    yields the base URL without trailing slash (``"http://127.0.0.1:PORT"``)
+    and shuts the server down on exit::
+
+        with serve_wsgi_in_thread(app) as base_url:
+            page.goto(base_url + "/login")
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import pytest
+from werkzeug.serving import make_server
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+INSTALL_HINT = "install Debian's chromium: apt-get install chromium"
+
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+
+# The first three are the product owner's required flags.  Playwright itself
+# already adds --headless and --no-sandbox, but listing them keeps the launch
+# headless and root-safe regardless of Playwright's defaults.  The rest stop
+# Chromium from phoning home (the network here only reaches package
+# registries, so those requests would just hang or log errors) and from
+# trying to use a GPU that a CI machine does not have.
+CHROMIUM_ARGS: list[str] = [
+    "--headless",
+    "--no-sandbox",  # Chromium's sandbox cannot run as root
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+PAGE_TIMEOUT_MS = 10_000
+
+
+def chromium_executable() -> Path:
+    return Path(os.environ.get("CHROMIUM_EXECUTABLE", DEFAULT_CHROMIUM))
+
+
+def _unavailable(message: str) -> NoReturn:
+    if os.environ.get("CI") == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    executable = chromium_executable()
+    if not os.access(executable, os.X_OK):
+        _unavailable(f"{executable} not found; {INSTALL_HINT}")
+    # Imported lazily so merely loading this plugin never needs the driver.
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(
+            executable_path=str(executable),
+            args=CHROMIUM_ARGS,
+            timeout=60_000,  # a cold start on a loaded 2-core CI box can be slow
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+    finally:
+        playwright.stop()
+
+
+@pytest.fixture
+def browser_context_args() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def page(browser: Browser, browser_context_args: dict[str, Any]) -> Iterator[Page]:
+    context = browser.new_context(**browser_context_args)
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+WSGIApp = Callable[..., Any]
+
+
+@contextmanager
+def serve_wsgi_in_thread(wsgi_app: WSGIApp) -> Iterator[str]:
+    """Serve ``wsgi_app`` on 127.0.0.1:<free port> until the block exits."""
+    # Port 0 lets the kernel choose, so there is no find-then-bind race.
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    # A short poll interval makes shutdown() return within ~50 ms instead of
+    # the default 0.5 s, which adds up with one server per test.
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name=f"wsgi-test-server-{server.server_port}",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
