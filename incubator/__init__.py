@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from incubator.config import FIXED_SETTINGS, settings_from_environment
 from incubator.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate, select_locale
+from incubator.storage import init_storage
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_error_handlers(app)
     _register_template_helpers(app)
     _start_outbox_delivery(app)
+    init_storage(app)
 
     from incubator.cli import register_commands
 
@@ -80,9 +82,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from incubator.web import admin, auth, main, manage, review
+    from incubator.web import admin, apply, auth, main, manage, review
 
-    for module in (main, auth, admin, manage, review):
+    for module in (main, auth, apply, admin, manage, review):
         app.register_blueprint(module.bp)
 
 

@@ -77,7 +77,11 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "PASSWORD_RESET_MAX_AGE": _env_int("PASSWORD_RESET_MAX_AGE", 60 * 60),
         "INVITATION_MAX_AGE": _env_int("INVITATION_MAX_AGE", 7 * 24 * 60 * 60),
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", DEFAULT_TIMEZONE),
-        "MAX_CONTENT_LENGTH": _env_int("MAX_UPLOAD_MB", 20) * 1024 * 1024 + 64 * 1024,
+        "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER") or str(instance_path / "uploads"),
+        "MAX_UPLOAD_BYTES": _env_int("MAX_UPLOAD_MB", 20) * 1024 * 1024,
+        # The request limit sits a little above the file limit, so an oversized file gets our
+        # clear message from the form rather than a bare 413 from the server.
+        "MAX_CONTENT_LENGTH": _env_int("MAX_UPLOAD_MB", 20) * 1024 * 1024 + 1024 * 1024,
     }
 
 

@@ -8,7 +8,7 @@ Create Date: ${create_date}
 from alembic import op
 import sqlalchemy as sa
 
-import incubator.database
+import incubator.database  # noqa: F401  (custom column types; not every revision uses them)
 ${imports if imports else ""}
 
 # revision identifiers, used by Alembic.

@@ -1,11 +1,15 @@
 """SQLAlchemy models; importing this package registers every table on the metadata."""
 
+from incubator.models.applications import Application, Attachment, ProgrammePreference
 from incubator.models.audit import AuditEvent
 from incubator.models.outbox import OutboundEmail
 from incubator.models.programmes import Call, CallProgramme, Criterion, Programme, Site, Slot
 from incubator.models.users import User
 
 __all__ = [
+    "Application",
+    "Attachment",
+    "ProgrammePreference",
     "AuditEvent",
     "Call",
     "CallProgramme",

@@ -9,6 +9,13 @@ from flask import Flask, current_app
 from flask_babel import format_datetime, get_locale, ngettext
 from flask_babel import gettext as _
 
+from incubator.domain.applications import (
+    DEVELOPMENT_STAGES,
+    FOCUS_AREAS,
+    RESIDENCY_PURPOSES,
+    SPACE_TYPES,
+    STATE_LABELS,
+)
 from incubator.domain.roles import Role
 
 
@@ -47,3 +54,7 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.globals["time_left"] = time_left
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["labels"] = {
+        "focus": FOCUS_AREAS, "stage": DEVELOPMENT_STAGES, "purpose": RESIDENCY_PURPOSES,
+        "space": SPACE_TYPES, "state": STATE_LABELS,
+    }

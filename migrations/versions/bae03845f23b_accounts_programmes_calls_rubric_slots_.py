@@ -8,7 +8,7 @@ Create Date: 2026-11-23 09:09:05.186748
 from alembic import op
 import sqlalchemy as sa
 
-import incubator.database
+import incubator.database  # noqa: F401  (custom column types; not every revision uses them)
 
 
 # revision identifiers, used by Alembic.

@@ -1,0 +1,141 @@
+"""Applications for residency, their ranked programme preferences and their attachments."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from incubator.database import utcnow
+from incubator.domain.applications import ApplicationState
+from incubator.extensions import db
+from incubator.models.programmes import Call, Programme
+from incubator.models.users import User
+
+STATE_VALUES = ", ".join(f"'{state.value}'" for state in ApplicationState)
+
+
+class Application(db.Model):
+    __tablename__ = "applications"
+    __table_args__ = (
+        # One application per applicant per call, and per company (by organisation number).
+        UniqueConstraint("call_id", "applicant_id"),
+        UniqueConstraint("call_id", "country", "org_number"),
+        CheckConstraint(f"state IN ({STATE_VALUES})", name="state_known"),
+        CheckConstraint("state = 'draft' OR state = 'withdrawn' OR submitted_at IS NOT NULL",
+                        name="submitted_has_time"),
+        CheckConstraint("state <> 'withdrawn' OR withdrawn_at IS NOT NULL", name="withdrawn_has_time"),
+        CheckConstraint("employees IS NULL OR employees >= 0", name="employees_non_negative"),
+        CheckConstraint("desired_length_months IS NULL OR desired_length_months > 0", name="length_positive"),
+        Index("ix_applications_call_state", "call_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="RESTRICT"))
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    state: Mapped[str] = mapped_column(String(20), default=ApplicationState.DRAFT.value)
+
+    company_name: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(2))
+    org_number: Mapped[str | None] = mapped_column(String(40))
+    founded_year: Mapped[int | None] = mapped_column(Integer)
+    employees: Mapped[int | None] = mapped_column(Integer)
+    website: Mapped[str | None] = mapped_column(String(300))
+
+    focus_area: Mapped[str | None] = mapped_column(String(40))
+    development_stage: Mapped[str | None] = mapped_column(String(40))
+    funding_raised_eur: Mapped[int | None] = mapped_column(Integer)
+
+    team: Mapped[str | None] = mapped_column(Text)
+    project_summary: Mapped[str | None] = mapped_column(Text)
+    unmet_need: Mapped[str | None] = mapped_column(Text)
+
+    residency_purposes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    space_type: Mapped[str | None] = mapped_column(String(20))
+    space_needs: Mapped[str | None] = mapped_column(Text)
+    desired_start: Mapped[dt.date | None] = mapped_column(Date)
+    desired_length_months: Mapped[int | None] = mapped_column(Integer)
+
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[dt.datetime | None]
+    withdrawn_at: Mapped[dt.datetime | None]
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[dt.datetime | None]
+    # Set when the applicant's account is erased: the row stays for statistics and the
+    # decision audit trail, without the personal data.
+    anonymised_at: Mapped[dt.datetime | None]
+
+    call: Mapped[Call] = relationship()
+    applicant: Mapped[User] = relationship()
+    preferences: Mapped[list[ProgrammePreference]] = relationship(
+        back_populates="application", cascade="all, delete-orphan", order_by="ProgrammePreference.rank"
+    )
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="application", cascade="all, delete-orphan", order_by="Attachment.id"
+    )
+
+    @property
+    def state_enum(self) -> ApplicationState:
+        return ApplicationState(self.state)
+
+
+class ProgrammePreference(db.Model):
+    """The applicant's ranking of the call's programmes (1 = first choice)."""
+
+    __tablename__ = "programme_preferences"
+    __table_args__ = (
+        UniqueConstraint("application_id", "rank"),
+        UniqueConstraint("application_id", "programme_id"),
+        CheckConstraint("rank >= 1", name="rank_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"))
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="RESTRICT"))
+    rank: Mapped[int] = mapped_column(Integer)
+
+    application: Mapped[Application] = relationship(back_populates="preferences")
+    programme: Mapped[Programme] = relationship()
+
+
+ATTACHMENT_KINDS = ("pitch_deck", "other")
+ATTACHMENT_KIND_VALUES = ", ".join(f"'{kind}'" for kind in ATTACHMENT_KINDS)
+
+
+class Attachment(db.Model):
+    """A PDF stored outside the web root under a random key; only metadata lives here."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({ATTACHMENT_KIND_VALUES})", name="kind_known"),
+        CheckConstraint("size_bytes > 0", name="size_positive"),
+        # At most one pitch deck per application, whatever races the web layer loses.
+        Index("uq_attachments_one_pitch_deck", "application_id", unique=True,
+              sqlite_where=text("kind = 'pitch_deck'"), postgresql_where=text("kind = 'pitch_deck'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    original_filename: Mapped[str] = mapped_column(String(255))
+    storage_key: Mapped[str] = mapped_column(String(100), unique=True)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    application: Mapped[Application] = relationship(back_populates="attachments")

@@ -1,0 +1,215 @@
+"""The applicant's side of an application: start, save each step, submit, withdraw.
+
+Each public function is one state change; it checks who acts and whether the change is
+allowed now, flushes, and leaves the commit to the caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flask import url_for
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from incubator.domain.applications import (
+    STEP_SLUGS,
+    WITHDRAWABLE_STATES,
+    ApplicationState,
+    ProgrammeRule,
+    missing_by_step,
+    normalise_org_number,
+    preference_problems,
+)
+from incubator.domain.roles import Role
+from incubator.extensions import db
+from incubator.models import Application, Call, ProgrammePreference, User
+from incubator.services import ServiceError
+from incubator.services.audit import record_event
+from incubator.services.notifications import queue_email
+
+# The fields each step may change; anything else in the submitted data is ignored.
+STEP_FIELDS: dict[str, tuple[str, ...]] = {
+    "company": ("company_name", "country", "org_number", "founded_year", "employees", "website"),
+    "focus": ("focus_area", "development_stage", "funding_raised_eur"),
+    "team": ("team",),
+    "project": ("project_summary", "unmet_need"),
+    "residency": ("residency_purposes", "space_type", "space_needs"),
+    "preferences": ("desired_start", "desired_length_months"),
+    "attachments": (),
+    "review": ("consent",),
+}
+
+
+class NotAllowed(ServiceError):
+    """The person may not do this to this application (shown as 403/404 by the web layer)."""
+
+
+def programme_rules(call: Call) -> list[ProgrammeRule]:
+    return [
+        ProgrammeRule(offered.programme_id, offered.programme.name, tuple(offered.eligible_countries),
+                      offered.eligibility_note)
+        for offered in call.programmes
+    ]
+
+
+def application_values(application: Application) -> dict[str, Any]:
+    """The answers as plain data, for completeness checks and exports."""
+    values = {column.key: getattr(application, column.key) for column in Application.__table__.columns}
+    values["preferences"] = [pref.programme_id for pref in application.preferences]
+    values["pitch_deck"] = [a.id for a in application.attachments if a.kind == "pitch_deck"]
+    return values
+
+
+def missing_answers(application: Application) -> dict[str, list[str]]:
+    return missing_by_step(application_values(application))
+
+
+def _ensure_owner(application: Application, user: User) -> None:
+    if application.applicant_id != user.id:
+        raise NotAllowed("This is not your application.")
+
+
+def _ensure_call_open(call: Call, now: dt.datetime) -> None:
+    if now < call.opens_at:
+        raise ServiceError("This call is not open yet.")
+    if now >= call.closes_at:
+        raise ServiceError("The call closed; applications can no longer be changed or submitted.")
+
+
+def ensure_editable(application: Application, user: User, now: dt.datetime) -> None:
+    _ensure_owner(application, user)
+    if application.state != ApplicationState.DRAFT.value:
+        raise ServiceError("A submitted application can no longer be changed.")
+    _ensure_call_open(application.call, now)
+
+
+def find_application_for(user: User, call: Call) -> Application | None:
+    return db.session.scalar(
+        select(Application).where(Application.call_id == call.id, Application.applicant_id == user.id)
+    )
+
+
+def start_application(user: User, call: Call, now: dt.datetime) -> Application:
+    """A draft for this call, or the applicant's existing one (one per applicant per call)."""
+    if user.role != Role.APPLICANT.value:
+        raise NotAllowed("Only startup accounts apply for residency.")
+    existing = find_application_for(user, call)
+    if existing is not None:
+        return existing
+    _ensure_call_open(call, now)
+    application = Application(call=call, applicant=user, state=ApplicationState.DRAFT.value,
+                              created_at=now, updated_at=now)
+    db.session.add(application)
+    db.session.flush()
+    record_event(user, "application.started", "application", application.id, call_id=call.id)
+    return application
+
+
+def save_step(application: Application, user: User, step: str, data: Mapping[str, Any],
+              now: dt.datetime) -> None:
+    """Store one step's answers in the draft."""
+    if step not in STEP_SLUGS:
+        raise ServiceError("Unknown step.")
+    ensure_editable(application, user, now)
+    for field in STEP_FIELDS[step]:
+        if field in data:
+            setattr(application, field, data[field])
+    if step == "company":
+        application.org_number = normalise_org_number(application.org_number)
+        application.country = application.country.upper() if application.country else None
+        _ensure_company_unique(application)
+    if step == "preferences" and "programme_ids" in data:
+        _set_preferences(application, list(data["programme_ids"]))
+    application.updated_at = now
+    db.session.flush()
+
+
+def _ensure_company_unique(application: Application) -> None:
+    if not application.org_number:
+        return
+    with db.session.no_autoflush:  # check before the new number reaches the unique constraint
+        clash = db.session.scalar(
+            select(Application.id).where(
+                Application.call_id == application.call_id,
+                Application.country == application.country,
+                Application.org_number == application.org_number,
+                Application.id != application.id,
+            )
+        )
+    if clash is not None:
+        raise ServiceError(
+            "An application for a company with this organisation number already exists in this call. "
+            "Ask your colleague who started it to add you, or contact the programme manager.",
+            field="org_number",
+        )
+
+
+def _set_preferences(application: Application, programme_ids: Sequence[int]) -> None:
+    problems = preference_problems(programme_rules(application.call), application.country, programme_ids)
+    if problems:
+        raise ServiceError(" ".join(problems), field="programme_ids")
+    # Replace the ranking as a whole; the flush between keeps (application, rank) unique.
+    application.preferences.clear()
+    db.session.flush()
+    application.preferences.extend(
+        ProgrammePreference(programme_id=programme_id, rank=rank)
+        for rank, programme_id in enumerate(programme_ids, start=1)
+    )
+
+
+def submit_application(application: Application, user: User, now: dt.datetime) -> None:
+    ensure_editable(application, user, now)
+    missing = missing_answers(application)
+    if missing:
+        labels = [label for labels in missing.values() for label in labels]
+        raise ServiceError("Some answers are missing: " + ", ".join(labels) + ".")
+    problems = preference_problems(programme_rules(application.call), application.country,
+                                   [pref.programme_id for pref in application.preferences])
+    if problems:
+        raise ServiceError(" ".join(problems))
+    application.state = ApplicationState.SUBMITTED.value
+    application.submitted_at = now
+    application.updated_at = now
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # a concurrent submit of the same company slipped past the check
+        db.session.rollback()
+        raise ServiceError("An application for this company was submitted meanwhile.") from exc
+    record_event(user, "application.submitted", "application", application.id, call_id=application.call_id)
+    queue_email(
+        user.email,
+        f"Application received: {application.call.title}",
+        "application_submitted",
+        kind="application_submitted",
+        user=user,
+        application=application,
+        link=url_for("apply.show_application", application_id=application.id, _external=True),
+    )
+
+
+def withdraw_application(application: Application, user: User, reason: str, now: dt.datetime) -> None:
+    _ensure_owner(application, user)
+    if application.state_enum not in WITHDRAWABLE_STATES:
+        raise ServiceError("A decided or withdrawn application can no longer be withdrawn.")
+    previous = application.state
+    application.state = ApplicationState.WITHDRAWN.value
+    application.withdrawn_at = now
+    application.withdrawal_reason = reason.strip() or None
+    application.updated_at = now
+    db.session.flush()
+    record_event(user, "application.withdrawn", "application", application.id,
+                 previous_state=previous, reason=application.withdrawal_reason)
+
+
+def can_view_application(user: User, application: Application) -> bool:
+    """The owner and programme managers; assigned reviewers arrive with the review module."""
+    return application.applicant_id == user.id or user.has_role(Role.MANAGER)
+
+
+def applications_of(user: User) -> Sequence[Application]:
+    return db.session.scalars(
+        select(Application).where(Application.applicant_id == user.id).order_by(Application.created_at.desc())
+    ).all()

@@ -1,0 +1,203 @@
+"""A person's right to their data: a copy of everything we hold, and erasure.
+
+Erasure keeps what the programme needs for statistics and for the decision audit trail
+(call, state, country, focus, stage, funding, size, dates) and removes what identifies or
+describes the person or their company: drafts go entirely, other applications lose their
+free text and documents, and the account keeps only its id and role.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import zipfile
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from werkzeug.utils import secure_filename
+
+from incubator.domain.applications import IN_REVIEW_STATES, ApplicationState
+from incubator.domain.roles import Role
+from incubator.extensions import db
+from incubator.models import Application, AuditEvent, OutboundEmail, User
+from incubator.services import ServiceError
+from incubator.services.applications import application_values
+from incubator.services.attachments import delete_file_after_commit
+from incubator.services.audit import record_event
+from incubator.services.passwords import verify_password
+from incubator.storage import file_storage
+
+ERASED_NAME = "Erased account"
+
+# Personal or free-text answers, blanked when an application is anonymised.
+ANONYMISED_FIELDS = ("company_name", "org_number", "website", "team", "project_summary", "unmet_need",
+                     "space_needs", "withdrawal_reason")
+# Free text that earlier events copied into the audit trail; redacted with the answers.
+AUDIT_FREE_TEXT = ("reason",)
+
+ACCOUNT_FIELDS = ("id", "email", "name", "role", "affiliation", "active", "created_at", "last_login_at",
+                  "password_changed_at")
+
+
+class UnderReview(ServiceError):
+    """Erasure refused because a committee is looking at one of the person's applications."""
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    raise TypeError(f"cannot export {type(value).__name__}")
+
+
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, default=_json_default, ensure_ascii=False, indent=2).encode()
+
+
+def _applications_of(user: User) -> list[Application]:
+    return list(db.session.scalars(
+        select(Application).where(Application.applicant_id == user.id).order_by(Application.id)
+    ))
+
+
+def _history(application: Application, user: User) -> list[dict[str, Any]]:
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.subject_type == "application", AuditEvent.subject_id == application.id)
+        .order_by(AuditEvent.created_at, AuditEvent.id)
+    )
+    history = []
+    for event in events:
+        own = event.actor_id == user.id
+        entry: dict[str, Any] = {"at": event.created_at, "action": event.action, "by": "you" if own else "staff"}
+        if own:  # what staff recorded about their own work is theirs, not the applicant's
+            entry["details"] = event.details
+            entry["ip_address"] = event.ip_address
+        history.append(entry)
+    return history
+
+
+def attachment_export_path(application: Application, attachment_id: int, original_filename: str) -> str:
+    stem = original_filename[:-4] if original_filename.lower().endswith(".pdf") else original_filename
+    safe = secure_filename(stem)[:100] or "document"
+    return f"attachments/{application.id}/{attachment_id}-{safe}.pdf"
+
+
+def export_personal_data(user: User) -> bytes:
+    """A zip of the account, every application with its answers and history, and the files."""
+    storage = file_storage()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        account = {field: getattr(user, field) for field in ACCOUNT_FIELDS}
+        archive.writestr("account.json", _dumps(account))
+
+        exported = []
+        for application in _applications_of(user):
+            values = application_values(application)
+            values.pop("pitch_deck", None)
+            values["call"] = {"id": application.call_id, "title": application.call.title}
+            values["preferences"] = [
+                {"rank": pref.rank, "programme": pref.programme.name} for pref in application.preferences
+            ]
+            values["history"] = _history(application, user)
+            documents = []
+            for attachment in application.attachments:
+                path = attachment_export_path(application, attachment.id, attachment.original_filename)
+                if storage.exists(attachment.storage_key):
+                    with storage.open(attachment.storage_key) as handle, archive.open(path, "w") as target:
+                        while chunk := handle.read(1024 * 1024):
+                            target.write(chunk)
+                else:
+                    path = None  # noted rather than hidden: the file is missing from storage
+                documents.append({
+                    "id": attachment.id,
+                    "kind": attachment.kind,
+                    "original_filename": attachment.original_filename,
+                    "size_bytes": attachment.size_bytes,
+                    "sha256": attachment.sha256,
+                    "uploaded_at": attachment.uploaded_at,
+                    "file_in_export": path,
+                })
+            values["attachments"] = documents
+            exported.append(values)
+        archive.writestr("applications.json", _dumps(exported))
+    return buffer.getvalue()
+
+
+def _label(application: Application) -> str:
+    return f'"{application.company_name}"' if application.company_name else f"for {application.call.title}"
+
+
+def erase_account(user: User, password: str, now: dt.datetime) -> None:
+    """Erase the person's data, keeping anonymised statistics and the decision audit trail."""
+    if not verify_password(user.password_hash, password):
+        raise ServiceError("Your password is not correct.", field="password")
+    if user.role == Role.ADMIN.value and _other_active_admins(user) == 0:
+        raise ServiceError("This is the last administrator account; make someone else an administrator first.")
+    applications = _applications_of(user)
+    for application in applications:
+        if application.state_enum in IN_REVIEW_STATES:
+            raise UnderReview(
+                f"Your application {_label(application)} is under review; "
+                "withdraw it first or wait for the decision."
+            )
+
+    deleted = anonymised = 0
+    for application in applications:
+        for attachment in list(application.attachments):
+            delete_file_after_commit(attachment.storage_key)
+        if application.state == ApplicationState.DRAFT.value:
+            db.session.delete(application)  # preferences and attachments go with it
+            deleted += 1
+            continue
+        application.attachments.clear()
+        for field in ANONYMISED_FIELDS:
+            setattr(application, field, None)
+        application.anonymised_at = now
+        application.updated_at = now
+        _redact_audit_free_text(application)
+        anonymised += 1
+
+    _erase_emails_to(user.email, f"erased-{user.id}@erased.invalid")
+    user.email = f"erased-{user.id}@erased.invalid"
+    user.name = ERASED_NAME
+    user.password_hash = None  # also ends every session: the session id carries its fingerprint
+    user.active = False
+    user.affiliation = None
+    db.session.flush()
+    record_event(user, "account.erased", "user", user.id, drafts_deleted=deleted,
+                 applications_anonymised=anonymised)
+
+
+def _erase_emails_to(address: str, erased_address: str) -> None:
+    """Unsent mail to the person is dropped; the record of sent mail keeps no personal data."""
+    db.session.execute(
+        delete(OutboundEmail).where(OutboundEmail.to_address == address, OutboundEmail.status == "pending")
+    )
+    db.session.execute(
+        update(OutboundEmail)
+        .where(OutboundEmail.to_address == address)
+        .values(to_address=erased_address, subject="(erased)", body_text="(erased)", body_html=None)
+    )
+
+
+def _other_active_admins(user: User) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(User)
+        .where(User.role == Role.ADMIN.value, User.active.is_(True), User.id != user.id)
+    ) or 0
+
+
+def _redact_audit_free_text(application: Application) -> None:
+    """Events keep their action, actor and time; free text the applicant typed is removed."""
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.subject_type == "application",
+                                 AuditEvent.subject_id == application.id)
+    )
+    for event in events:
+        details = dict(event.details or {})
+        if any(details.get(key) for key in AUDIT_FREE_TEXT):
+            for key in AUDIT_FREE_TEXT:
+                if details.get(key):
+                    details[key] = None
+            event.details = details  # a new dict, so the JSON column is seen as changed

@@ -1,0 +1,130 @@
+"""Upload, remove and download the documents of an application.
+
+The attachments step page itself is shown by ``routes.step``; this module handles the posts
+from it and the downloads. Another person's application or document is "not found", so ids
+reveal nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import SelectField, SubmitField
+
+from incubator.database import utcnow
+from incubator.extensions import db
+from incubator.models import Application, Attachment
+from incubator.services import ServiceError
+from incubator.services import attachments as service
+from incubator.services.applications import NotAllowed
+from incubator.storage import file_storage
+from incubator.web.access import login_required
+from incubator.web.apply import bp
+from incubator.web.auth.routes import show_service_error
+
+KIND_CHOICES = [("pitch_deck", _l("Pitch deck")), ("other", _l("Other document"))]
+
+
+class AttachmentUploadForm(FlaskForm):
+    kind = SelectField(_l("Kind of document"), choices=KIND_CHOICES, default="pitch_deck",
+                       description=_l("A new pitch deck replaces the one uploaded before."))
+    file = FileField(_l("PDF file"),
+                     validators=[FileRequired(message=_l("Choose a PDF file to upload."))],
+                     render_kw={"accept": "application/pdf,.pdf"})
+    submit = SubmitField(_l("Upload"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.file.description = _("PDF only, up to %(mb)d MB.", mb=max_upload_mb())
+
+
+def max_upload_mb() -> int:
+    return max(current_app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024), 1)
+
+
+def _own_application(application_id: int) -> Application:
+    application = db.session.get(Application, application_id)
+    if application is None or application.applicant_id != current_user.id:
+        abort(404)
+    return application
+
+
+def _attachments_page(application: Application, form: AttachmentUploadForm, status: int) -> Any:
+    from incubator.web.apply.routes import _step_context  # imported late: routes imports this module
+
+    return render_template("apply/step_attachments.html", upload_form=form,
+                           **_step_context(application, "attachments")), status
+
+
+def _back_to_step(application: Application) -> Any:
+    return redirect(url_for("apply.step", application_id=application.id, step="attachments"))
+
+
+@bp.route("/applications/<int:application_id>/attachments", methods=["POST"])
+@login_required
+def upload_attachment(application_id: int) -> Any:
+    application = _own_application(application_id)
+    form = AttachmentUploadForm()
+    if not form.validate_on_submit():
+        return _attachments_page(application, form, 400)
+    upload = form.file.data
+    try:
+        attachment = service.add_attachment(application, current_user, form.kind.data, upload.filename,
+                                            upload.stream, utcnow())
+    except NotAllowed:
+        abort(404)
+    except ServiceError as error:
+        show_service_error(form, error)
+        # The rollback expired the application; it reloads with what is really saved.
+        return _attachments_page(application, form, 400 if error.field else 409)
+    flash(_("Uploaded %(name)s.", name=attachment.original_filename), "success")
+    return _back_to_step(application)
+
+
+@bp.route("/applications/<int:application_id>/attachments/<int:attachment_id>/delete", methods=["POST"])
+@login_required
+def delete_attachment(application_id: int, attachment_id: int) -> Any:
+    application = _own_application(application_id)
+    attachment = service.find_attachment(application, attachment_id) or abort(404)
+    name = attachment.original_filename
+    try:
+        service.remove_attachment(application, current_user, attachment, utcnow())
+    except NotAllowed:
+        abort(404)
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return _attachments_page(application, AttachmentUploadForm(), 409)
+    flash(_("Removed %(name)s.", name=name), "info")
+    return _back_to_step(application)
+
+
+@bp.route("/applications/<int:application_id>/attachments/<int:attachment_id>")
+@login_required
+def download_attachment(application_id: int, attachment_id: int) -> Any:
+    attachment: Attachment | None = db.session.get(Attachment, attachment_id)
+    if (attachment is None or attachment.application_id != application_id
+            or not service.can_download_attachment(current_user, attachment)):
+        abort(404)
+    storage = file_storage()
+    if not storage.exists(attachment.storage_key):
+        current_app.logger.error("Attachment %s has no stored file %s", attachment.id, attachment.storage_key)
+        abort(404)
+    response = send_file(
+        storage.open(attachment.storage_key),
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=attachment.original_filename,
+        etag=attachment.sha256,
+        max_age=0,
+    )
+    # Opened in a browser tab anyway, the PDF runs without scripts, forms or our origin.
+    response.headers["Content-Security-Policy"] = "sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

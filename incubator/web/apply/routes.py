@@ -1,0 +1,204 @@
+"""Open calls, the application in steps, submission, withdrawal and the applicant's view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from incubator.database import utcnow
+from incubator.domain.applications import STEP_SLUGS, STEPS, ApplicationState
+from incubator.domain.roles import Role
+from incubator.extensions import db
+from incubator.models import Application, Call
+from incubator.services import ServiceError, applications
+from incubator.services.applications import NotAllowed
+from incubator.services.timeline import application_timeline
+from incubator.web.access import login_required, role_required
+from incubator.web.apply import bp
+from incubator.web.apply.forms import STEP_FORMS, PreferencesForm, StartForm, SubmitForm, WithdrawForm
+from incubator.web.auth.routes import show_service_error
+from incubator.web.forms import form_status
+
+
+def load_call(slug: str) -> Call:
+    return db.session.scalar(select(Call).where(Call.slug == slug)) or abort(404)
+
+
+def load_own_application(application_id: int) -> Application:
+    """The signed-in applicant's application; anyone else's is 'not found', not 'forbidden',
+    so ids reveal nothing."""
+    application = db.session.get(Application, application_id)
+    if application is None or application.applicant_id != current_user.id:
+        abort(404)
+    return application
+
+
+@bp.route("/calls")
+def calls() -> Any:
+    return redirect(url_for("main.index"))
+
+
+@bp.route("/calls/<slug>")
+def call_detail(slug: str) -> Any:
+    call = load_call(slug)
+    now = utcnow()
+    existing = None
+    if current_user.is_authenticated:
+        existing = applications.find_application_for(current_user, call)
+    return render_template("apply/call.html", call=call, now=now, existing=existing, start_form=StartForm())
+
+
+@bp.route("/calls/<slug>/apply", methods=["POST"])
+@role_required(Role.APPLICANT)
+def start(slug: str) -> Any:
+    call = load_call(slug)
+    form = StartForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        application = applications.start_application(current_user, call, utcnow())
+    except ServiceError as error:
+        flash(error.message, "danger")
+        return render_template("apply/call.html", call=call, now=utcnow(), existing=None, start_form=form), 409
+    return redirect(url_for("apply.step", application_id=application.id, step=STEP_SLUGS[0]))
+
+
+def _step_context(application: Application, step: str) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "application": application,
+        "step": next(s for s in STEPS if s.slug == step),
+        "steps": STEPS,
+        "missing": applications.missing_answers(application),
+        "editable": application.state == ApplicationState.DRAFT.value and application.call.is_open(now),
+        "now": now,
+    }
+
+
+def _fill_form(form: Any, application: Application, step: str) -> None:
+    """Show what is saved; on a POST, what the person typed wins (nothing they typed is lost)."""
+    if request.method == "POST":
+        return
+    for name, field in form._fields.items():
+        if name in ("save", "csrf_token") or not hasattr(application, name):
+            continue
+        value = getattr(application, name)
+        if field.type == "SelectField":
+            value = "" if value is None else str(value)
+        field.data = value
+    if step == "preferences":
+        ranked = [str(pref.programme_id) for pref in application.preferences]
+        form.first_choice.data = ranked[0] if ranked else ""
+        form.second_choice.data = ranked[1] if len(ranked) > 1 else ""
+
+
+def _step_data(form: Any, step: str) -> dict[str, Any]:
+    data = {name: field.data for name, field in form._fields.items() if name not in ("save", "csrf_token")}
+    for key in ("country", "focus_area", "development_stage", "space_type"):
+        if key in data:
+            data[key] = data[key] or None
+    if step == "preferences":
+        data = {"desired_start": form.desired_start.data,
+                "desired_length_months": int(form.desired_length_months.data) if form.desired_length_months.data else None,
+                "programme_ids": form.ranked_programme_ids()}
+    return data
+
+
+@bp.route("/applications/<int:application_id>/steps/<step>", methods=["GET", "POST"])
+@role_required(Role.APPLICANT)
+def step(application_id: int, step: str) -> Any:
+    application = load_own_application(application_id)
+    if step not in STEP_SLUGS:
+        abort(404)
+    if application.state != ApplicationState.DRAFT.value:
+        return redirect(url_for("apply.show_application", application_id=application.id))
+    if step == "attachments":
+        from incubator.web.apply.attachments import AttachmentUploadForm
+
+        return render_template("apply/step_attachments.html", upload_form=AttachmentUploadForm(),
+                               **_step_context(application, step))
+    if step == "review":
+        return _review_page(application, SubmitForm(data={"consent": application.consent}))
+    form = STEP_FORMS[step]()
+    if isinstance(form, PreferencesForm):
+        form.set_programmes([(offered.programme_id, offered.programme.name) for offered in application.call.programmes])
+    _fill_form(form, application, step)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            applications.save_step(application, current_user, step, _step_data(form, step), utcnow())
+        except NotAllowed:
+            abort(404)
+        except ServiceError as error:
+            show_service_error(form, error)
+            status = 409 if error.field is None else 400
+        else:
+            flash(_("Saved."), "success")
+            following = STEP_SLUGS[STEP_SLUGS.index(step) + 1]
+            return redirect(url_for("apply.step", application_id=application.id, step=following))
+    return render_template("apply/step_form.html", form=form, **_step_context(application, step)), max(
+        status, form_status(form))
+
+
+def _review_page(application: Application, form: SubmitForm, status: int = 200) -> Any:
+    return render_template("apply/step_review.html", form=form, **_step_context(application, "review")), status
+
+
+@bp.route("/applications/<int:application_id>/submit", methods=["POST"])
+@role_required(Role.APPLICANT)
+def submit(application_id: int) -> Any:
+    application = load_own_application(application_id)
+    form = SubmitForm()
+    if not form.validate_on_submit():
+        return _review_page(application, form, 400)
+    now = utcnow()
+    try:
+        if application.state == ApplicationState.DRAFT.value and application.consent != form.consent.data:
+            applications.save_step(application, current_user, "review", {"consent": form.consent.data}, now)
+        applications.submit_application(application, current_user, now)
+    except NotAllowed:
+        abort(404)
+    except ServiceError as error:
+        show_service_error(form, error)
+        # The refused submit rolled back; reload so the page shows what is really saved.
+        application = load_own_application(application_id)
+        return _review_page(application, form, 409)
+    flash(_("Your application is submitted. A confirmation is on its way to %(email)s.", email=current_user.email),
+          "success")
+    return redirect(url_for("apply.show_application", application_id=application.id))
+
+
+@bp.route("/applications/<int:application_id>")
+@login_required
+def show_application(application_id: int) -> Any:
+    application = db.session.get(Application, application_id)
+    if application is None or not applications.can_view_application(current_user, application):
+        abort(404)
+    return render_template(
+        "apply/application.html",
+        application=application,
+        timeline=application_timeline(application),
+        withdraw_form=WithdrawForm(),
+        now=utcnow(),
+        steps=STEPS,
+    )
+
+
+@bp.route("/applications/<int:application_id>/withdraw", methods=["GET", "POST"])
+@role_required(Role.APPLICANT)
+def withdraw(application_id: int) -> Any:
+    application = load_own_application(application_id)
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        try:
+            applications.withdraw_application(application, current_user, form.reason.data or "", utcnow())
+        except ServiceError as error:
+            show_service_error(form, error)
+            return render_template("apply/withdraw.html", form=form, application=application), 409
+        flash(_("Your application is withdrawn."), "info")
+        return redirect(url_for("apply.show_application", application_id=application.id))
+    return render_template("apply/withdraw.html", form=form, application=application), form_status(form)
