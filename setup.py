@@ -26,6 +26,7 @@ setup(
         "APScheduler>=3.10,<4",
         "psycopg[binary]>=3.2,<4",
         "gunicorn>=23,<28",
+        "numpy>=1.26,<3",
         "ortools>=9.11,<10",
         "scikit-learn>=1.5,<2",
     ],
