@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from typing import Any
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
@@ -13,6 +17,42 @@ from incubator.extensions import db
 demo_cli = AppGroup("demo", help="Demo data for a first start.")
 users_cli = AppGroup("users", help="Accounts.")
 outbox_cli = AppGroup("outbox", help="The outgoing email queue.")
+assign_cli = AppGroup("assign", help="Reviewer assignment.")
+match_cli = AppGroup("match", help="Matching of accepted startups to residency slots.")
+
+
+def _solve_file(path: str, solver: Callable[[str], dict[str, Any]]) -> None:
+    """Read an instance, print the result as JSON; bad input exits 1 with one line, no traceback."""
+    from incubator.domain.errors import InstanceError
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise click.ClickException(f"cannot read {path}: {error}") from error
+    try:
+        result = solver(text)
+    except InstanceError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(json.dumps(result))
+
+
+@assign_cli.command("solve")
+@click.argument("path", type=click.Path(dir_okay=False))
+def assign_solve(path: str) -> None:
+    """Optimal reviewer assignment for the instance in PATH (JSON; see DESIGN.md)."""
+    from incubator.domain.assignment import solve_assignment_json
+
+    _solve_file(path, solve_assignment_json)
+
+
+@match_cli.command("solve")
+@click.argument("path", type=click.Path(dir_okay=False))
+def match_solve(path: str) -> None:
+    """Applicant-optimal stable matching for the instance in PATH (JSON; see DESIGN.md)."""
+    from incubator.domain.matching import solve_matching_json
+
+    _solve_file(path, solve_matching_json)
 
 
 @demo_cli.command("seed")
@@ -56,5 +96,5 @@ def outbox_deliver() -> None:
 
 
 def register_commands(app: Flask) -> None:
-    for group in (demo_cli, users_cli, outbox_cli):
+    for group in (demo_cli, users_cli, outbox_cli, assign_cli, match_cli):
         app.cli.add_command(group)

@@ -3,11 +3,17 @@
 from incubator.models.applications import Application, Attachment, ProgrammePreference
 from incubator.models.audit import AuditEvent
 from incubator.models.outbox import OutboundEmail
+from incubator.models.reviews import Assignment, Conflict, Review, ReviewerProfile, Score
 from incubator.models.programmes import Call, CallProgramme, Criterion, Programme, Site, Slot
 from incubator.models.users import User
 
 __all__ = [
     "Application",
+    "Assignment",
+    "Conflict",
+    "Review",
+    "ReviewerProfile",
+    "Score",
     "Attachment",
     "ProgrammePreference",
     "AuditEvent",

@@ -38,6 +38,8 @@ class Application(db.Model):
         CheckConstraint("state = 'draft' OR state = 'withdrawn' OR submitted_at IS NOT NULL",
                         name="submitted_has_time"),
         CheckConstraint("state <> 'withdrawn' OR withdrawn_at IS NOT NULL", name="withdrawn_has_time"),
+        CheckConstraint("decision_released_at IS NULL OR state IN ('accepted', 'waitlisted', 'rejected')",
+                        name="released_only_when_decided"),
         CheckConstraint("employees IS NULL OR employees >= 0", name="employees_non_negative"),
         CheckConstraint("desired_length_months IS NULL OR desired_length_months > 0", name="length_positive"),
         Index("ix_applications_call_state", "call_id", "state"),
@@ -76,12 +78,19 @@ class Application(db.Model):
     withdrawn_at: Mapped[dt.datetime | None]
     withdrawal_reason: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[dt.datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decision_message: Mapped[str | None] = mapped_column(Text)
+    # Whether the decision email quotes the reviewers' comments meant for the applicant.
+    share_reviewer_comments: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Until released, a decision is the committee's working state: reversible and invisible to
+    # the applicant. Releasing sends the decision emails and makes it final.
+    decision_released_at: Mapped[dt.datetime | None]
     # Set when the applicant's account is erased: the row stays for statistics and the
     # decision audit trail, without the personal data.
     anonymised_at: Mapped[dt.datetime | None]
 
     call: Mapped[Call] = relationship()
-    applicant: Mapped[User] = relationship()
+    applicant: Mapped[User] = relationship(foreign_keys=[applicant_id])
     preferences: Mapped[list[ProgrammePreference]] = relationship(
         back_populates="application", cascade="all, delete-orphan", order_by="ProgrammePreference.rank"
     )

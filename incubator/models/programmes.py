@@ -72,6 +72,9 @@ class Call(db.Model):
     review_deadline: Mapped[dt.datetime | None]
     decision_date: Mapped[dt.date | None] = mapped_column(Date)
     reviewers_per_application: Mapped[int] = mapped_column(Integer, default=3)
+    # A spread of weighted scores (standard deviation) above this flags an application on the
+    # ranking board, so the committee discusses it rather than averaging disagreement away.
+    disagreement_threshold: Mapped[Decimal] = mapped_column(Numeric(4, 2), default=Decimal("1.00"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     programmes: Mapped[list[CallProgramme]] = relationship(

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from incubator.domain.applications import (
+    DECIDED_STATES,
     STEP_SLUGS,
     WITHDRAWABLE_STATES,
     ApplicationState,
@@ -190,9 +191,17 @@ def submit_application(application: Application, user: User, now: dt.datetime) -
     )
 
 
+def state_shown_to_applicant(application: Application) -> str:
+    """A decision is the committee's secret until it is released; until then it is 'under review'."""
+    if application.state_enum in DECIDED_STATES and application.decision_released_at is None:
+        return ApplicationState.UNDER_REVIEW.value
+    return application.state
+
+
 def withdraw_application(application: Application, user: User, reason: str, now: dt.datetime) -> None:
     _ensure_owner(application, user)
-    if application.state_enum not in WITHDRAWABLE_STATES:
+    # An unreleased decision is still "under review" for the applicant, who may withdraw.
+    if ApplicationState(state_shown_to_applicant(application)) not in WITHDRAWABLE_STATES:
         raise ServiceError("A decided or withdrawn application can no longer be withdrawn.")
     previous = application.state
     application.state = ApplicationState.WITHDRAWN.value
@@ -205,8 +214,14 @@ def withdraw_application(application: Application, user: User, reason: str, now:
 
 
 def can_view_application(user: User, application: Application) -> bool:
-    """The owner and programme managers; assigned reviewers arrive with the review module."""
-    return application.applicant_id == user.id or user.has_role(Role.MANAGER)
+    """The owner, programme managers, and reviewers assigned to it without a conflict."""
+    if application.applicant_id == user.id or user.has_role(Role.MANAGER):
+        return True
+    if user.has_role(Role.REVIEWER) and application.state != ApplicationState.DRAFT.value:
+        from incubator.services.conflicts import reviewer_can_see
+
+        return reviewer_can_see(user, application)
+    return False
 
 
 def applications_of(user: User) -> Sequence[Application]:

@@ -1,0 +1,126 @@
+"""Committee decisions: accept, waitlist or reject; reversible until released to applicants.
+
+A decision first changes only the application's state (the committee's working view). Releasing
+makes it final: the decision email goes to the applicant through the outbox, quoting the
+reviewers' comments for the applicant when the manager chose so, and the applicant's status
+page shows it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from flask import url_for
+from sqlalchemy import select
+
+from incubator.domain.applications import DECIDED_STATES, ApplicationState
+from incubator.domain.roles import Role
+from incubator.extensions import db
+from incubator.models import Application, Review, User
+from incubator.services import ServiceError
+from incubator.services.audit import record_event
+from incubator.services.notifications import queue_email
+
+DECISIONS = (ApplicationState.ACCEPTED, ApplicationState.WAITLISTED, ApplicationState.REJECTED)
+DECIDABLE_STATES = frozenset({ApplicationState.SUBMITTED, ApplicationState.UNDER_REVIEW}) | DECIDED_STATES
+
+
+def _ensure_manager(user: User) -> None:
+    if not user.has_role(Role.MANAGER):
+        raise ServiceError("Only programme managers decide on applications.")
+
+
+def decide(manager: User, application: Application, decision: ApplicationState, *, message: str = "",
+           share_reviewer_comments: bool = False, now: dt.datetime) -> None:
+    """Record (or change) the committee's decision; nothing is sent yet."""
+    _ensure_manager(manager)
+    if decision not in DECISIONS:
+        raise ServiceError("Choose accept, waitlist or reject.", field="decision")
+    if application.decision_released_at is not None:
+        raise ServiceError("This decision was released to the applicant and can no longer be changed.")
+    if application.state_enum not in DECIDABLE_STATES:
+        raise ServiceError("Only submitted applications can be decided; this one is "
+                           f"{application.state.replace('_', ' ')}.")
+    previous = application.state
+    application.state = decision.value
+    application.decided_at = now
+    application.decided_by_id = manager.id
+    application.decision_message = message.strip() or None
+    application.share_reviewer_comments = share_reviewer_comments
+    application.updated_at = now
+    record_event(manager, "application.decision_recorded", "application", application.id,
+                 previous_state=previous, decision=decision.value)
+
+
+def undo_decision(manager: User, application: Application, now: dt.datetime) -> None:
+    """Back to review, as long as the applicant has not been told."""
+    _ensure_manager(manager)
+    if application.decision_released_at is not None:
+        raise ServiceError("This decision was released to the applicant and can no longer be changed.")
+    if application.state_enum not in DECIDED_STATES:
+        raise ServiceError("This application has no decision to undo.")
+    previous = application.state
+    application.state = ApplicationState.UNDER_REVIEW.value
+    application.decided_at = application.decided_by_id = application.decision_message = None
+    application.share_reviewer_comments = False
+    application.updated_at = now
+    record_event(manager, "application.decision_undone", "application", application.id, previous_state=previous)
+
+
+@dataclass(frozen=True)
+class ReleaseReport:
+    released: list[int]
+    skipped: list[int]
+
+
+def release_decisions(manager: User, applications: Sequence[Application], now: dt.datetime) -> ReleaseReport:
+    """Tell applicants their decisions, once: each email goes through the outbox with a
+    dedupe key, so a double click or a retry never sends two."""
+    _ensure_manager(manager)
+    released, skipped = [], []
+    for application in applications:
+        if application.state_enum not in DECIDED_STATES or application.decision_released_at is not None:
+            skipped.append(application.id)
+            continue
+        application.decision_released_at = now
+        _queue_decision_email(application)
+        record_event(manager, "application.decided", "application", application.id, decision=application.state)
+        released.append(application.id)
+    db.session.flush()
+    return ReleaseReport(released, skipped)
+
+
+def comments_for_applicant(application: Application) -> list[str]:
+    return [comment for comment in db.session.scalars(
+        select(Review.comment_applicant)
+        .where(Review.application_id == application.id, Review.state == "submitted")
+        .order_by(Review.id)
+    ) if comment and comment.strip()]
+
+
+def _queue_decision_email(application: Application) -> None:
+    applicant = application.applicant
+    if not applicant.active:  # an erased or deactivated account has no one to tell
+        return
+    subjects = {
+        "accepted": "Your residency application is accepted",
+        "waitlisted": "Your residency application is on the waiting list",
+        "rejected": "Decision on your residency application",
+    }
+    queue_email(
+        applicant.email,
+        f"{subjects[application.state]}: {application.call.title}",
+        "decision",
+        kind="decision",
+        dedupe_key=f"decision:{application.id}",
+        user=applicant,
+        application=application,
+        comments=comments_for_applicant(application) if application.share_reviewer_comments else [],
+        link=url_for("apply.show_application", application_id=application.id, _external=True),
+    )
+
+
+def decision_visible_to_applicant(application: Application) -> bool:
+    return application.decision_released_at is not None

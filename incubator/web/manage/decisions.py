@@ -1,0 +1,152 @@
+"""Managers decide on applications, one at a time or in bulk, and release the decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField, SelectField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from incubator.database import utcnow
+from incubator.domain.applications import DECIDED_STATES, ApplicationState
+from incubator.domain.roles import Role
+from incubator.extensions import db
+from incubator.models import Application, Call
+from incubator.services import ServiceError, decisions
+from incubator.web.access import role_required
+from incubator.web.manage.routes import bp
+
+DECISION_CHOICES = [("accepted", _l("Accept")), ("waitlisted", _l("Waitlist")), ("rejected", _l("Reject"))]
+
+
+class DecisionForm(FlaskForm):
+    decision = SelectField(_l("Decision"), choices=DECISION_CHOICES,
+                           validators=[DataRequired(message=_l("Choose a decision."))])
+    message = TextAreaField(_l("Message to the applicant (optional)"), validators=[Optional(), Length(max=3000)],
+                            render_kw={"rows": 3})
+    share_reviewer_comments = BooleanField(_l("Include the reviewers' comments for the applicant in the email"))
+    submit = SubmitField(_l("Record decision"))
+
+
+class BulkDecisionForm(FlaskForm):
+    decision = SelectField(_l("Decision for the selected applications"), choices=DECISION_CHOICES)
+    share_reviewer_comments = BooleanField(_l("Include the reviewers' comments for the applicant"))
+    submit = SubmitField(_l("Apply to selected"))
+
+
+class ReleaseForm(FlaskForm):
+    submit = SubmitField(_l("Release decisions and send the emails"))
+
+
+class UndoForm(FlaskForm):
+    submit = SubmitField(_l("Undo decision"))
+
+
+def load_call(call_id: int) -> Call:
+    return db.session.get(Call, call_id) or abort(404)
+
+
+def load_application(application_id: int) -> Application:
+    return db.session.get(Application, application_id) or abort(404)
+
+
+def call_applications(call: Call) -> list[Application]:
+    decidable = [state.value for state in (ApplicationState.SUBMITTED, ApplicationState.UNDER_REVIEW, *DECIDED_STATES)]
+    return list(db.session.scalars(
+        select(Application).where(Application.call_id == call.id, Application.state.in_(decidable))
+        .order_by(Application.company_name, Application.id)
+    ))
+
+
+@bp.route("/calls/<int:call_id>/decisions")
+@role_required(Role.MANAGER)
+def decisions_page(call_id: int) -> Any:
+    call = load_call(call_id)
+    return _render_decisions(call, BulkDecisionForm())
+
+
+def _render_decisions(call: Call, bulk_form: BulkDecisionForm, status: int = 200) -> Any:
+    applications = call_applications(call)
+    unreleased = [a for a in applications if a.state_enum in DECIDED_STATES and a.decision_released_at is None]
+    return render_template("manage/decisions.html", call=call, applications=applications, bulk_form=bulk_form,
+                           release_form=ReleaseForm(), undo_form=UndoForm(), unreleased=unreleased), status
+
+
+@bp.route("/applications/<int:application_id>/decision", methods=["POST"])
+@role_required(Role.MANAGER)
+def decide(application_id: int) -> Any:
+    application = load_application(application_id)
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        flash(" ".join(error for errors in form.errors.values() for error in errors), "danger")
+        return redirect(url_for("apply.show_application", application_id=application.id)), 303
+    try:
+        decisions.decide(current_user, application, ApplicationState(form.decision.data),
+                         message=form.message.data or "", share_reviewer_comments=form.share_reviewer_comments.data,
+                         now=utcnow())
+    except ServiceError as error:
+        return render_template("errors/error.html", code=409, title=_("Decision not recorded"),
+                               message=error.message), 409
+    flash(_("Decision recorded. It reaches the applicant when you release the call's decisions."), "success")
+    return redirect(url_for("manage.decisions_page", call_id=application.call_id))
+
+
+@bp.route("/applications/<int:application_id>/decision/undo", methods=["POST"])
+@role_required(Role.MANAGER)
+def undo(application_id: int) -> Any:
+    application = load_application(application_id)
+    if not UndoForm().validate_on_submit():
+        abort(400)
+    try:
+        decisions.undo_decision(current_user, application, utcnow())
+    except ServiceError as error:
+        return render_template("errors/error.html", code=409, title=_("Decision not changed"),
+                               message=error.message), 409
+    flash(_("Decision undone; the application is under review again."), "info")
+    return redirect(url_for("manage.decisions_page", call_id=application.call_id))
+
+
+@bp.route("/calls/<int:call_id>/decisions/bulk", methods=["POST"])
+@role_required(Role.MANAGER)
+def decide_in_bulk(call_id: int) -> Any:
+    call = load_call(call_id)
+    form = BulkDecisionForm()
+    ids = request.form.getlist("application_ids", type=int)
+    if not form.validate_on_submit():
+        return _render_decisions(call, form, 400)
+    if not ids:
+        form.form_errors.append(_("Select at least one application."))
+        return _render_decisions(call, form, 400)
+    chosen = list(db.session.scalars(select(Application).where(Application.id.in_(ids),
+                                                                  Application.call_id == call.id)))
+    if len(chosen) != len(set(ids)):
+        abort(404)
+    now = utcnow()
+    try:
+        for application in chosen:
+            decisions.decide(current_user, application, ApplicationState(form.decision.data),
+                             share_reviewer_comments=form.share_reviewer_comments.data, now=now)
+    except ServiceError as error:
+        form.form_errors.append(f"{application.company_name}: {error.message}")
+        return _render_decisions(call, form, 409)  # the 409 rolls back the whole batch
+    flash(_("%(count)d decisions recorded.", count=len(chosen)), "success")
+    return redirect(url_for("manage.decisions_page", call_id=call.id))
+
+
+@bp.route("/calls/<int:call_id>/decisions/release", methods=["POST"])
+@role_required(Role.MANAGER)
+def release(call_id: int) -> Any:
+    call = load_call(call_id)
+    if not ReleaseForm().validate_on_submit():
+        abort(400)
+    unreleased = [a for a in call_applications(call)
+                  if a.state_enum in DECIDED_STATES and a.decision_released_at is None]
+    report = decisions.release_decisions(current_user, unreleased, utcnow())
+    flash(_("%(count)d decisions released; the emails are on their way.", count=len(report.released)), "success")
+    return redirect(url_for("manage.decisions_page", call_id=call.id))

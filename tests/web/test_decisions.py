@@ -1,0 +1,160 @@
+"""Managers decide, in bulk or one by one; decisions stay reversible until released."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from incubator.domain.roles import Role
+from incubator.extensions import db
+from incubator.models import Application, AuditEvent, OutboundEmail, Review
+from tests.conftest import csrf_token
+from tests.factories import make_application, make_call
+
+
+def decide(client: FlaskClient, application: Application, decision: str, **extra: str):
+    data = {"decision": decision, "csrf_token": csrf_token(client, f"/applications/{application.id}"), **extra}
+    return client.post(f"/manage/applications/{application.id}/decision", data=data)
+
+
+def release(client: FlaskClient, call_id: int):
+    page = f"/manage/calls/{call_id}/decisions"
+    return client.post(f"{page}/release", data={"csrf_token": csrf_token(client, page)})
+
+
+def submitted(make_user, call, **fields) -> Application:
+    return make_application(make_user(Role.APPLICANT), call, state="under_review", complete=True, **fields)
+
+
+def test_decision_is_hidden_from_applicant_until_released(manager_client: FlaskClient, applicant_client: FlaskClient) -> None:
+    call = make_call()
+    application = make_application(applicant_client.user, call, state="under_review", complete=True)
+    assert decide(manager_client, application, "accepted", message="Welcome!").status_code == 302
+    db.session.refresh(application)
+    assert application.state == "accepted" and application.decision_released_at is None
+    page = applicant_client.get(f"/applications/{application.id}").get_data(as_text=True)
+    assert "Under review" in page and "Accepted" not in page
+    assert db.session.scalar(select(func.count()).select_from(OutboundEmail)) == 0
+
+    assert release(manager_client, call.id).status_code == 302
+    page = applicant_client.get(f"/applications/{application.id}").get_data(as_text=True)
+    assert "Accepted" in page and "Decided" in page
+    email = db.session.scalar(select(OutboundEmail).where(OutboundEmail.kind == "decision"))
+    assert email.to_address == applicant_client.user.email
+    assert "is accepted" in email.body_text and "Welcome!" in email.body_text
+
+
+def test_release_twice_sends_one_email_per_applicant(manager_client: FlaskClient, make_user) -> None:
+    call = make_call()
+    application = submitted(make_user, call)
+    decide(manager_client, application, "rejected")
+    release(manager_client, call.id)
+    release(manager_client, call.id)
+    assert db.session.scalar(select(func.count()).select_from(OutboundEmail)) == 1
+
+
+def test_decision_email_quotes_reviewer_comments_only_when_chosen(manager_client: FlaskClient, make_user) -> None:
+    call = make_call()
+    first, second = submitted(make_user, call), submitted(make_user, call)
+    for application in (first, second):
+        reviewer = make_user(Role.REVIEWER)
+        db.session.add(Review(application_id=application.id, reviewer_id=reviewer.id, state="submitted",
+                              comment_applicant="Strong science; sharpen the market case.",
+                              comment_committee="Internal: borderline.", submitted_at=application.submitted_at))
+    db.session.commit()
+    decide(manager_client, first, "waitlisted", share_reviewer_comments="y")
+    decide(manager_client, second, "waitlisted")
+    release(manager_client, call.id)
+    bodies = {email.to_address: email.body_text for email in db.session.scalars(select(OutboundEmail))}
+    assert "Strong science; sharpen the market case." in bodies[first.applicant.email]
+    assert "Strong science" not in bodies[second.applicant.email]
+    assert all("Internal: borderline." not in body for body in bodies.values())
+
+
+def test_undo_before_release_returns_to_review_and_is_refused_after(manager_client: FlaskClient, make_user) -> None:
+    call = make_call()
+    application = submitted(make_user, call)
+    decide(manager_client, application, "accepted")
+    page = f"/manage/calls/{call.id}/decisions"
+    response = manager_client.post(f"/manage/applications/{application.id}/decision/undo",
+                                   data={"csrf_token": csrf_token(manager_client, page)})
+    assert response.status_code == 302
+    db.session.refresh(application)
+    assert application.state == "under_review" and application.decided_at is None
+    decide(manager_client, application, "rejected")
+    release(manager_client, call.id)
+    again = decide(manager_client, application, "accepted")
+    assert again.status_code == 409
+    assert "can no longer be changed" in again.get_data(as_text=True)
+    db.session.refresh(application)
+    assert application.state == "rejected"
+
+
+def test_bulk_decision_applies_to_selected_only(manager_client: FlaskClient, make_user) -> None:
+    call = make_call()
+    chosen, other = submitted(make_user, call), submitted(make_user, call)
+    page = f"/manage/calls/{call.id}/decisions"
+    response = manager_client.post(f"{page}/bulk", data={"csrf_token": csrf_token(manager_client, page),
+                                                          "decision": "rejected", "application_ids": [str(chosen.id)]})
+    assert response.status_code == 302
+    db.session.refresh(chosen)
+    db.session.refresh(other)
+    assert (chosen.state, other.state) == ("rejected", "under_review")
+    assert db.session.scalar(select(AuditEvent.details).where(AuditEvent.action == "application.decision_recorded")) == {
+        "previous_state": "under_review", "decision": "rejected"}
+
+
+def test_bulk_decision_without_selection_is_refused(manager_client: FlaskClient, make_user) -> None:
+    call = make_call()
+    submitted(make_user, call)
+    page = f"/manage/calls/{call.id}/decisions"
+    response = manager_client.post(f"{page}/bulk", data={"csrf_token": csrf_token(manager_client, page), "decision": "accepted"})
+    assert response.status_code == 400
+    assert "Select at least one application." in response.get_data(as_text=True)
+
+
+def test_bulk_decision_with_an_ineligible_application_changes_nothing(manager_client: FlaskClient, make_user) -> None:
+    call = make_call()
+    good = submitted(make_user, call)
+    draft = make_application(make_user(Role.APPLICANT), call, state="draft")
+    page = f"/manage/calls/{call.id}/decisions"
+    response = manager_client.post(f"{page}/bulk", data={"csrf_token": csrf_token(manager_client, page), "decision": "accepted",
+                                                          "application_ids": [str(good.id), str(draft.id)]})
+    assert response.status_code == 409
+    db.session.refresh(good)
+    assert good.state == "under_review"
+
+
+def test_decision_posted_by_a_reviewer_or_applicant_is_refused(reviewer_client: FlaskClient, applicant_client: FlaskClient,
+                                                               make_user) -> None:
+    call = make_call()
+    application = submitted(make_user, call)
+    token = csrf_token(reviewer_client, "/password/change")
+    response = reviewer_client.post(f"/manage/applications/{application.id}/decision",
+                                    data={"decision": "accepted", "csrf_token": token})
+    assert response.status_code == 403
+    token = csrf_token(applicant_client, "/password/change")
+    assert applicant_client.post(f"/manage/applications/{application.id}/decision",
+                                 data={"decision": "accepted", "csrf_token": token}).status_code == 403
+    db.session.refresh(application)
+    assert application.state == "under_review"
+
+
+def test_unknown_decision_value_is_refused(manager_client: FlaskClient, make_user) -> None:
+    call = make_call()
+    application = submitted(make_user, call)
+    response = decide(manager_client, application, "promoted")
+    assert response.status_code == 303
+    db.session.refresh(application)
+    assert application.state == "under_review"
+
+
+def test_applicant_may_withdraw_while_decision_is_unreleased(manager_client: FlaskClient, applicant_client: FlaskClient) -> None:
+    call = make_call()
+    application = make_application(applicant_client.user, call, state="under_review", complete=True)
+    decide(manager_client, application, "rejected")
+    url = f"/applications/{application.id}/withdraw"
+    response = applicant_client.post(url, data={"csrf_token": csrf_token(applicant_client, url)})
+    assert response.status_code == 302
+    db.session.refresh(application)
+    assert application.state == "withdrawn"
