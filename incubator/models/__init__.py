@@ -3,8 +3,8 @@
 from incubator.models.applications import Application, Attachment, ProgrammePreference
 from incubator.models.audit import AuditEvent
 from incubator.models.outbox import OutboundEmail
-from incubator.models.reviews import Assignment, Conflict, Review, ReviewerProfile, Score
 from incubator.models.programmes import Call, CallProgramme, Criterion, Programme, Site, Slot
+from incubator.models.reviews import Assignment, Conflict, Review, ReviewerProfile, Score
 from incubator.models.users import User
 
 __all__ = [

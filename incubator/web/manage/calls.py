@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from wtforms import DecimalField, FieldList, Form, FormField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional
 
-from incubator.domain.rubric import LEVEL_DESCRIPTORS
 from incubator.domain.roles import Role
+from incubator.domain.rubric import LEVEL_DESCRIPTORS
 from incubator.extensions import db
 from incubator.models import Application, Call
 from incubator.services import ServiceError
