@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -22,7 +22,6 @@ from incubator.services import ServiceError
 from incubator.services.rubric import CriterionInput, replace_rubric, reviewing_started
 from incubator.web.access import role_required
 from incubator.web.auth.routes import show_service_error
-from incubator.web.forms import form_status
 from incubator.web.manage.routes import bp
 
 BLANK_ROWS = 2
@@ -107,18 +106,20 @@ def _inputs(form: RubricForm) -> list[CriterionInput]:
 def rubric(call_id: int) -> Any:
     call = load_call(call_id)
     locked = reviewing_started(call)
-    form = RubricForm() if not locked else RubricForm(data={"criteria": _rows_from_call(call)[:len(call.criteria)]})
-    if not form.is_submitted():
-        form = RubricForm(data={"criteria": _rows_from_call(call)})
-    elif not locked and form.validate_on_submit():
+    if request.method == "GET":
+        rows = _rows_from_call(call)
+        form = RubricForm(data={"criteria": rows[: len(call.criteria)] if locked else rows})
+        return render_template("manage/rubric.html", call=call, form=form, locked=locked)
+    form = RubricForm()
+    if locked:
+        form.form_errors.append(_("Reviewing has started; the rubric can no longer change."))
+        return render_template("manage/rubric.html", call=call, form=form, locked=locked), 409
+    if form.validate_on_submit():
         try:
             replace_rubric(current_user, call, _inputs(form))
         except ServiceError as error:
             show_service_error(form, error)
-            return render_template("manage/rubric.html", call=call, form=form, locked=locked), 400
-        flash(_("Rubric saved."), "success")
-        return redirect(url_for("manage.rubric", call_id=call.id))
-    elif locked:
-        form.form_errors.append(_("Reviewing has started; the rubric can no longer change."))
-        return render_template("manage/rubric.html", call=call, form=form, locked=locked), 409
-    return render_template("manage/rubric.html", call=call, form=form, locked=locked), form_status(form)
+        else:
+            flash(_("Rubric saved."), "success")
+            return redirect(url_for("manage.rubric", call_id=call.id))
+    return render_template("manage/rubric.html", call=call, form=form, locked=locked), 400
