@@ -29,12 +29,14 @@ def conflict_exists_clause(reviewer_id: int | ColumnElement[int]) -> ColumnEleme
             and_(Conflict.application_id.is_(None), Conflict.org_number == Application.org_number,
                  Conflict.country == Application.country),
         ),
-    )
+    ).correlate(Application)  # only the outer application; the outer query may join Conflict too
 
 
 def visible_to_reviewer(reviewer_id: int) -> ColumnElement[bool]:
     """Filter for Application queries: assigned to the reviewer and not conflicted."""
-    assigned = exists().where(Assignment.application_id == Application.id, Assignment.reviewer_id == reviewer_id)
+    assigned = exists().where(
+        Assignment.application_id == Application.id, Assignment.reviewer_id == reviewer_id
+    ).correlate(Application)  # the outer query may select from Assignment itself
     return and_(assigned, ~conflict_exists_clause(reviewer_id))
 
 

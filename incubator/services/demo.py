@@ -12,7 +12,7 @@ from sqlalchemy import select
 from incubator.domain.roles import Role
 from incubator.domain.rubric import DEFAULT_RUBRIC
 from incubator.extensions import db
-from incubator.models import Call, CallProgramme, Criterion, Programme, Site, Slot, User
+from incubator.models import Call, CallProgramme, Criterion, Programme, ReviewerProfile, Site, Slot, User
 from incubator.services.passwords import hash_password
 
 DEMO_PASSWORD = "residency-demo-2026"
@@ -172,7 +172,10 @@ def _accounts() -> None:
     password_hash = hash_password(DEMO_PASSWORD)
     for role, email, name, affiliation in DEMO_ACCOUNTS:
         if db.session.scalar(select(User.id).where(User.email == email)) is None:
-            db.session.add(
-                User(email=email, name=name, role=role.value, password_hash=password_hash,
-                     affiliation=affiliation)
-            )
+            user = User(email=email, name=name, role=role.value, password_hash=password_hash,
+                        affiliation=affiliation)
+            db.session.add(user)
+            if role is Role.REVIEWER:
+                db.session.add(ReviewerProfile(
+                    user=user, focus_areas=["immuno_oncology", "oncology_therapeutics"], max_load=10,
+                    expertise="Clinical oncology, cancer immunotherapy, early-phase trials, biomarkers."))
