@@ -22,10 +22,12 @@ $(VENV)/.installed-test: setup.py | $(BIN)/python
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
+# The scheduler process (reminders, outbox delivery) runs beside the web server and stops with
+# it; it delivers the outbox, so the web process leaves that to it (OUTBOX_DELIVERY=scheduler).
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo seed
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	$(BIN)/flask scheduler run & trap 'kill $$! 2>/dev/null' EXIT INT TERM; OUTBOX_DELIVERY=scheduler $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: install-test
 	bash scripts/ensure-test-system-packages.sh
@@ -35,8 +37,9 @@ test: install-test
 lint: install-test
 	$(BIN)/ruff check incubator tests bench migrations wsgi.py setup.py
 
+# Each benchmark prints its own ratio against a baseline measured in the same run.
 bench: install-test
-	$(BIN)/python bench/run_all.py
+	for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

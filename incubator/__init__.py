@@ -82,9 +82,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from incubator.web import admin, apply, auth, main, manage, review
+    from incubator.web import admin, apply, auth, main, manage, notifications, review
 
-    for module in (main, auth, apply, admin, manage, review):
+    for module in (main, auth, apply, admin, manage, review, notifications):
         app.register_blueprint(module.bp)
 
 

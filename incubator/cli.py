@@ -19,6 +19,8 @@ users_cli = AppGroup("users", help="Accounts.")
 outbox_cli = AppGroup("outbox", help="The outgoing email queue.")
 assign_cli = AppGroup("assign", help="Reviewer assignment.")
 match_cli = AppGroup("match", help="Matching of accepted startups to residency slots.")
+scheduler_cli = AppGroup("scheduler", help="The scheduler process: reminders, outbox delivery, offer expiry.")
+reminders_cli = AppGroup("reminders", help="Reminders before deadlines.")
 
 
 def _solve_file(path: str, solver: Callable[[str], dict[str, Any]]) -> None:
@@ -95,6 +97,48 @@ def outbox_deliver() -> None:
     click.echo(f"sent {len(report.sent)}, retrying {len(report.retrying)}, failed {len(report.failed)}")
 
 
+@outbox_cli.command("reset-stuck")
+@click.option("--older-than", default=600, show_default=True, help="Seconds in 'sending' before a row counts as abandoned.")
+def outbox_reset_stuck(older_than: int) -> None:
+    """Queue again the emails whose sending process died mid-send."""
+    from incubator.scheduler import reset_stuck
+
+    click.echo(f"reset {reset_stuck(stuck_after=older_than)}")
+
+
+@reminders_cli.command("sweep")
+def reminders_sweep() -> None:
+    """One reminder sweep now (the scheduler runs one every 5 minutes)."""
+    from incubator.scheduler import sweep_reminders
+
+    report = sweep_reminders()
+    click.echo(f"{report.claimed} reminders in {report.emails} emails")
+
+
+@scheduler_cli.command("run")
+@click.option("--sweep-every", default=300.0, show_default=True, help="Seconds between reminder sweeps.")
+@click.option("--deliver-every", default=60.0, show_default=True, help="Seconds between outbox deliveries.")
+@click.option("--reset-every", default=300.0, show_default=True, help="Seconds between resets of stuck deliveries.")
+@click.option("--expire-every", default=300.0, show_default=True, help="Seconds between offer expiry runs.")
+@click.option("--stuck-after", default=600.0, show_default=True,
+              help="Seconds a delivery may stay in 'sending' before it counts as interrupted.")
+def scheduler_run(sweep_every: float, deliver_every: float, reset_every: float, expire_every: float,
+                  stuck_after: float) -> None:
+    """Run the scheduler in this process until stopped (SIGTERM or Ctrl-C)."""
+    import logging
+
+    from flask import current_app
+
+    from incubator import scheduler
+
+    if min(sweep_every, deliver_every, reset_every, expire_every, stuck_after) <= 0:
+        raise click.ClickException("every interval must be a positive number of seconds")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    intervals = scheduler.Intervals(sweep=sweep_every, delivery=deliver_every, reset_stuck=reset_every,
+                                    offer_expiry=expire_every, stuck_after=stuck_after)
+    scheduler.run(current_app._get_current_object(), intervals)  # type: ignore[attr-defined]
+
+
 def register_commands(app: Flask) -> None:
-    for group in (demo_cli, users_cli, outbox_cli, assign_cli, match_cli):
+    for group in (demo_cli, users_cli, outbox_cli, assign_cli, match_cli, scheduler_cli, reminders_cli):
         app.cli.add_command(group)

@@ -14,7 +14,7 @@ import smtplib
 import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, parseaddr
 
 from flask import Flask, current_app
 from sqlalchemy import select, update
@@ -27,6 +27,8 @@ log = logging.getLogger("incubator.mail")
 
 MAX_ATTEMPTS = 8
 BATCH_SIZE = 100
+# A row left in 'sending' longer than this belonged to a deliverer that died mid-send.
+STUCK_AFTER = dt.timedelta(minutes=10)
 
 
 @dataclass
@@ -49,13 +51,27 @@ def retry_delay(attempts: int) -> dt.timedelta:
     return dt.timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
 
 
+def message_id(email: OutboundEmail, sender: str) -> str:
+    """Stable per outbox row: a row sent twice (after a crash between the SMTP server's "250
+    accepted" and our commit) carries the same Message-ID, so receivers can drop the copy."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    created = int(email.created_at.timestamp()) if email.created_at else 0
+    return f"<outbox-{email.id}.{created}@{domain}>"
+
+
 def build_message(email: OutboundEmail, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = email.to_address
     message["Subject"] = email.subject
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(idstring=f"outbox-{email.id}")
+    message["Message-ID"] = message_id(email, sender)
+    from incubator.services.reminders import NON_ESSENTIAL_KINDS, unsubscribe_url
+
+    if email.kind in NON_ESSENTIAL_KINDS:
+        # RFC 8058 one-click unsubscribe: mail clients POST "List-Unsubscribe=One-Click" there.
+        message["List-Unsubscribe"] = f"<{unsubscribe_url(email.to_address)}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(email.body_text)
     if email.body_html:
         message.add_alternative(email.body_html, subtype="html")
@@ -121,12 +137,33 @@ def _claim_due(now: dt.datetime, limit: int) -> list[OutboundEmail]:
     return claimed
 
 
+def _renew_claim(email_id: int, lease: dt.datetime) -> bool:
+    """Re-stamp a claimed row just before sending it; False if it is no longer ours.
+
+    A batch is claimed at once, so the last rows of a slow batch wait in 'sending'. Renewing
+    the claim per row keeps ``reset_stuck_deliveries`` (which looks at ``sending_started_at``)
+    from handing a row that a live deliverer is about to send to somebody else.
+    """
+    result = db.session.execute(
+        update(OutboundEmail)
+        .where(OutboundEmail.id == email_id, OutboundEmail.status == "sending")
+        .values(sending_started_at=lease)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
 def deliver_due(now: dt.datetime | None = None, limit: int = BATCH_SIZE) -> DeliveryReport:
     """Send what is due now. Safe to run in several processes at once."""
     now = now or utcnow()
+    started = utcnow()
     report = DeliveryReport()
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
     for email in _claim_due(now, limit):
+        if not _renew_claim(email.id, now + (utcnow() - started)):
+            continue
+        db.session.refresh(email)
         message = build_message(email, sender)
         try:
             if current_app.config["MAIL_SERVER"]:
@@ -143,14 +180,48 @@ def deliver_due(now: dt.datetime | None = None, limit: int = BATCH_SIZE) -> Deli
                 report.failed.append(email.id)
             else:
                 email.status = "pending"
-                email.next_attempt_at = utcnow() + retry_delay(email.attempts)
+                email.next_attempt_at = max(now, utcnow()) + retry_delay(email.attempts)
                 report.retrying.append(email.id)
         else:
             email.status, email.sent_at, email.last_error = "sent", utcnow(), None
             report.sent.append(email.id)
-        # One commit per email: a crash after sending loses at most this row's bookkeeping.
+        # One commit per email: a crash after sending loses at most this row's bookkeeping,
+        # and reset_stuck_deliveries sends that one row again (same Message-ID).
         db.session.commit()
     return report
+
+
+def deliver_all_due(now: dt.datetime | None = None, max_batches: int = 50) -> DeliveryReport:
+    """Batches of ``deliver_due`` until nothing due is left (or ``max_batches``)."""
+    total = DeliveryReport()
+    for _ in range(max_batches):
+        report = deliver_due(now)
+        total.sent += report.sent
+        total.retrying += report.retrying
+        total.failed += report.failed
+        if not (report.sent or report.retrying or report.failed):
+            break
+    return total
+
+
+def reset_stuck_deliveries(now: dt.datetime | None = None, stuck_after: dt.timedelta = STUCK_AFTER) -> int:
+    """Put rows stuck in 'sending' (their deliverer died) back to pending; returns how many.
+
+    At-least-once, not exactly-once: if the deliverer died after the SMTP server accepted the
+    message but before it committed 'sent', that message goes out a second time, with the same
+    Message-ID. Every other crash point (before or during the SMTP transaction) loses nothing
+    and duplicates nothing. No protocol can close that last window without the receiver's help.
+    """
+    now = now or utcnow()
+    result = db.session.execute(
+        update(OutboundEmail)
+        .where(OutboundEmail.status == "sending", OutboundEmail.sending_started_at < now - stuck_after)
+        .values(status="pending", next_attempt_at=now,
+                last_error="Delivery interrupted (the sending process stopped); sent again.")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.flush()
+    return int(result.rowcount or 0)
 
 
 class BackgroundDeliverer:

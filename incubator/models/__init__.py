@@ -4,10 +4,15 @@ from incubator.models.applications import Application, Attachment, ProgrammePref
 from incubator.models.audit import AuditEvent
 from incubator.models.outbox import OutboundEmail
 from incubator.models.programmes import Call, CallProgramme, Criterion, Programme, Site, Slot
+from incubator.models.reminders import CallReminderPolicy, NotificationPreference, SentReminder
+from incubator.models.residencies import Offer, Residency
 from incubator.models.reviews import Assignment, Conflict, Review, ReviewerProfile, Score
 from incubator.models.users import User
 
 __all__ = [
+    "CallReminderPolicy",
+    "NotificationPreference",
+    "SentReminder",
     "Application",
     "Assignment",
     "Conflict",
@@ -21,7 +26,9 @@ __all__ = [
     "CallProgramme",
     "Criterion",
     "OutboundEmail",
+    "Offer",
     "Programme",
+    "Residency",
     "Site",
     "Slot",
     "User",

@@ -18,6 +18,7 @@ from incubator.domain.applications import (
 )
 from incubator.domain.roles import Role
 from incubator.services.applications import state_shown_to_applicant
+from incubator.services.residencies import open_offer_for
 
 
 def in_zone(value: dt.datetime | None, zone: str | None = None) -> dt.datetime | None:
@@ -56,11 +57,7 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["shown_state"] = state_shown_to_applicant
-
-    @app.context_processor
-    def endpoints() -> dict[str, object]:
-        # Lets templates link to pages only where they exist (e.g. during a partial deploy).
-        return {"url_map_endpoints": app.view_functions.keys()}
+    app.jinja_env.globals["open_offer_for"] = open_offer_for
     app.jinja_env.globals["labels"] = {
         "focus": FOCUS_AREAS, "stage": DEVELOPMENT_STAGES, "purpose": RESIDENCY_PURPOSES,
         "space": SPACE_TYPES, "state": STATE_LABELS,

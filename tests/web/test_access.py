@@ -17,9 +17,12 @@ PUBLIC_ENDPOINTS = {
     "static", "bootstrap.static", "main.index", "auth.login", "auth.register", "auth.logout",
     "auth.forgot_password", "auth.reset_password", "auth.accept_invitation",
     "apply.calls", "apply.call_detail",
+    # Reached from a link in an email, without logging in; the secret token is the check.
+    "notifications.unsubscribe", "notifications.calendar_feed",
 }
 SAMPLE_ARGUMENTS = {"user_id": 1, "token": "x", "application_id": 1, "attachment_id": 1, "step": "company",
-                    "slug": "no-such-call"}
+                    "slug": "no-such-call", "call_id": 1, "offer_id": 1, "slot_id": 1, "assignment_id": 1,
+                    "residency_id": 1, "email_id": 1}
 
 
 def private_get_routes(app: Flask) -> list[tuple[str, str, tuple[Role, ...]]]:
@@ -38,7 +41,9 @@ def private_get_routes(app: Flask) -> list[tuple[str, str, tuple[Role, ...]]]:
 def test_every_private_route_is_found(app: Flask) -> None:
     endpoints = {endpoint for endpoint, _, _ in private_get_routes(app)}
     assert {"main.dashboard", "admin.users", "admin.invite", "admin.user_detail", "admin.outbox",
-            "admin.audit", "manage.overview", "review.assignments", "auth.change_password"} <= endpoints
+            "admin.audit", "manage.overview", "review.assignments", "auth.change_password",
+            "manage.call_hub", "manage.rubric", "manage.assignments", "manage.ranking", "manage.decisions_page",
+            "manage.slots", "manage.occupancy", "review.profile"} <= endpoints
 
 
 def test_logged_out_visitor_is_sent_to_log_in_from_every_private_page(app: Flask, client: FlaskClient) -> None:

@@ -3,4 +3,11 @@ from incubator.web.manage.routes import bp
 __all__ = ["bp"]
 
 # Route modules register their views on ``bp`` when imported.
-from incubator.web.manage import calls, decisions  # noqa: E402,F401
+from incubator.web.manage import (  # noqa: E402,F401
+    assignments,
+    calls,
+    decisions,
+    ranking,
+    reminders,
+    residencies,
+)

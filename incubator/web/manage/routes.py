@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, render_template
@@ -22,5 +23,7 @@ def overview() -> Any:
         calls=queries.all_calls(),
         programmes=queries.all_programmes(),
         slots=queries.all_slots(),
+        # Periods end on the first day after them; the table names the last month inside.
+        last_month=lambda day: day - dt.timedelta(days=1),
         now=utcnow(),
     )

@@ -1,0 +1,492 @@
+"""Who reviews what: assignment by hand, optimal automatic assignment, and the overview.
+
+Every function here is one state change (or a read for the page); they flush and leave the
+commit to the caller. Conflicts of interest are the hard rule: a conflicted pair is never
+assigned, whether by hand or by the solver.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+from flask import url_for
+from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
+
+from incubator.domain.affinity import ApplicationTopics, ReviewerInterests, affinity_matrix, application_text
+from incubator.domain.applications import ApplicationState
+from incubator.domain.assignment import AssignmentInstance, solve_assignment
+from incubator.domain.conflicts import detect_conflict
+from incubator.domain.roles import Role
+from incubator.extensions import db
+from incubator.models import Application, Assignment, Call, Conflict, Review, ReviewerProfile, User
+from incubator.services import ServiceError
+from incubator.services.audit import record_event
+from incubator.services.conflicts import record_detected_conflicts
+from incubator.services.notifications import queue_email
+
+# A reviewer without a profile is still assignable, with the profile's own defaults.
+DEFAULT_MAX_LOAD = 10
+
+# Only these applications are waiting for reviewers; drafts are not ready, and withdrawn or
+# decided ones are past the point where a new review could matter.
+ASSIGNABLE_STATES = (ApplicationState.SUBMITTED.value, ApplicationState.UNDER_REVIEW.value)
+# Assignments on withdrawn applications are no work for the reviewer, so they do not count.
+LOAD_EXCLUDED_STATES = (ApplicationState.WITHDRAWN.value, ApplicationState.DRAFT.value)
+
+
+class AssignmentRefused(ServiceError):
+    """The assignment clashes with what exists (a conflict of interest, a duplicate): HTTP 409."""
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    """A reviewer with their profile's settings, or the defaults when they have none."""
+
+    user: User
+    max_load: int
+    min_load: int
+    focus_areas: tuple[str, ...]
+    expertise: str
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """Something the solver could not fully satisfy: who or what, and by how many."""
+
+    id: int
+    label: str
+    missing: int
+
+
+@dataclass
+class AutoAssignReport:
+    created: int = 0
+    removed: int = 0
+    conflicts_detected: int = 0
+    total_affinity: float = 0.0
+    unfilled: list[Shortfall] = field(default_factory=list)  # applications short of reviewers
+    underloaded: list[Shortfall] = field(default_factory=list)  # reviewers short of min_load
+    emailed: int = 0  # reviewers told about their new applications
+
+
+# ------------------------------------------------------------------------------- reading
+
+
+def reviewer_pool() -> list[Reviewer]:
+    """Active reviewer accounts with their profile settings, by name."""
+    rows = db.session.execute(
+        select(User, ReviewerProfile)
+        .join(ReviewerProfile, ReviewerProfile.user_id == User.id, isouter=True)
+        .where(User.role == Role.REVIEWER.value, User.active.is_(True))
+        .order_by(User.name, User.id)
+    ).all()
+    return [_reviewer(user, profile) for user, profile in rows]
+
+
+def _reviewer(user: User, profile: ReviewerProfile | None) -> Reviewer:
+    if profile is None:
+        return Reviewer(user, DEFAULT_MAX_LOAD, 0, (), "")
+    return Reviewer(user, profile.max_load, profile.min_load or 0, tuple(profile.focus_areas or ()),
+                    profile.expertise or "")
+
+
+def assignable_applications(call: Call) -> list[Application]:
+    return list(db.session.scalars(
+        select(Application)
+        .where(Application.call_id == call.id, Application.state.in_(ASSIGNABLE_STATES))
+        .order_by(Application.company_name, Application.id)
+    ))
+
+
+def loads_in_call(call: Call, reviewer_id: int | None = None) -> dict[int, int]:
+    """Reviewer id -> applications of this call they are assigned (withdrawn ones not counted)."""
+    query = (
+        select(Assignment.reviewer_id, func.count())
+        .join(Application, Application.id == Assignment.application_id)
+        .where(Application.call_id == call.id, Application.state.not_in(LOAD_EXCLUDED_STATES))
+        .group_by(Assignment.reviewer_id)
+    )
+    if reviewer_id is not None:
+        query = query.where(Assignment.reviewer_id == reviewer_id)
+    rows = db.session.execute(query).all()
+    return {reviewer_id: count for reviewer_id, count in rows}
+
+
+def _conflict_join() -> ColumnElement[bool]:
+    """The join condition of a conflict to the applications it covers (mirrors conflicts.py)."""
+    return or_(
+        Conflict.application_id == Application.id,
+        and_(Conflict.application_id.is_(None), Conflict.org_number == Application.org_number,
+             Conflict.country == Application.country),
+    )
+
+
+def conflicts_in_call(call: Call) -> list[tuple[Conflict, int]]:
+    """Every (conflict, application id) of the call, company-wide conflicts included."""
+    rows = db.session.execute(
+        select(Conflict, Application.id).join(Application, _conflict_join())
+        .where(Application.call_id == call.id)
+        .order_by(Conflict.created_at, Conflict.id)
+    ).all()
+    return [(conflict, application_id) for conflict, application_id in rows]
+
+
+def _conflict_reason(reviewer: User, application: Application) -> str | None:
+    """Why this pair may not be assigned: a recorded conflict, or an obvious one."""
+    recorded = db.session.scalar(
+        select(Conflict).join(Application, _conflict_join())
+        .where(Conflict.reviewer_id == reviewer.id, Application.id == application.id)
+        .order_by(Conflict.id).limit(1)
+    )
+    if recorded is not None:
+        return recorded.reason or "A conflict of interest is recorded."
+    return detect_conflict(reviewer.email, reviewer.affiliation, application.company_name, application.website)
+
+
+def _lock_call(call: Call) -> None:
+    """Serialise assignment changes within one call (PostgreSQL; SQLite has one writer anyway).
+
+    Loads are counted per call, so without this two managers could each take a reviewer's
+    last free place at the same moment.
+    """
+    db.session.execute(select(Call.id).where(Call.id == call.id).with_for_update())
+
+
+def application_label(application: Application) -> str:
+    return application.company_name or f"Application #{application.id}"
+
+
+# ---------------------------------------------------------------------------- by hand
+
+
+def assign_reviewer(manager: User, application: Application, reviewer: User, now: dt.datetime) -> Assignment:
+    """Assign one reviewer to one application, refusing anything the rules forbid."""
+    if reviewer.role != Role.REVIEWER.value or not reviewer.active:
+        raise ServiceError("Only active reviewer accounts can be assigned.", field="reviewer_id")
+    if application.state not in ASSIGNABLE_STATES:
+        raise ServiceError("Only submitted applications that await a decision can get reviewers.",
+                           field="application_id")
+    call = application.call
+    _lock_call(call)
+    reason = _conflict_reason(reviewer, application)
+    if reason:
+        raise AssignmentRefused(f"{reviewer.name} has a conflict of interest with "
+                                f"{application_label(application)}: {reason}", field="reviewer_id")
+    if _assignment_of(application.id, reviewer.id) is not None:
+        raise AssignmentRefused(f"{reviewer.name} is already assigned to {application_label(application)}.",
+                                field="reviewer_id")
+    settings = _reviewer(reviewer, db.session.get(ReviewerProfile, reviewer.id))
+    load = loads_in_call(call, reviewer.id).get(reviewer.id, 0)
+    if load >= settings.max_load:
+        raise ServiceError(f"{reviewer.name} already reviews {load} applications in this call, "
+                           f"their maximum of {settings.max_load}.", field="reviewer_id")
+    assignment = Assignment(application_id=application.id, reviewer_id=reviewer.id, assigned_by_id=manager.id,
+                            source="manual", assigned_at=now, due_at=call.review_deadline)
+    db.session.add(assignment)
+    with _concurrent_change_refused():
+        db.session.flush()
+    record_event(manager, "assignment.created", "application", application.id,
+                 reviewer_id=reviewer.id, source="manual")
+    _mark_under_review(manager, [application])
+    _email_new_assignments(call, {reviewer.id: [application]}, {reviewer.id: reviewer})
+    return assignment
+
+
+def _assignment_of(application_id: int, reviewer_id: int) -> Assignment | None:
+    return db.session.scalar(select(Assignment).where(
+        Assignment.application_id == application_id, Assignment.reviewer_id == reviewer_id))
+
+
+@contextmanager
+def _concurrent_change_refused() -> Iterator[None]:
+    """A pair assigned twice at once hits the unique constraint; say so instead of failing."""
+    try:
+        yield
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise AssignmentRefused("Someone changed these assignments meanwhile; look again and retry.") from exc
+
+
+def unassign_reviewer(manager: User, assignment: Assignment) -> None:
+    """Take a reviewer off an application; a submitted review keeps them on it."""
+    _lock_call(assignment.application.call)
+    review = db.session.scalar(select(Review).where(
+        Review.application_id == assignment.application_id, Review.reviewer_id == assignment.reviewer_id))
+    if review is not None and review.state == "submitted":
+        raise AssignmentRefused(f"{assignment.reviewer.name} already submitted their review of "
+                                f"{application_label(assignment.application)}; it stays assigned.")
+    # A draft would otherwise linger unseen: reviewers only see what they are assigned.
+    if review is not None:
+        db.session.delete(review)
+    details = {"reviewer_id": assignment.reviewer_id, "source": assignment.source,
+               "draft_review_removed": review is not None}
+    application_id = assignment.application_id
+    db.session.delete(assignment)
+    db.session.flush()
+    record_event(manager, "assignment.removed", "application", application_id, **details)
+
+
+# ------------------------------------------------------------------------- automatically
+
+
+def auto_assign(manager: User, call: Call, *, keep_existing: bool = True, now: dt.datetime) -> AutoAssignReport:
+    """Fill every application's reviewer places optimally (see domain.assignment).
+
+    Demand is what kept assignments leave open; capacity is what reviewers have left in this
+    call; conflicts and pairs already assigned are excluded. Shortfalls are reported, not
+    raised: a call with too few reviewers still gets the best partial assignment.
+    """
+    _lock_call(call)
+    report = AutoAssignReport()
+    reviewers = reviewer_pool()
+    applications = assignable_applications(call)
+    detected = record_detected_conflicts(manager, [r.user for r in reviewers], applications, now)
+    report.conflicts_detected = len(detected)
+    removed_pairs = set() if keep_existing else _remove_unstarted(call)
+    report.removed = len(removed_pairs)
+    if detected or removed_pairs:  # both expire the session: reload in two queries, not one per row
+        reviewers, applications = reviewer_pool(), assignable_applications(call)
+    if reviewers and applications:
+        new_pairs = _solve_and_insert(manager, call, reviewers, applications, now, report)
+        by_id = {a.id: a for a in applications}
+        _mark_under_review(manager, [by_id[a] for a in {a for _, a in new_pairs}])
+        report.emailed = _email_run(call, reviewers, by_id, new_pairs - removed_pairs)
+    record_event(manager, "assignment.auto_run", "call", call.id, keep_existing=keep_existing,
+                 created=report.created, removed=report.removed, conflicts_detected=report.conflicts_detected,
+                 total_affinity=report.total_affinity,
+                 unfilled={str(s.id): s.missing for s in report.unfilled},
+                 underloaded={str(s.id): s.missing for s in report.underloaded})
+    return report
+
+
+def _remove_unstarted(call: Call) -> set[tuple[int, int]]:
+    """Remove the call's assignments whose reviewer has not started a review; returns the pairs."""
+    started = exists().where(Review.application_id == Assignment.application_id,
+                             Review.reviewer_id == Assignment.reviewer_id)
+    # Decided applications keep their history; only those still awaiting reviews are redone.
+    in_call = select(Application.id).where(Application.call_id == call.id, Application.state.in_(ASSIGNABLE_STATES))
+    doomed = db.session.execute(
+        select(Assignment.id, Assignment.reviewer_id, Assignment.application_id)
+        .where(Assignment.application_id.in_(in_call), ~started)
+    ).all()
+    if doomed:
+        db.session.execute(delete(Assignment).where(Assignment.id.in_([row.id for row in doomed]))
+                           .execution_options(synchronize_session=False))
+        db.session.expire_all()
+    return {(row.reviewer_id, row.application_id) for row in doomed}
+
+
+def _solve_and_insert(manager: User, call: Call, reviewers: Sequence[Reviewer],
+                      applications: Sequence[Application], now: dt.datetime,
+                      report: AutoAssignReport) -> set[tuple[int, int]]:
+    instance = _build_instance(call, reviewers, applications)
+    result = solve_assignment(instance)
+    reviewer_at = {str(r.user.id): i for i, r in enumerate(reviewers)}
+    application_at = {str(a.id): j for j, a in enumerate(applications)}
+    rows = [
+        {"application_id": int(x), "reviewer_id": int(r), "assigned_by_id": manager.id, "source": "auto",
+         "affinity": round(float(instance.affinity[reviewer_at[r], application_at[x]]), 6),
+         "assigned_at": now, "due_at": call.review_deadline}
+        for x, assigned in result.assignments.items() for r in assigned
+    ]
+    if rows:
+        with _concurrent_change_refused():
+            db.session.execute(insert(Assignment), rows)  # one executemany, not an object per row
+    labels = {str(a.id): application_label(a) for a in applications}
+    names = {str(r.user.id): r.user.name for r in reviewers}
+    report.created = len(rows)
+    report.total_affinity = result.total_affinity
+    report.unfilled = [Shortfall(int(x), labels[x], n) for x, n in result.unfilled.items()]
+    report.underloaded = [Shortfall(int(r), names[r], n) for r, n in result.underloaded.items()]
+    return {(row["reviewer_id"], row["application_id"]) for row in rows}
+
+
+def _build_instance(call: Call, reviewers: Sequence[Reviewer],
+                    applications: Sequence[Application]) -> AssignmentInstance:
+    reviewer_at = {r.user.id: i for i, r in enumerate(reviewers)}
+    application_at = {a.id: j for j, a in enumerate(applications)}
+    allowed = np.ones((len(reviewers), len(applications)), dtype=bool)
+    kept = np.zeros(len(applications), dtype=np.int64)
+    for reviewer_id, application_id in _existing_pairs(application_at):
+        j = application_at[application_id]
+        kept[j] += 1  # counts towards demand even if the reviewer is no longer in the pool
+        if reviewer_id in reviewer_at:
+            allowed[reviewer_at[reviewer_id], j] = False
+    for conflict, application_id in conflicts_in_call(call):
+        if conflict.reviewer_id in reviewer_at and application_id in application_at:
+            allowed[reviewer_at[conflict.reviewer_id], application_at[application_id]] = False
+    loads = loads_in_call(call)
+    used = np.array([loads.get(r.user.id, 0) for r in reviewers], dtype=np.int64)
+    max_left = np.maximum(np.array([r.max_load for r in reviewers], dtype=np.int64) - used, 0)
+    min_left = np.minimum(np.maximum(np.array([r.min_load for r in reviewers], dtype=np.int64) - used, 0),
+                          max_left)
+    return AssignmentInstance(
+        reviewer_ids=tuple(str(r.user.id) for r in reviewers),
+        application_ids=tuple(str(a.id) for a in applications),
+        max_load=max_left,
+        min_load=min_left,
+        demand=np.maximum(call.reviewers_per_application - kept, 0),
+        affinity=_affinity(reviewers, applications),
+        allowed=allowed,
+    )
+
+
+def _existing_pairs(application_at: dict[int, int]) -> list[tuple[int, int]]:
+    if not application_at:
+        return []
+    rows = db.session.execute(
+        select(Assignment.reviewer_id, Assignment.application_id)
+        .where(Assignment.application_id.in_(list(application_at)))
+    ).all()
+    return [(reviewer_id, application_id) for reviewer_id, application_id in rows]
+
+
+def _affinity(reviewers: Sequence[Reviewer], applications: Sequence[Application]) -> np.ndarray:
+    return affinity_matrix(
+        [ReviewerInterests(r.focus_areas, r.expertise) for r in reviewers],
+        [ApplicationTopics(a.focus_area, application_text(
+            project_summary=a.project_summary, unmet_need=a.unmet_need, team=a.team,
+            focus_area=a.focus_area, development_stage=a.development_stage)) for a in applications],
+    )
+
+
+# ----------------------------------------------------------------- state and notification
+
+
+def _mark_under_review(manager: User, applications: Iterable[Application]) -> None:
+    """A submitted application moves to 'under review' with its first reviewer."""
+    for application in sorted(applications, key=lambda a: a.id):
+        if application.state == ApplicationState.SUBMITTED.value:
+            application.state = ApplicationState.UNDER_REVIEW.value
+            record_event(manager, "application.under_review", "application", application.id,
+                         call_id=application.call_id)
+    db.session.flush()
+
+
+def _email_run(call: Call, reviewers: Sequence[Reviewer], applications: dict[int, Application],
+               new_pairs: Iterable[tuple[int, int]]) -> int:
+    grouped: dict[int, list[Application]] = defaultdict(list)
+    for reviewer_id, application_id in new_pairs:
+        grouped[reviewer_id].append(applications[application_id])
+    return _email_new_assignments(call, grouped, {r.user.id: r.user for r in reviewers})
+
+
+def _email_new_assignments(call: Call, grouped: dict[int, list[Application]], users: dict[int, User]) -> int:
+    """One email per reviewer listing all their new applications; returns how many were queued."""
+    link = url_for("review.assignments", _external=True)
+    for reviewer_id, new in sorted(grouped.items()):
+        reviewer = users[reviewer_id]
+        queue_email(
+            reviewer.email,
+            f"Applications to review: {call.title}",
+            "review_assignments",
+            kind="review_assignments",
+            reviewer=reviewer,
+            call=call,
+            applications=sorted(new, key=lambda a: (application_label(a).lower(), a.id)),
+            link=link,
+        )
+    return len(grouped)
+
+
+# ------------------------------------------------------------------------------ overview
+
+
+@dataclass(frozen=True)
+class AssignedReviewer:
+    assignment: Assignment
+    review_state: str | None  # None (not started), "draft" or "submitted"
+
+
+@dataclass(frozen=True)
+class ApplicationAssignments:
+    application: Application
+    assigned: list[AssignedReviewer]
+    conflicts: list[Conflict]
+    wanted: int
+
+    @property
+    def submitted_reviews(self) -> int:
+        return sum(1 for a in self.assigned if a.review_state == "submitted")
+
+    @property
+    def missing(self) -> int:
+        return max(self.wanted - len(self.assigned), 0)
+
+
+@dataclass(frozen=True)
+class ReviewerLoad:
+    reviewer: Reviewer
+    load: int
+
+    @property
+    def full(self) -> bool:
+        return self.load >= self.reviewer.max_load
+
+
+@dataclass(frozen=True)
+class AssignmentOverview:
+    call: Call
+    applications: list[ApplicationAssignments]
+    reviewers: list[ReviewerLoad]
+
+    @property
+    def assignable(self) -> list[Application]:
+        return [row.application for row in self.applications if row.application.state in ASSIGNABLE_STATES]
+
+
+def assignment_overview(call: Call) -> AssignmentOverview:
+    """Per application its reviewers and their review states; per reviewer load and maximum."""
+    applications = list(db.session.scalars(
+        select(Application)
+        .where(Application.call_id == call.id, Application.state != ApplicationState.DRAFT.value)
+        .order_by(Application.company_name, Application.id)
+    ))
+    ids = [a.id for a in applications]
+    assignments = _assignments_of(ids)
+    review_states = _review_states(ids)
+    conflicts: dict[int, list[Conflict]] = defaultdict(list)
+    for conflict, application_id in conflicts_in_call(call):
+        conflicts[application_id].append(conflict)
+    rows = [
+        ApplicationAssignments(
+            application,
+            [AssignedReviewer(a, review_states.get((a.application_id, a.reviewer_id)))
+             for a in assignments.get(application.id, [])],
+            conflicts.get(application.id, []),
+            call.reviewers_per_application,
+        )
+        for application in applications
+    ]
+    loads = loads_in_call(call)
+    reviewers = [ReviewerLoad(r, loads.get(r.user.id, 0)) for r in reviewer_pool()]
+    return AssignmentOverview(call, rows, reviewers)
+
+
+def _assignments_of(application_ids: list[int]) -> dict[int, list[Assignment]]:
+    grouped: dict[int, list[Assignment]] = defaultdict(list)
+    if application_ids:
+        for assignment in db.session.scalars(
+            select(Assignment).join(User, User.id == Assignment.reviewer_id)
+            .options(contains_eager(Assignment.reviewer))
+            .where(Assignment.application_id.in_(application_ids)).order_by(User.name, Assignment.id)
+        ):
+            grouped[assignment.application_id].append(assignment)
+    return grouped
+
+
+def _review_states(application_ids: list[int]) -> dict[tuple[int, int], str]:
+    if not application_ids:
+        return {}
+    rows = db.session.execute(
+        select(Review.application_id, Review.reviewer_id, Review.state)
+        .where(Review.application_id.in_(application_ids))
+    ).all()
+    return {(a, r): state for a, r, state in rows}

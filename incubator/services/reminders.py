@@ -1,0 +1,723 @@
+"""Reminders: the sweep that finds what is due and writes one digest email per recipient.
+
+Exactly once: every reminder has a deterministic key (``domain.reminders.reminder_key``). A sweep
+claims the keys it found due with one ``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING key``
+into ``sent_reminders`` and writes outbox rows only for the keys it won, in the same transaction.
+Two schedulers sweeping at once both try to insert the same keys; the database lets each key in
+once (on PostgreSQL the second insert waits for the first transaction and then skips), so every
+reminder reaches the outbox exactly once. A crash mid-sweep rolls the whole transaction back and
+the next sweep finds the same keys again: nothing lost.
+
+Cost: a sweep issues the same handful of SQL statements whether 10 or 100,000 assignments are
+pending (the rows are streamed, the claims and the emails are written by one statement each
+from a JSON array), so its query count does not grow with the data; see
+``bench/bench_reminder_sweep.py``.
+
+Like every service, the sweep only flushes; its caller (the scheduler job, ``flask reminders
+sweep``, a test) commits.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app, has_request_context, render_template, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    column,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from incubator.database import UTCDateTime, utcnow
+from incubator.domain import reminders as policy_domain
+from incubator.domain.applications import IN_REVIEW_STATES
+from incubator.domain.reminders import (
+    DEFAULT_POLICY,
+    CallSchedule,
+    DueReminder,
+    OpenDraft,
+    PendingReview,
+    PolicyError,
+    ReminderPolicy,
+)
+from incubator.domain.roles import Role
+from incubator.extensions import db
+from incubator.models import Application, Assignment, Call, OutboundEmail, Review, ReviewerProfile, User
+from incubator.models.reminders import CallReminderPolicy, NotificationPreference, SentReminder
+from incubator.services import ServiceError
+from incubator.services.audit import record_event
+from incubator.services.notifications import OUTBOX_DIRTY
+
+# Kinds of outbox rows that are not essential: they carry an unsubscribe link and header.
+NON_ESSENTIAL_KINDS = frozenset({"reminders"})
+IN_REVIEW = [state.value for state in IN_REVIEW_STATES]
+
+
+# --- Policies ---------------------------------------------------------------------------------
+
+def policy_for(call: Call) -> ReminderPolicy:
+    row = db.session.get(CallReminderPolicy, call.id)
+    return row.to_policy() if row is not None else DEFAULT_POLICY
+
+
+def save_policy(actor: User, call: Call, policy: ReminderPolicy) -> CallReminderPolicy:
+    try:
+        policy.validate()
+    except PolicyError as error:
+        raise ServiceError(str(error), field=error.field) from error
+    row = db.session.get(CallReminderPolicy, call.id)
+    if row is None:
+        row = CallReminderPolicy(call_id=call.id)
+        db.session.add(row)
+    row.enabled = policy.enabled
+    row.reviewer_days_before = list(policy.reviewer_days_before)
+    row.overdue_every_days = policy.overdue_every_days
+    row.overdue_max = policy.overdue_max
+    row.escalate_with_overdue = policy.escalate_with_overdue
+    row.applicant_days_before = list(policy.applicant_days_before)
+    row.manager_digest_weekday = policy.manager_digest_weekday
+    row.manager_digest_hour = policy.manager_digest_hour
+    row.updated_at = utcnow()
+    row.updated_by_id = actor.id
+    record_event(actor, "reminders.policy_saved", "call", call.id,
+                 reviewer_days_before=list(policy.reviewer_days_before),
+                 applicant_days_before=list(policy.applicant_days_before), enabled=policy.enabled)
+    db.session.flush()
+    return row
+
+
+# --- Links in emails, outside requests ---------------------------------------------------------
+
+def public_base_url() -> str:
+    config = current_app.config
+    if config.get("PUBLIC_BASE_URL"):
+        return str(config["PUBLIC_BASE_URL"]).rstrip("/")
+    if config.get("SERVER_NAME"):
+        return f"{config.get('PREFERRED_URL_SCHEME', 'http')}://{config['SERVER_NAME']}"
+    return "http://127.0.0.1:5000"
+
+
+@contextlib.contextmanager
+def outside_request_context() -> Iterator[None]:
+    """A request context for rendering emails and external links from the scheduler process."""
+    if has_request_context():
+        yield
+        return
+    with current_app.test_request_context("/", base_url=public_base_url()):
+        yield
+
+
+def _unsubscribe_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="unsubscribe")
+
+
+def unsubscribe_token(address: str) -> str:
+    return _unsubscribe_serializer().dumps(address.lower())
+
+
+def address_from_unsubscribe_token(token: str) -> str | None:
+    try:
+        value = _unsubscribe_serializer().loads(token)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def unsubscribe_url(address: str) -> str:
+    with outside_request_context():
+        return url_for("notifications.unsubscribe", token=unsubscribe_token(address), _external=True)
+
+
+# --- Preferences ------------------------------------------------------------------------------
+
+def preferences_of(user: User) -> NotificationPreference:
+    row = db.session.get(NotificationPreference, user.id)
+    if row is None:
+        row = NotificationPreference(user_id=user.id)
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def is_unsubscribed(user: User) -> bool:
+    row = db.session.get(NotificationPreference, user.id)
+    return row is not None and row.unsubscribed_at is not None
+
+
+def unsubscribe(user: User, now: dt.datetime | None = None) -> None:
+    row = preferences_of(user)
+    if row.unsubscribed_at is None:
+        row.unsubscribed_at = now or utcnow()
+        row.updated_at = utcnow()
+        record_event(user, "notifications.unsubscribed", "user", user.id)
+    db.session.flush()
+
+
+def resubscribe(user: User) -> None:
+    row = preferences_of(user)
+    if row.unsubscribed_at is not None:
+        row.unsubscribed_at = None
+        row.updated_at = utcnow()
+        record_event(user, "notifications.resubscribed", "user", user.id)
+    db.session.flush()
+
+
+def user_by_address(address: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == address.lower()))
+
+
+# --- Calendar tokens --------------------------------------------------------------------------
+
+def _calendar_token(user_id: int, nonce: str) -> str:
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), f"calendar:{user_id}:{nonce}".encode(),
+                      hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
+
+
+def calendar_token(user: User) -> str | None:
+    row = db.session.get(NotificationPreference, user.id)
+    if row is None or row.calendar_nonce is None:
+        return None
+    return _calendar_token(user.id, row.calendar_nonce)
+
+
+def rotate_calendar_token(user: User) -> str:
+    """A new secret feed URL; the previous one stops working."""
+    row = preferences_of(user)
+    row.calendar_nonce = secrets.token_hex(16)
+    row.calendar_created_at = row.updated_at = utcnow()
+    record_event(user, "calendar.token_rotated", "user", user.id)
+    db.session.flush()
+    return _calendar_token(user.id, row.calendar_nonce)
+
+
+def revoke_calendar_token(user: User) -> None:
+    row = preferences_of(user)
+    row.calendar_nonce = None
+    row.calendar_created_at = None
+    row.updated_at = utcnow()
+    record_event(user, "calendar.token_revoked", "user", user.id)
+    db.session.flush()
+
+
+def user_for_calendar_token(user_id: int, token: str) -> User | None:
+    row = db.session.get(NotificationPreference, user_id)
+    if row is None or row.calendar_nonce is None:
+        return None
+    if not hmac.compare_digest(_calendar_token(user_id, row.calendar_nonce), token):
+        return None
+    user = db.session.get(User, user_id)
+    return user if user is not None and user.active else None
+
+
+@dataclass(frozen=True)
+class CalendarEvent:
+    uid: str
+    summary: str
+    starts: dt.datetime | dt.date
+    description: str = ""
+    url: str = ""
+
+
+def reviewer_calendar(user: User) -> list[CalendarEvent]:
+    """The reviewer's review deadlines: one event per assignment, at its due time (UTC)."""
+    due = func.coalesce(Assignment.due_at, Call.review_deadline)
+    rows = db.session.execute(
+        select(Assignment.id, Application.id, Application.company_name, Call.title, due, Review.state)
+        .join(Application, Application.id == Assignment.application_id)
+        .join(Call, Call.id == Application.call_id)
+        .outerjoin(Review, and_(Review.application_id == Assignment.application_id,
+                                Review.reviewer_id == Assignment.reviewer_id))
+        .where(Assignment.reviewer_id == user.id, due.is_not(None), Application.state.in_(IN_REVIEW))
+        .order_by(due, Assignment.id)
+    ).all()
+    events = []
+    with outside_request_context():
+        for assignment_id, application_id, company, title, due_at, state in rows:
+            name = company or f"#{application_id}"
+            done = " ✓" if state == "submitted" else ""
+            events.append(CalendarEvent(
+                uid=f"review-{assignment_id}", starts=due_at,
+                summary=f"Review due: {name}{done}", description=title,
+                url=url_for("review.application", application_id=application_id, _external=True)))
+    return events
+
+
+def manager_calendar() -> list[CalendarEvent]:
+    """Every call's milestones: opens, closes, reviews due, decision date."""
+    calls = db.session.scalars(select(Call).order_by(Call.opens_at)).all()
+    events: list[CalendarEvent] = []
+    with outside_request_context():
+        for call in calls:
+            link = url_for("manage.call_hub", call_id=call.id, _external=True)
+            milestones: list[tuple[str, dt.datetime | dt.date | None, str]] = [
+                ("opens", call.opens_at, "Call opens"), ("closes", call.closes_at, "Call closes"),
+                ("reviews", call.review_deadline, "Reviews due"), ("decision", call.decision_date, "Decisions"),
+            ]
+            for slug, when, label in milestones:
+                if when is not None:
+                    events.append(CalendarEvent(uid=f"call-{call.id}-{slug}", starts=when,
+                                                summary=f"{label}: {call.title}", url=link))
+    return events
+
+
+# --- The sweep --------------------------------------------------------------------------------
+
+@dataclass
+class SweepReport:
+    due: int = 0  # reminders found due and not yet sent
+    claimed: int = 0  # of which this sweep won the key
+    emails: int = 0  # digests written to the outbox
+    recipients: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Context:
+    """What the sweep read, to render the digests without querying again."""
+
+    calls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    reviews: dict[int, dict[str, Any]] = field(default_factory=dict)  # by assignment id
+    drafts: dict[int, dict[str, Any]] = field(default_factory=dict)  # by application id
+    people: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> (name, email)
+    notify_reviewer: dict[int, bool] = field(default_factory=dict)  # assignment id -> may remind
+    digest_stats: dict[int, dict[str, int]] = field(default_factory=dict)
+
+
+def _load_calls(now: dt.datetime) -> tuple[dict[int, CallSchedule], _Context]:
+    """Calls still collecting or reviewing, with their policies (one query)."""
+    horizon = now - dt.timedelta(days=60)
+    rows = db.session.execute(
+        select(Call.id, Call.title, Call.timezone, Call.closes_at, Call.review_deadline, CallReminderPolicy)
+        .outerjoin(CallReminderPolicy, CallReminderPolicy.call_id == Call.id)
+        .where(or_(Call.closes_at >= horizon, Call.review_deadline >= horizon))
+    ).all()
+    default_zone = current_app.config.get("DEFAULT_TIMEZONE", "Europe/Oslo")
+    schedules: dict[int, CallSchedule] = {}
+    context = _Context()
+    for call_id, title, timezone, closes_at, deadline, policy_row in rows:
+        policy = policy_row.to_policy() if policy_row is not None else DEFAULT_POLICY
+        schedules[call_id] = CallSchedule(policy, policy_domain.zone_of(timezone, default_zone))
+        context.calls[call_id] = {"id": call_id, "title": title, "timezone": timezone, "closes_at": closes_at,
+                                  "review_deadline": deadline}
+    return schedules, context
+
+
+def _bounds(schedules: dict[int, CallSchedule]) -> tuple[dt.timedelta, dt.timedelta]:
+    policies = [schedule.policy for schedule in schedules.values()] or [DEFAULT_POLICY]
+    return max(p.lookback for p in policies), max(p.lookahead for p in policies)
+
+
+def _pending_reviews(now: dt.datetime, lookback: dt.timedelta, lookahead: dt.timedelta,
+                     context: _Context, call_id: int | None = None) -> list[PendingReview]:
+    """Assignments with an unsubmitted review of an application in review, due in the window.
+
+    Paused reviewers are left out entirely; unsubscribed or deactivated ones are kept (their
+    managers are still told when a review is overdue) but get no reminder themselves.
+    """
+    due = func.coalesce(Assignment.due_at, Call.review_deadline)
+    query = (
+        select(Assignment.id, Assignment.reviewer_id, Application.call_id, due, Assignment.assigned_at,
+               Application.id, Application.company_name, User.name, User.email, User.active,
+               NotificationPreference.unsubscribed_at)
+        .join(Application, Application.id == Assignment.application_id)
+        .join(Call, Call.id == Application.call_id)
+        .join(User, User.id == Assignment.reviewer_id)
+        .outerjoin(Review, and_(Review.application_id == Assignment.application_id,
+                                Review.reviewer_id == Assignment.reviewer_id))
+        .outerjoin(ReviewerProfile, ReviewerProfile.user_id == Assignment.reviewer_id)
+        .outerjoin(NotificationPreference, NotificationPreference.user_id == Assignment.reviewer_id)
+        .where(
+            Application.state.in_(IN_REVIEW),
+            or_(Review.id.is_(None), Review.state != "submitted"),
+            or_(ReviewerProfile.user_id.is_(None), ReviewerProfile.reminders_paused.is_(False)),
+            due.is_not(None), due >= now - lookback, due <= now + lookahead,
+        )
+    )
+    if call_id is not None:
+        query = query.where(Application.call_id == call_id)
+    pending = []
+    for (assignment_id, reviewer_id, row_call_id, due_at, assigned_at, application_id, company, name, email,
+         active, unsubscribed_at) in db.session.execute(query.execution_options(yield_per=5000)):
+        pending.append(PendingReview(assignment_id, reviewer_id, row_call_id, due_at, assigned_at))
+        context.reviews[assignment_id] = {"application_id": application_id, "company": company,
+                                          "call_id": row_call_id, "due_at": due_at, "reviewer_id": reviewer_id}
+        context.people[reviewer_id] = (name, email)
+        context.notify_reviewer[assignment_id] = bool(active) and unsubscribed_at is None
+    return pending
+
+
+def _open_drafts(now: dt.datetime, lookahead: dt.timedelta, context: _Context,
+                 call_id: int | None = None) -> list[OpenDraft]:
+    query = (
+        select(Application.id, Application.applicant_id, Application.call_id, Call.closes_at,
+               Application.created_at, User.name, User.email)
+        .join(Call, Call.id == Application.call_id)
+        .join(User, User.id == Application.applicant_id)
+        .outerjoin(NotificationPreference, NotificationPreference.user_id == Application.applicant_id)
+        .where(Application.state == "draft", Application.anonymised_at.is_(None), User.active.is_(True),
+               NotificationPreference.unsubscribed_at.is_(None),
+               Call.closes_at > now, Call.closes_at <= now + lookahead)
+    )
+    if call_id is not None:
+        query = query.where(Application.call_id == call_id)
+    drafts = []
+    for application_id, applicant_id, row_call_id, closes_at, created_at, name, email in db.session.execute(
+            query.execution_options(yield_per=5000)):
+        drafts.append(OpenDraft(application_id, applicant_id, row_call_id, closes_at, created_at))
+        context.drafts[application_id] = {"call_id": row_call_id, "closes_at": closes_at}
+        context.people[applicant_id] = (name, email)
+    return drafts
+
+
+def _managers(context: _Context) -> list[int]:
+    rows = db.session.execute(
+        select(User.id, User.name, User.email)
+        .outerjoin(NotificationPreference, NotificationPreference.user_id == User.id)
+        .where(User.role == Role.MANAGER.value, User.active.is_(True),
+               NotificationPreference.unsubscribed_at.is_(None))
+        .order_by(User.id)
+    ).all()
+    for user_id, name, email in rows:
+        context.people[user_id] = (name, email)
+    return [row[0] for row in rows]
+
+
+def _digest_call_ids(now: dt.datetime, schedules: dict[int, CallSchedule], context: _Context) -> list[int]:
+    """Calls whose managers get a weekly digest now: in review, digest switched on."""
+    ids = []
+    for call_id, schedule in schedules.items():
+        call = context.calls[call_id]
+        deadline = call["review_deadline"]
+        if (schedule.policy.manager_digest_weekday is not None and deadline is not None
+                and call["closes_at"] <= now <= deadline + schedule.policy.lookback):
+            ids.append(call_id)
+    return ids
+
+
+def _load_digest_stats(call_ids: Sequence[int], now: dt.datetime, context: _Context) -> None:
+    if not call_ids:
+        return
+    due = func.coalesce(Assignment.due_at, Call.review_deadline)
+    submitted = case((Review.state == "submitted", 1), else_=0)
+    overdue = case((and_(or_(Review.id.is_(None), Review.state != "submitted"), due < now), 1), else_=0)
+    rows = db.session.execute(
+        select(Application.call_id, func.count(Assignment.id), func.sum(submitted), func.sum(overdue))
+        .join(Application, Application.id == Assignment.application_id)
+        .join(Call, Call.id == Application.call_id)
+        .outerjoin(Review, and_(Review.application_id == Assignment.application_id,
+                                Review.reviewer_id == Assignment.reviewer_id))
+        .where(Application.call_id.in_(list(call_ids)), Application.state.in_(IN_REVIEW))
+        .group_by(Application.call_id)
+    ).all()
+    for call_id in call_ids:
+        context.digest_stats[call_id] = {"assigned": 0, "submitted": 0, "overdue": 0}
+    for call_id, assigned, done, late in rows:
+        context.digest_stats[call_id] = {"assigned": int(assigned or 0), "submitted": int(done or 0),
+                                         "overdue": int(late or 0)}
+
+
+def _recently_claimed(now: dt.datetime, window: dt.timedelta) -> set[str]:
+    """Keys claimed recently: enough to skip what is already sent without a query per key."""
+    return set(db.session.scalars(select(SentReminder.key).where(SentReminder.created_at >= now - window)))
+
+
+# --- Bulk writes from a JSON array: one statement however many rows ---------------------------
+
+def _json_source(rows: list[dict[str, Any]], columns: dict[str, Any]) -> tuple[Any, dict[str, ColumnElement[Any]]]:
+    """A FROM clause over ``rows`` (JSON) and its typed columns, on PostgreSQL or SQLite."""
+    payload = json.dumps(rows, separators=(",", ":"))
+    if db.session.get_bind().dialect.name == "postgresql":
+        source = func.json_to_recordset(cast(literal(payload, String()), postgresql.JSON)).table_valued(
+            *(column(name, type_) for name, type_ in columns.items())).render_derived(with_types=True)
+        return source, {name: source.c[name] for name in columns}
+    each = func.json_each(literal(payload, String())).table_valued("value")
+    return each, {name: type_coerce(func.json_extract(each.c.value, f"$.{name}"), type_)
+                  for name, type_ in columns.items()}
+
+
+def _dialect_insert(model: Any) -> Any:
+    return (postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(model)
+
+
+def _claim(reminders: Sequence[DueReminder], sweep_id: str, now: dt.datetime) -> set[str]:
+    """Insert the keys; return those this sweep won (the others were claimed by someone else)."""
+    if not reminders:
+        return set()
+    rows = [{"key": r.key, "kind": r.kind, "recipient_id": r.recipient_id, "subject_id": r.subject_id,
+             "occasion": r.occasion} for r in reminders]
+    source, c = _json_source(rows, {"key": String(), "kind": String(), "recipient_id": Integer(),
+                                    "subject_id": Integer(), "occasion": String()})
+    # Always in key order, so two sweepers inserting overlapping sets wait for each other
+    # instead of deadlocking.
+    selected = (select(c["key"], c["kind"], c["recipient_id"], c["subject_id"], c["occasion"],
+                       literal(sweep_id, String()), literal(now, UTCDateTime()))
+                .select_from(source).where(true()).order_by(c["key"]))
+    statement = (
+        _dialect_insert(SentReminder)
+        .from_select(["key", "kind", "recipient_id", "subject_id", "occasion", "sweep_id", "created_at"], selected)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(SentReminder.key)
+    )
+    return set(db.session.scalars(statement))
+
+
+def _write_emails(emails: list[dict[str, Any]], now: dt.datetime) -> None:
+    if not emails:
+        return
+    source, c = _json_source(emails, {"to_address": String(), "subject": String(), "body_text": String(),
+                                      "dedupe_key": String()})
+    selected = select(c["to_address"], c["subject"], c["body_text"], c["dedupe_key"],
+                      literal("reminders", String()), literal("pending", String()), literal(0, Integer()),
+                      literal(now, UTCDateTime()), literal(now, UTCDateTime())).select_from(source)
+    db.session.execute(
+        _dialect_insert(OutboundEmail).from_select(
+            ["to_address", "subject", "body_text", "dedupe_key", "kind", "status", "attempts", "created_at",
+             "next_attempt_at"], selected)
+    )
+    db.session.info[OUTBOX_DIRTY] = True
+
+
+# --- Rendering ---------------------------------------------------------------------------------
+
+class _Renderer:
+    """What every digest of one sweep shares, worked out once: links, local times, labels."""
+
+    SENTINEL = 987654321
+
+    def __init__(self) -> None:
+        from flask_babel import gettext as _
+
+        self.default_zone = current_app.config.get("DEFAULT_TIMEZONE")
+        self._times: dict[tuple[dt.datetime, str | None], str] = {}
+        self._review_link = url_for("review.application", application_id=self.SENTINEL, _external=True)
+        self._call_link = url_for("manage.call_hub", call_id=self.SENTINEL, _external=True)
+        self.common = {
+            "dashboard": url_for("main.dashboard", _external=True),
+            "assignments_link": url_for("review.assignments", _external=True),
+            # Translated once per sweep rather than once per line of every digest.
+            "labels": {
+                "hello": _("Hello %(name)s,"), "reviews": _("Reviews waiting for you:"),
+                "due": _("due %(due)s"), "overdue": _("overdue since %(due)s"),
+                "all_assignments": _("All your assignments:"), "escalations": _("Reviews past their deadline:"),
+                "draft": _("Your application is saved as a draft and not submitted yet."),
+                "closes": _("the call closes %(closes)s"), "continue": _("Continue where you left off:"),
+                "progress": _("Reviewing progress this week:"),
+                "progress_line": _("%(submitted)d of %(assigned)d reviews submitted, %(overdue)d overdue; "
+                                   "reviews due %(due)s"),
+                "signature": _("Oslo Cancer Cluster"),
+                "why": _("You get this reminder because of your role in the OCC Incubator residency service. "
+                         "Stop reminders with one click:"),
+            },
+        }
+
+    def local(self, value: dt.datetime | None, timezone: str | None) -> str:
+        if value is None:
+            return ""
+        key = (value, timezone)
+        text = self._times.get(key)
+        if text is None:
+            local = value.astimezone(policy_domain.zone_of(timezone, self.default_zone))
+            text = self._times[key] = f"{local:%a %d %b %Y, %H:%M} {local.tzname()}"
+        return text
+
+    def review_link(self, application_id: int) -> str:
+        return self._review_link.replace(str(self.SENTINEL), str(application_id))
+
+    def call_link(self, call_id: int) -> str:
+        return self._call_link.replace(str(self.SENTINEL), str(call_id))
+
+
+def _render_digest(recipient_id: int, items: list[DueReminder], context: _Context, now: dt.datetime,
+                   renderer: _Renderer) -> dict[str, Any]:
+    from flask_babel import gettext as _
+    from flask_babel import ngettext
+
+    name, address = context.people[recipient_id]
+    reviews, escalations, drafts, digests = [], [], [], []
+    for item in items:
+        if item.kind == policy_domain.REVIEWER:
+            info = context.reviews[item.subject_id]
+            call = context.calls[info["call_id"]]
+            reviews.append({"company": info["company"] or f"#{info['application_id']}", "call": call["title"],
+                            "due": renderer.local(info["due_at"], call["timezone"]), "due_at": info["due_at"],
+                            "overdue": info["due_at"] <= now, "link": renderer.review_link(info["application_id"])})
+        elif item.kind == policy_domain.ESCALATION:
+            info = context.reviews[item.subject_id]
+            call = context.calls[info["call_id"]]
+            escalations.append({"company": info["company"] or f"#{info['application_id']}", "call": call["title"],
+                                "reviewer": context.people[info["reviewer_id"]][0],
+                                "due": renderer.local(info["due_at"], call["timezone"])})
+        elif item.kind == policy_domain.DRAFT:
+            info = context.drafts[item.subject_id]
+            call = context.calls[info["call_id"]]
+            drafts.append({"call": call["title"], "closes": renderer.local(info["closes_at"], call["timezone"])})
+        elif item.kind == policy_domain.DIGEST:
+            call = context.calls[item.subject_id]
+            digests.append({"call": call["title"], **context.digest_stats.get(item.subject_id, {}),
+                            "due": renderer.local(call["review_deadline"], call["timezone"]),
+                            "link": renderer.call_link(item.subject_id)})
+    reviews.sort(key=lambda r: (not r["overdue"], r["due_at"], r["company"]))
+    if reviews:
+        overdue = sum(1 for r in reviews if r["overdue"])
+        subject = (ngettext("Overdue: %(num)d review is past its deadline", "Overdue: %(num)d reviews are past their deadline", overdue)
+                   if overdue else ngettext("Reminder: %(num)d review due soon", "Reminder: %(num)d reviews due soon", len(reviews)))
+    elif escalations:
+        subject = ngettext("%(num)d review is overdue", "%(num)d reviews are overdue", len(escalations))
+    elif drafts:
+        subject = _("Your application is not submitted yet")
+    else:
+        subject = _("Weekly reviewing progress")
+    unsubscribe = url_for("notifications.unsubscribe", token=unsubscribe_token(address), _external=True)
+    body = render_template("emails/reminder_digest.txt", name=name, reviews=reviews, escalations=escalations,
+                           drafts=drafts, digests=digests, unsubscribe_link=unsubscribe, **renderer.common)
+    return {"to_address": address, "subject": subject[:250], "body_text": body}
+
+
+def sweep(now: dt.datetime | None = None) -> SweepReport:
+    """Find every reminder due at ``now``, claim it once, and queue one digest per recipient."""
+    now = now or utcnow()
+    report = SweepReport()
+    schedules, context = _load_calls(now)
+    if not schedules:
+        return report
+    lookback, lookahead = _bounds(schedules)
+    pending = _pending_reviews(now, lookback, lookahead, context)
+    drafts = _open_drafts(now, lookahead, context)
+    managers = _managers(context)
+    digest_calls = _digest_call_ids(now, schedules, context)
+    _load_digest_stats(digest_calls, now, context)
+    already = _recently_claimed(now, lookback + lookahead + dt.timedelta(days=8))
+
+    plan = policy_domain.plan_sweep(now, schedules, pending, drafts, managers, digest_calls, already)
+    # A reviewer who unsubscribed (or was deactivated) gets no reminder; escalations still go.
+    reminders = [r for r in plan.reminders
+                 if r.kind != policy_domain.REVIEWER or context.notify_reviewer.get(r.subject_id, False)]
+    report.due = len(reminders)
+    sweep_id = str(uuid.uuid4())
+    won = _claim(reminders, sweep_id, now)
+    report.claimed = len(won)
+    grouped: dict[int, list[DueReminder]] = {}
+    for reminder in reminders:
+        if reminder.key in won:
+            grouped.setdefault(reminder.recipient_id, []).append(reminder)
+    emails = []
+    with outside_request_context():
+        renderer = _Renderer()
+        for recipient_id in sorted(grouped):
+            email = _render_digest(recipient_id, grouped[recipient_id], context, now, renderer)
+            email["dedupe_key"] = f"reminders:{recipient_id}:{sweep_id}"
+            emails.append(email)
+    _write_emails(emails, now)
+    report.emails = len(emails)
+    report.recipients = sorted(grouped)
+    return report
+
+
+# --- What is coming, for a call's managers -----------------------------------------------------
+
+@dataclass(frozen=True)
+class UpcomingReminder:
+    at: dt.datetime
+    kind: str
+    recipient: str
+    about: str
+    occasion: str
+    state: str  # "sent", "due" (at the next sweep) or "scheduled"
+
+
+def upcoming_for_call(call: Call, now: dt.datetime, limit: int = 500) -> list[UpcomingReminder]:
+    """For each pending review and open draft of the call: the reminder due now and the next one."""
+    policy = policy_for(call)
+    zone = policy_domain.zone_of(call.timezone, current_app.config.get("DEFAULT_TIMEZONE"))
+    context = _Context()
+    pending = _pending_reviews(now, policy.lookback, dt.timedelta(days=3650), context, call_id=call.id)
+    drafts = _open_drafts(now, dt.timedelta(days=3650), context, call_id=call.id)
+    sent = _recently_claimed(now, dt.timedelta(days=3650)) if (pending or drafts) else set()
+    rows: list[UpcomingReminder] = []
+    if not policy.enabled:
+        return rows
+
+    def add(kind: str, recipient_id: int, subject_id: int, about: str,
+            occasions: list[policy_domain.Occasion], not_before: dt.datetime, due_at: dt.datetime) -> None:
+        current = policy_domain.reviewer_current(occasions, due_at, now, not_before)
+        if current is not None:
+            key = policy_domain.reminder_key(kind, recipient_id, subject_id, current.name)
+            rows.append(UpcomingReminder(current.at, kind, context.people[recipient_id][0], about, current.name,
+                                         "sent" if key in sent else "due"))
+        upcoming = policy_domain.next_occasion(occasions, now)
+        if upcoming is not None:
+            rows.append(UpcomingReminder(upcoming.at, kind, context.people[recipient_id][0], about, upcoming.name,
+                                         "scheduled"))
+
+    for review in pending:
+        info = context.reviews[review.assignment_id]
+        if not context.notify_reviewer.get(review.assignment_id):
+            continue
+        add(policy_domain.REVIEWER, review.reviewer_id, review.assignment_id,
+            info["company"] or f"#{info['application_id']}",
+            policy_domain.reviewer_occasions(policy, review.due_at, zone), review.assigned_at, review.due_at)
+    for draft in drafts:
+        add(policy_domain.DRAFT, draft.applicant_id, draft.application_id, call.title,
+            policy_domain.applicant_occasions(policy, draft.closes_at, zone), draft.created_at, draft.closes_at)
+    rows.sort(key=lambda row: (row.at, row.recipient))
+    return rows[:limit]
+
+
+# --- Outbox: sending a failed email again ------------------------------------------------------
+
+def resend_failed(actor: User, email_id: int, now: dt.datetime | None = None) -> OutboundEmail:
+    """Put a failed email back in the queue (fresh attempts); refused for any other state."""
+    now = now or utcnow()
+    result = db.session.execute(
+        update(OutboundEmail)
+        .where(OutboundEmail.id == email_id, OutboundEmail.status == "failed")
+        .values(status="pending", attempts=0, next_attempt_at=now, sending_started_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    email = db.session.get(OutboundEmail, email_id)
+    if email is None:
+        raise ServiceError("No such email.")
+    if result.rowcount != 1:
+        raise ServiceError("Only a failed email can be sent again.")
+    db.session.refresh(email)
+    record_event(actor, "outbox.resend", "outbound_email", email.id, to=email.to_address)
+    db.session.info[OUTBOX_DIRTY] = True
+    db.session.flush()
+    return email
+
+
+def resend_all_failed(actor: User, now: dt.datetime | None = None) -> int:
+    now = now or utcnow()
+    result = db.session.execute(
+        update(OutboundEmail).where(OutboundEmail.status == "failed")
+        .values(status="pending", attempts=0, next_attempt_at=now, sending_started_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount:
+        record_event(actor, "outbox.resend_all", "outbound_email", None, count=result.rowcount)
+        db.session.info[OUTBOX_DIRTY] = True
+    db.session.flush()
+    return int(result.rowcount or 0)

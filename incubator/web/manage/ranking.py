@@ -1,0 +1,201 @@
+"""The ranking board of a call, and its CSV export (managers; administrators pass too)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response, abort, render_template, request
+from flask_babel import gettext as _
+
+from incubator.database import utcnow
+from incubator.domain.roles import Role
+from incubator.extensions import db
+from incubator.models import Call
+from incubator.services.ranking import (
+    FLAGS,
+    LISTED_STATES,
+    SORT_KEYS,
+    RankingRow,
+    ranking_csv,
+    ranking_for_call,
+)
+from incubator.web.access import role_required
+from incubator.web.manage.routes import bp
+
+PAGE_SIZE = 100
+# The first click on a score column shows the best first; on a name, A to Z.
+DESCENDING_FIRST = frozenset({"mean", "median", "std", "range", "normalised", "flags", "reviews"})
+TRUE_VALUES, FALSE_VALUES = {"1", "on", "true", "yes"}, {"", "0", "off", "false", "no"}
+
+
+@dataclass
+class BoardOptions:
+    sort: str = "rank"
+    descending: bool = False
+    programme_id: int | None = None
+    state: str | None = None
+    flag: str | None = None
+    normalised: bool = False
+
+    def service_arguments(self) -> dict[str, Any]:
+        return {"sort": self.sort, "descending": self.descending, "programme_id": self.programme_id,
+                "state": self.state, "flag": self.flag, "normalised": self.normalised}
+
+    def query_arguments(self) -> dict[str, Any]:
+        """The options as URL query arguments, leaving out the defaults (for links and the pager)."""
+        arguments: dict[str, Any] = {"sort": self.sort, "dir": "desc" if self.descending else "asc"}
+        for name, value in (("programme", self.programme_id), ("state", self.state), ("flag", self.flag)):
+            if value is not None:
+                arguments[name] = value
+        if self.normalised:
+            arguments["normalised"] = "1"
+        return arguments
+
+
+@dataclass
+class Page:
+    """Just what ``_pagination.html`` reads, for a list already in memory."""
+
+    items: list[RankingRow]
+    page: int
+    pages: int
+    total: int
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def load_call(call_id: int) -> Call:
+    call = db.session.get(Call, call_id)
+    if call is None:
+        abort(404)
+    return call
+
+
+def parse_options(args: Mapping[str, str], call: Call) -> tuple[BoardOptions, list[str]]:
+    """The board's options from the query string, and a message per value that made no sense.
+
+    An unknown value is left out (the board still shows, with its default) and reported, so
+    a mistyped or stale bookmark explains itself instead of failing.
+    """
+    options, problems = BoardOptions(), []
+    sort = args.get("sort", "").strip()
+    if sort in SORT_KEYS:
+        options.sort = sort
+    elif sort:
+        problems.append(_("There is no column %(name)s to sort by.", name=sort))
+    direction = args.get("dir", "").strip()
+    if direction in ("asc", "desc"):
+        options.descending = direction == "desc"
+    elif direction:
+        problems.append(_("Sort direction must be asc or desc."))
+    else:
+        options.descending = options.sort in DESCENDING_FIRST
+    _parse_filters(args, call, options, problems)
+    return options, problems
+
+
+def _parse_filters(args: Mapping[str, str], call: Call, options: BoardOptions, problems: list[str]) -> None:
+    programme = args.get("programme", "").strip()
+    offered = {offered.programme_id for offered in call.programmes}
+    if programme:
+        if programme.isdecimal() and int(programme) in offered:
+            options.programme_id = int(programme)
+        else:
+            problems.append(_("This call does not offer the programme %(value)s.", value=programme))
+    state = args.get("state", "").strip()
+    if state in LISTED_STATES:
+        options.state = state
+    elif state:
+        problems.append(_("There is no application state %(value)s.", value=state))
+    flag = args.get("flag", "").strip()
+    if flag in FLAGS:
+        options.flag = flag
+    elif flag:
+        problems.append(_("There is no flag %(value)s.", value=flag))
+    normalised = args.get("normalised", "").strip().lower()
+    if normalised in TRUE_VALUES:
+        options.normalised = True
+    elif normalised not in FALSE_VALUES:
+        problems.append(_("Normalised must be on or off."))
+
+
+def paginate(rows: list[RankingRow], requested: str | None) -> Page:
+    pages = max(math.ceil(len(rows) / PAGE_SIZE), 1)
+    number = int(requested) if requested and requested.isdecimal() else 1
+    number = min(max(number, 1), pages)
+    start = (number - 1) * PAGE_SIZE
+    return Page(items=rows[start:start + PAGE_SIZE], page=number, pages=pages, total=len(rows))
+
+
+@bp.route("/calls/<int:call_id>/ranking")
+@role_required(Role.MANAGER)
+def ranking(call_id: int) -> Any:
+    call = load_call(call_id)
+    options, problems = parse_options(request.args, call)
+    rows = ranking_for_call(call, now=utcnow(), **options.service_arguments())
+    criteria = {criterion.id: criterion.name for criterion in call.criteria}
+    page = render_template(
+        "manage/ranking.html", call=call, options=options, page=paginate(rows, request.args.get("page")),
+        problems=problems, criteria=criteria, states=LISTED_STATES, flags=FLAGS,
+        flag_labels=flag_labels(), sort_keys=SORT_KEYS, descending_first=DESCENDING_FIRST,
+    )
+    # Bad options are the visitor's mistake (400), but the board still helps them fix it.
+    return page, 400 if problems else 200
+
+
+def flag_labels() -> dict[str, str]:
+    return {"disagreement": _("Reviewers disagree"), "threshold": _("Below a threshold"),
+            "overdue": _("Reviews overdue")}
+
+
+def csv_labels() -> dict[str, str]:
+    return {
+        "rank": _("Rank"), "application_id": _("Application"), "company": _("Company"),
+        "programmes": _("Programmes"), "state": _("State"), "submitted_at": _("Submitted (UTC)"),
+        "reviews_submitted": _("Reviews submitted"), "reviews_assigned": _("Reviews assigned"),
+        "reviews_overdue": _("Reviews overdue"), "mean": _("Mean"), "median": _("Median"), "std": _("Std"),
+        "min": _("Min"), "max": _("Max"), "range": _("Range"), "normalised_mean": _("Normalised mean"),
+        "disagreement": _("Disagreement"), "threshold_failures": _("Below threshold"),
+    }
+
+
+def csv_filename(call: Call) -> str:
+    """ASCII letters, digits and dashes only: safe in a header and on every file system."""
+    slug = re.sub(r"[^a-z0-9]+", "-", call.slug.lower()).strip("-")[:60] or f"call-{call.id}"
+    return f"ranking-{slug}-{utcnow():%Y-%m-%d}.csv"
+
+
+@bp.route("/calls/<int:call_id>/ranking.csv", endpoint="ranking_csv")
+@role_required(Role.MANAGER)
+def ranking_csv_download(call_id: int) -> Any:
+    call = load_call(call_id)
+    options, problems = parse_options(request.args, call)
+    if problems:
+        # A download cannot show a message beside the table; say what was wrong instead.
+        return Response(" ".join(problems) + "\n", status=400, mimetype="text/plain")
+    rows = ranking_for_call(call, all_criterion_means=True, now=utcnow(), **options.service_arguments())
+    text = ranking_csv(rows, list(call.criteria), labels=csv_labels(), criterion_label=_("Mean: %(name)s"),
+                       yes_no=(_("yes"), _("no")))
+    # A byte order mark makes Excel read the file as UTF-8 (Ø, Å and Ö in company names).
+    response = Response("\ufeff" + text, mimetype="text/csv")
+    response.headers.set("Content-Disposition", "attachment", filename=csv_filename(call))
+    response.headers["Cache-Control"] = "no-store"  # scores are confidential to the committee
+    return response

@@ -1,0 +1,372 @@
+"""Managers' residency pages: slot inventory, occupancy timeline and CSV, the match for a call
+(preview, adjust, confirm offers) and the residencies' lifecycle."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import DateField, HiddenField, IntegerField, MonthField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
+
+from incubator.database import utcnow
+from incubator.domain import residency_matching as rm
+from incubator.domain.applications import SPACE_TYPES
+from incubator.domain.roles import Role
+from incubator.extensions import db
+from incubator.models import Call, Offer, Programme, Residency, Site, Slot
+from incubator.services import ServiceError, residencies
+from incubator.web.access import role_required
+from incubator.web.auth.routes import show_service_error
+from incubator.web.forms import form_status
+from incubator.web.manage.routes import bp
+
+REASONS = {
+    rm.NO_PERIOD: _l("no desired start month or length in the application"),
+    rm.NO_PROGRAMME_SLOT: _l("no slot in the programmes they ranked"),
+    rm.NO_SPACE_TYPE: _l("no slot of their space type"),
+    rm.NO_WINDOW: _l("no slot covering their start month and length"),
+    rm.NO_CAPACITY: _l("no capacity in their window"),
+    rm.OUTRANKED: _l("the places they could take went to startups ranked higher"),
+}
+MAX_TIMELINE_MONTHS = 36
+
+
+# ---------------------------------------------------------------------------- slots
+
+
+class SlotForm(FlaskForm):
+    programme_id = SelectField(_l("Programme"), coerce=int, validators=[InputRequired(_l("Choose a programme."))])
+    site_id = SelectField(_l("Site"), coerce=int, validators=[InputRequired(_l("Choose a site."))])
+    label = StringField(_l("Name"), validators=[DataRequired(_l("Give the slot a name.")), Length(max=120)],
+                        description=_l("E.g. \"Shared lab benches, 3rd floor\"."))
+    space_type = SelectField(_l("Space type"), choices=list(SPACE_TYPES.items()))
+    capacity = IntegerField(_l("Places"), validators=[
+        InputRequired(_l("Give the number of places.")),
+        NumberRange(min=0, max=10_000, message=_l("Give a number of places from 0 to 10,000."))])
+    first_month = MonthField(_l("First month"), validators=[InputRequired(_l("Give the first month (YYYY-MM)."))],
+                             description=_l("Format: YYYY-MM"))
+    last_month = MonthField(_l("Last month"), validators=[InputRequired(_l("Give the last month (YYYY-MM)."))],
+                            description=_l("Format: YYYY-MM; the slot runs to the end of this month."))
+    submit = SubmitField(_l("Save slot"))
+
+    def set_choices(self) -> None:
+        self.programme_id.choices = [(p.id, p.name) for p in db.session.scalars(select(Programme).order_by(Programme.name))]
+        self.site_id.choices = [(s.id, f"{s.name}, {s.city}") for s in db.session.scalars(select(Site).order_by(Site.name))]
+
+    def validate_last_month(self, field: MonthField) -> None:
+        if field.data and self.first_month.data and field.data < self.first_month.data:
+            raise ValidationError(_l("The last month must not be before the first month."))
+
+    def data_for_service(self) -> residencies.SlotData:
+        return residencies.SlotData(
+            programme_id=self.programme_id.data, site_id=self.site_id.data, label=self.label.data or "",
+            space_type=self.space_type.data, capacity=self.capacity.data,
+            starts_on=rm.month_start(self.first_month.data),
+            ends_on=rm.add_months(rm.month_start(self.last_month.data), 1))
+
+
+class DeleteForm(FlaskForm):
+    submit = SubmitField(_l("Delete slot"))
+
+
+def load_slot(slot_id: int) -> Slot:
+    return db.session.get(Slot, slot_id) or abort(404)
+
+
+@bp.route("/slots")
+@role_required(Role.MANAGER)
+def slots() -> Any:
+    rows = db.session.scalars(select(Slot).order_by(Slot.programme_id, Slot.starts_on, Slot.label)).all()
+    return render_template("manage/slots.html", slots=rows, last_month=_last_month)
+
+
+def _last_month(slot: Slot) -> dt.date:
+    return slot.ends_on - dt.timedelta(days=1)
+
+
+@bp.route("/slots/new", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def new_slot() -> Any:
+    form = SlotForm()
+    form.set_choices()
+    if form.validate_on_submit():
+        try:
+            slot = residencies.create_slot(current_user, form.data_for_service())
+        except ServiceError as error:
+            show_service_error(form, error)
+            return render_template("manage/slots_form.html", form=form, slot=None), 409
+        flash(_("Slot “%(label)s” created.", label=slot.label), "success")
+        return redirect(url_for("manage.slots"))
+    return render_template("manage/slots_form.html", form=form, slot=None), form_status(form)
+
+
+@bp.route("/slots/<int:slot_id>/edit", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def edit_slot(slot_id: int) -> Any:
+    slot = load_slot(slot_id)
+    form = SlotForm(obj=slot) if request.method == "GET" else SlotForm()
+    form.set_choices()
+    if request.method == "GET":
+        form.first_month.data, form.last_month.data = slot.starts_on, _last_month(slot)
+    elif form.validate_on_submit():
+        try:
+            residencies.update_slot(current_user, slot, form.data_for_service())
+        except ServiceError as error:
+            show_service_error(form, error)
+            return render_template("manage/slots_form.html", form=form, slot=load_slot(slot_id),
+                                   delete_form=DeleteForm()), 409
+        flash(_("Slot saved."), "success")
+        return redirect(url_for("manage.slots"))
+    return render_template("manage/slots_form.html", form=form, slot=slot, delete_form=DeleteForm()), form_status(form)
+
+
+@bp.route("/slots/<int:slot_id>/delete", methods=["POST"])
+@role_required(Role.MANAGER)
+def delete_slot(slot_id: int) -> Any:
+    slot = load_slot(slot_id)
+    if not DeleteForm().validate_on_submit():
+        abort(400)
+    try:
+        residencies.delete_slot(current_user, slot)
+    except ServiceError as error:
+        return render_template("errors/error.html", code=409, title=_("Slot not deleted"), message=error.message), 409
+    flash(_("Slot deleted."), "info")
+    return redirect(url_for("manage.slots"))
+
+
+# ---------------------------------------------------------------------------- occupancy
+
+
+def _occupancy_arguments() -> dict[str, Any] | str:
+    """The timeline's query string, or a message saying what is wrong with it."""
+    args: dict[str, Any] = {}
+    today = utcnow().date().replace(day=1)
+    start = request.args.get("start", "")
+    try:
+        args["start_month"] = dt.datetime.strptime(start, "%Y-%m").date() if start else today
+    except ValueError:
+        return _("Give the first month as YYYY-MM.")
+    months = request.args.get("months", "12")
+    if not months.isdigit() or not 1 <= int(months) <= MAX_TIMELINE_MONTHS:
+        return _("Show between 1 and %(max)d months.", max=MAX_TIMELINE_MONTHS)
+    args["months"] = int(months)
+    for name in ("programme", "site"):
+        value = request.args.get(name, "")
+        if value and not value.isdigit():
+            return _("Choose a programme and a site from the lists.")
+        args[f"{name}_id"] = int(value) if value else None
+    return args
+
+
+@bp.route("/occupancy")
+@role_required(Role.MANAGER)
+def occupancy() -> Any:
+    args = _occupancy_arguments()
+    programmes = db.session.scalars(select(Programme).order_by(Programme.name)).all()
+    sites = db.session.scalars(select(Site).order_by(Site.name)).all()
+    if isinstance(args, str):
+        return render_template("manage/residencies_occupancy.html", data=None, error=args, programmes=programmes,
+                               sites=sites, args=request.args), 400
+    data = residencies.occupancy(**args)
+    return render_template("manage/residencies_occupancy.html", data=data, error=None, programmes=programmes,
+                           sites=sites, args=request.args)
+
+
+@bp.route("/occupancy.csv")
+@role_required(Role.MANAGER)
+def occupancy_csv() -> Any:
+    args = _occupancy_arguments()
+    if isinstance(args, str):
+        return render_template("errors/error.html", code=400, title=_("Cannot export"), message=args), 400
+    data = residencies.occupancy(**args)
+    return Response(residencies.occupancy_csv(data), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=occupancy-{args['start_month']:%Y-%m}.csv"})
+
+
+# ---------------------------------------------------------------------------- the match
+
+
+class MatchForm(FlaskForm):
+    include_waitlisted = HiddenField()
+    response_days = IntegerField(_l("Days to answer"), default=residencies.DEFAULT_RESPONSE_DAYS, validators=[
+        InputRequired(_l("Give the number of days startups have to answer.")),
+        NumberRange(min=1, max=residencies.MAX_RESPONSE_DAYS,
+                    message=_l("Give between 1 and %(max)d days.", max=residencies.MAX_RESPONSE_DAYS))])
+    check = SubmitField(_l("Check these placements"))
+    confirm = SubmitField(_l("Confirm and send the offers"))
+
+
+class WithdrawOfferForm(FlaskForm):
+    submit = SubmitField(_l("Withdraw"))
+
+
+def load_call(call_id: int) -> Call:
+    return db.session.get(Call, call_id) or abort(404)
+
+
+def _render_match(preview: residencies.MatchPreview, form: MatchForm, status: int = 200,
+                  error: str | None = None) -> Any:
+    return render_template("manage/match.html", preview=preview, call=preview.call, form=form, reasons=REASONS,
+                           warnings=_warnings(preview), offers=residencies.offers_for_call(preview.call),
+                           withdraw_form=WithdrawOfferForm(), error=error, now=utcnow()), status
+
+
+def _warnings(preview: residencies.MatchPreview) -> list[str]:
+    """Sentences naming each pair that makes a hand-edited result unstable, and odd placements."""
+    check = preview.check
+    if check is None:
+        return []
+    company = lambda a: preview.applications[int(a)].company_name or _("Application %(id)s", id=a)  # noqa: E731
+    label = lambda s: preview.slots[int(s)].label  # noqa: E731
+    found = [_("Unstable: %(company)s would rather have %(slot)s than its placement, and %(slot)s would rather have "
+               "%(company)s than someone it holds (or has a free place).", company=company(a), slot=label(s))
+             for a, s in check.blocking]
+    found += [_("%(company)s did not ask for %(slot)s (another programme or space type).", company=company(a),
+                slot=label(s)) for a, s in check.not_acceptable if (a, s) not in check.outside_period]
+    found += [_("%(company)s's stay does not fit in the period of %(slot)s.", company=company(a), slot=label(s))
+              for a, s in check.outside_period]
+    found += [_("%(slot)s would hold %(wanted)d startups in %(month)s but has %(capacity)d places.",
+                slot=label(p.slot), wanted=p.wanted, month=p.month.strftime("%B %Y"), capacity=p.capacity)
+              for p in check.over_capacity]
+    return found
+
+
+@bp.route("/calls/<int:call_id>/match")
+@role_required(Role.MANAGER)
+def match(call_id: int) -> Any:
+    call = load_call(call_id)
+    waitlisted = request.args.get("waitlisted") == "1"
+    form = MatchForm(include_waitlisted="1" if waitlisted else "")
+    return _render_match(residencies.match_preview(call, include_waitlisted=waitlisted), form)
+
+
+def _posted_placements(preview: residencies.MatchPreview) -> dict[int, int] | str:
+    placements: dict[int, int] = {}
+    for application_id in preview.applications:
+        value = request.form.get(f"place-{application_id}", "")
+        if not value:
+            continue
+        if not value.isdigit() or int(value) not in preview.slots:
+            return _("Choose each startup's slot from the list.")
+        placements[application_id] = int(value)
+    return placements
+
+
+@bp.route("/calls/<int:call_id>/match", methods=["POST"])
+@role_required(Role.MANAGER)
+def match_post(call_id: int) -> Any:
+    call = load_call(call_id)
+    form = MatchForm()
+    waitlisted = form.include_waitlisted.data == "1"
+    preview = residencies.match_preview(call, include_waitlisted=waitlisted)
+    if not form.validate_on_submit():
+        return _render_match(preview, form, 400)
+    placements = _posted_placements(preview)
+    if isinstance(placements, str):
+        return _render_match(preview, form, 400, placements)
+    try:
+        adjusted = residencies.adjusted_preview(call, placements, include_waitlisted=waitlisted)
+        if not form.confirm.data:
+            return _render_match(adjusted, form)
+        offers = residencies.confirm_offers(current_user, call, placements, form.response_days.data, utcnow(),
+                                            include_waitlisted=waitlisted)
+    except ServiceError as error:
+        db.session.rollback()
+        try:
+            shown = residencies.adjusted_preview(call, placements, include_waitlisted=waitlisted)
+        except ServiceError:
+            shown = residencies.match_preview(call, include_waitlisted=waitlisted)
+        return _render_match(shown, form, 409, error.message)
+    flash(_("%(count)d offers sent; each startup has %(days)d days to answer.", count=len(offers),
+            days=form.response_days.data), "success")
+    return redirect(url_for("manage.match", call_id=call.id))
+
+
+@bp.route("/offers/<int:offer_id>/withdraw", methods=["POST"])
+@role_required(Role.MANAGER)
+def withdraw_offer(offer_id: int) -> Any:
+    offer = db.session.get(Offer, offer_id) or abort(404)
+    if not WithdrawOfferForm().validate_on_submit():
+        abort(400)
+    try:
+        residencies.withdraw_offer(current_user, offer, utcnow())
+    except ServiceError as error:
+        return render_template("errors/error.html", code=409, title=_("Offer not withdrawn"),
+                               message=error.message), 409
+    flash(_("Offer withdrawn; the place is free again."), "info")
+    return redirect(url_for("manage.match", call_id=offer.application.call_id))
+
+
+# ---------------------------------------------------------------------------- residencies
+
+
+class EndEarlyForm(FlaskForm):
+    ended_on = DateField(_l("Leaves on"), validators=[InputRequired(_l("Give the date the startup leaves."))])
+    submit = SubmitField(_l("End early"))
+
+
+class ExtendForm(FlaskForm):
+    months = IntegerField(_l("Extra months"), validators=[
+        InputRequired(_l("Give the number of months.")),
+        NumberRange(min=1, max=36, message=_l("Extend by 1 to 36 months."))])
+    submit = SubmitField(_l("Extend"))
+
+
+class CompleteForm(FlaskForm):
+    submit = SubmitField(_l("Mark completed"))
+
+
+def _render_residencies(status: int = 200, error: str | None = None) -> Any:
+    return render_template("manage/residencies.html", residencies=residencies.residencies_for(), error=error,
+                           end_form=EndEarlyForm(), extend_form=ExtendForm(), complete_form=CompleteForm(),
+                           today=utcnow().date()), status
+
+
+@bp.route("/residencies")
+@role_required(Role.MANAGER)
+def residencies_page() -> Any:
+    return _render_residencies()
+
+
+def _change_residency(residency_id: int, form: FlaskForm, change: Any, done: str) -> Any:
+    residency = db.session.get(Residency, residency_id) or abort(404)
+    if not form.validate_on_submit():
+        messages = [m for errors in form.errors.values() for m in errors]
+        return _render_residencies(400, " ".join(str(m) for m in messages))
+    try:
+        change(residency)
+    except ServiceError as error:
+        db.session.rollback()
+        return _render_residencies(409, error.message)
+    flash(done, "success")
+    return redirect(url_for("manage.residencies_page"))
+
+
+@bp.route("/residencies/<int:residency_id>/end", methods=["POST"])
+@role_required(Role.MANAGER)
+def end_residency(residency_id: int) -> Any:
+    form = EndEarlyForm()
+    return _change_residency(residency_id, form, lambda r: residencies.end_residency_early(
+        current_user, r, form.ended_on.data, utcnow()), _("Residency ended early."))
+
+
+@bp.route("/residencies/<int:residency_id>/extend", methods=["POST"])
+@role_required(Role.MANAGER)
+def extend_residency(residency_id: int) -> Any:
+    form = ExtendForm()
+    return _change_residency(residency_id, form, lambda r: residencies.extend_residency(
+        current_user, r, form.months.data, utcnow()), _("Residency extended."))
+
+
+@bp.route("/residencies/<int:residency_id>/complete", methods=["POST"])
+@role_required(Role.MANAGER)
+def complete_residency(residency_id: int) -> Any:
+    return _change_residency(residency_id, CompleteForm(), lambda r: residencies.complete_residency(
+        current_user, r, utcnow()), _("Residency marked completed."))

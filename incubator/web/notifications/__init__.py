@@ -1,0 +1,3 @@
+from incubator.web.notifications.routes import bp
+
+__all__ = ["bp"]

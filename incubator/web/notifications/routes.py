@@ -1,0 +1,107 @@
+"""Mail preferences and calendar feeds.
+
+Two pages work without logging in, because the link itself is the credential: the one-click
+unsubscribe link in every non-essential email (signed with the secret key; GET shows a button,
+POST unsubscribes, as RFC 8058 mail clients do) and the calendar feed (a secret, revocable URL
+that calendar apps poll).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from incubator.database import utcnow
+from incubator.domain.roles import Role
+from incubator.extensions import csrf
+from incubator.services import reminders
+from incubator.web.access import login_required, role_required
+from incubator.web.notifications.ics import render_calendar
+
+bp = Blueprint("notifications", __name__)
+
+CALENDAR_ROLES = (Role.REVIEWER, Role.MANAGER)
+
+
+def _may_have_calendar(user: Any) -> bool:
+    return any(user.has_role(role) for role in CALENDAR_ROLES)
+
+
+def _feed_url(user: Any) -> str | None:
+    token = reminders.calendar_token(user)
+    if token is None:
+        return None
+    return url_for("notifications.calendar_feed", user_id=user.id, token=token, _external=True)
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # the signed token is the credential; RFC 8058 clients post without our form
+def unsubscribe(token: str) -> Any:
+    address = reminders.address_from_unsubscribe_token(token)
+    user = reminders.user_by_address(address) if address else None
+    if user is None:
+        message = _("This unsubscribe link is not valid. Copy the whole link from the email, or log in and "
+                    "change your mail settings there.")
+        return render_template("notifications/unsubscribe.html", problem=message, token=token), 404
+    if request.method == "POST":
+        reminders.unsubscribe(user)
+        return render_template("notifications/unsubscribe.html", done=True, address=user.email, token=token)
+    return render_template("notifications/unsubscribe.html", address=user.email, token=token,
+                           already=reminders.is_unsubscribed(user))
+
+
+@bp.route("/notifications/")
+@login_required
+def settings() -> Any:
+    return render_template("notifications/settings.html", unsubscribed=reminders.is_unsubscribed(current_user),
+                           may_have_calendar=_may_have_calendar(current_user), feed_url=_feed_url(current_user))
+
+
+@bp.route("/notifications/subscription", methods=["POST"])
+@login_required
+def subscription() -> Any:
+    choice = request.form.get("reminders", "")
+    if choice == "on":
+        reminders.resubscribe(current_user)
+        flash(_("You will get reminders again."), "success")
+    elif choice == "off":
+        reminders.unsubscribe(current_user)
+        flash(_("You will get no more reminders; essential emails (password, decisions) still come."), "success")
+    else:
+        abort(400)
+    return redirect(url_for("notifications.settings"))
+
+
+@bp.route("/notifications/calendar", methods=["POST"])
+@role_required(*CALENDAR_ROLES)
+def calendar_settings() -> Any:
+    action = request.form.get("action", "")
+    if action == "rotate":
+        reminders.rotate_calendar_token(current_user)
+        flash(_("Your calendar has a new secret address; the previous one no longer works."), "success")
+    elif action == "revoke":
+        reminders.revoke_calendar_token(current_user)
+        flash(_("Your calendar address no longer works."), "success")
+    else:
+        abort(400)
+    return redirect(url_for("notifications.settings"))
+
+
+@bp.route("/calendar/<int:user_id>/<token>.ics")
+def calendar_feed(user_id: int, token: str) -> Any:
+    user = reminders.user_for_calendar_token(user_id, token)
+    if user is None or not _may_have_calendar(user):
+        abort(404)
+    if user.has_role(Role.MANAGER):
+        name, events = _("OCC Incubator: call milestones"), reminders.manager_calendar()
+    else:
+        name, events = _("OCC Incubator: my review deadlines"), reminders.reviewer_calendar(user)
+    domain = (current_app.config.get("SERVER_NAME") or request.host or "occ-incubator").split(":")[0]
+    body = render_calendar(name, events, domain, utcnow())
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Cache-Control"] = "private, max-age=300"
+    response.headers["Content-Disposition"] = 'inline; filename="occ-incubator.ics"'
+    return response

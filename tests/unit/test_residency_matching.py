@@ -1,0 +1,114 @@
+"""Building the matching instance from applications and slots: who may go where, in what order,
+with how many places, and why someone got none."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from incubator.domain import residency_matching as rm
+from incubator.domain.residency_matching import Candidate, SlotSpec
+
+JAN = dt.date(2027, 1, 1)
+OCC, BVH = 1, 2
+
+
+def cand(id: str, *programmes: int, space: str | None = "office_desk", start: dt.date = JAN, months: int = 6,
+         rank: int | None = None, submitted: dt.datetime | None = None) -> Candidate:
+    return Candidate(id=id, programme_ids=programmes or (OCC,), space_type=space, desired_start=start,
+                     length_months=months, rank=rank, submitted_at=submitted)
+
+
+def slot(id: str, programme: int = OCC, space: str = "office_desk", capacity: int = 1,
+         starts: dt.date = JAN, ends: dt.date = dt.date(2028, 1, 1), occupied: dict | None = None) -> SlotSpec:
+    return SlotSpec(id=id, programme_id=programme, space_type=space, capacity=capacity, starts_on=starts,
+                    ends_on=ends, occupied=occupied or {})
+
+
+def test_months_helpers() -> None:
+    assert rm.add_months(dt.date(2027, 11, 1), 3) == dt.date(2028, 2, 1)
+    assert rm.months_in(dt.date(2027, 1, 15), dt.date(2027, 3, 1)) == [dt.date(2027, 1, 1), dt.date(2027, 2, 1)]
+    assert rm.slot_months(dt.date(2027, 1, 15), dt.date(2027, 6, 1)) == (dt.date(2027, 2, 1), dt.date(2027, 6, 1))
+    counts = rm.monthly_occupancy([(JAN, dt.date(2027, 3, 1)), (dt.date(2027, 2, 1), dt.date(2027, 2, 10))],
+                                  [JAN, dt.date(2027, 2, 1), dt.date(2027, 3, 1)])
+    assert list(counts.values()) == [1, 2, 0]
+
+
+def test_applicants_rank_slots_by_programme_then_exact_space_type() -> None:
+    built = rm.build_instance(
+        [cand("a", BVH, OCC, space="office_desk")],
+        [slot("occ-desk"), slot("occ-combined", space="office_lab"), slot("bvh-combined", BVH, "office_lab"),
+         slot("bvh-desk", BVH), slot("occ-lab", space="lab_bench")],
+    )
+    assert built.instance.applicants["a"] == ("bvh-desk", "bvh-combined", "occ-desk", "occ-combined")
+
+
+def test_office_lab_need_is_met_only_by_office_lab() -> None:
+    built = rm.build_instance([cand("a", space="office_lab")], [slot("desk"), slot("lab", space="lab_bench")])
+    assert built.no_option == {"a": rm.NO_SPACE_TYPE}
+
+
+def test_stay_must_fit_inside_the_slot_period() -> None:
+    slots = [slot("short", ends=dt.date(2027, 6, 1)), slot("later", starts=dt.date(2027, 2, 1))]
+    assert rm.build_instance([cand("a", months=6)], slots).no_option == {"a": rm.NO_WINDOW}
+    assert rm.build_instance([cand("a", months=5)], slots).instance.applicants["a"] == ("short",)
+
+
+def test_missing_period_and_programme_are_reasons() -> None:
+    built = rm.build_instance([cand("a", months=0), cand("b", BVH)], [slot("s")])
+    assert built.no_option == {"a": rm.NO_PERIOD, "b": rm.NO_PROGRAMME_SLOT}
+
+
+def test_full_slot_in_the_window_means_no_capacity_but_free_later_is_fine() -> None:
+    busy = {rm.add_months(JAN, n): 1 for n in range(6)}  # Jan-Jun taken
+    built = rm.build_instance([cand("a"), cand("b", start=dt.date(2027, 7, 1))], [slot("s", occupied=busy)])
+    assert built.no_option == {"a": rm.NO_CAPACITY}
+    assert built.instance.applicants["b"] == ("s",)
+    assert built.instance.slots["s"].capacity == 1  # b's window (Jul-Dec) is free
+
+
+def test_slots_rank_by_call_ranking_then_submission_time_then_unranked() -> None:
+    early, late = dt.datetime(2026, 9, 1, tzinfo=dt.UTC), dt.datetime(2026, 9, 2, tzinfo=dt.UTC)
+    built = rm.build_instance(
+        [cand("u", submitted=early), cand("r2", rank=2, submitted=early), cand("r1late", rank=1, submitted=late),
+         cand("r1early", rank=1, submitted=early)],
+        [slot("s", capacity=2)],
+    )
+    assert built.instance.slots["s"].ranking == ("r1early", "r1late", "r2", "u")
+    outcome = rm.solve(built)
+    assert outcome.placements == {"r1early": "s", "r1late": "s"}
+    assert outcome.unmatched == {"r2": rm.OUTRANKED, "u": rm.OUTRANKED}
+
+
+def test_capacity_is_reduced_by_the_busiest_month_in_listed_windows() -> None:
+    built = rm.build_instance([cand("a"), cand("b")], [slot("s", capacity=3, occupied={dt.date(2027, 3, 1): 2})])
+    assert built.instance.slots["s"].capacity == 1
+
+
+def test_applicant_optimal_across_programmes() -> None:
+    built = rm.build_instance(
+        [cand("a", OCC, BVH, rank=2), cand("b", BVH, OCC, rank=1)],
+        [slot("occ"), slot("bvh", BVH)],
+    )
+    assert rm.solve(built).placements == {"a": "occ", "b": "bvh"}
+
+
+def test_adjustment_check_names_blocking_pair_and_capacity() -> None:
+    built = rm.build_instance([cand("a", rank=1), cand("b", rank=2)], [slot("s"), slot("t", space="office_lab")])
+    check = rm.check_placements(built, {"b": "s"})
+    # a is left out while s holds someone it ranks lower and t has a free place.
+    assert check.blocking == [("a", "s"), ("a", "t")] and not check.refused
+    assert check.not_acceptable == []
+    over = rm.check_placements(built, {"a": "s", "b": "s"})
+    assert over.refused and over.over_capacity[0].slot == "s" and over.over_capacity[0].wanted == 2
+    # Stays one after the other share a place.
+    built = rm.build_instance([cand("a", months=3), cand("b", start=dt.date(2027, 4, 1), months=3)], [slot("s")])
+    assert rm.check_placements(built, {"a": "s", "b": "s"}).over_capacity == []
+
+
+def test_adjustment_outside_period_is_refused_and_unknown_ids_raise() -> None:
+    built = rm.build_instance([cand("a", months=24)], [slot("s")])
+    assert rm.check_placements(built, {"a": "s"}).outside_period == [("a", "s")]
+    with pytest.raises(ValueError, match="unknown id"):
+        rm.check_placements(built, {"a": "nope"})

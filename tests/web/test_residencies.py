@@ -1,0 +1,136 @@
+"""Managers' residency pages through the test client: slots, occupancy, the match, residencies."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from incubator.extensions import db
+from incubator.models import OutboundEmail, Residency, Slot
+from incubator.models.residencies import Offer
+from incubator.services import residencies as service
+from tests.conftest import csrf_token
+from tests.factories import make_call
+from tests.integration.test_residencies_service import NOW, decided, make_slot
+
+
+def slot_form(call, **overrides) -> dict[str, str]:
+    programme = call.programmes[0].programme
+    data = {"programme_id": str(programme.id), "site_id": str(programme.host_site_id), "label": "Lab row B",
+            "space_type": "lab_bench", "capacity": "3", "first_month": "2027-01", "last_month": "2027-12"}
+    data.update(overrides)
+    return data
+
+
+def test_manager_creates_and_edits_a_slot(manager_client: FlaskClient) -> None:
+    call = make_call()
+    token = csrf_token(manager_client, "/manage/slots/new")
+    response = manager_client.post("/manage/slots/new", data={**slot_form(call), "csrf_token": token})
+    assert response.status_code == 302
+    slot = db.session.scalar(select(Slot))
+    assert (slot.starts_on, slot.ends_on, slot.capacity) == (dt.date(2027, 1, 1), dt.date(2028, 1, 1), 3)
+    page = manager_client.get("/manage/slots").get_data(as_text=True)
+    assert "Lab row B" in page and "Jan 2027 – Dec 2027" in page
+    edit = f"/manage/slots/{slot.id}/edit"
+    assert 'value="2027-12"' in manager_client.get(edit).get_data(as_text=True)
+    response = manager_client.post(edit, data={**slot_form(call, capacity="5"), "csrf_token": csrf_token(manager_client, edit)})
+    assert response.status_code == 302
+    db.session.refresh(slot)
+    assert slot.capacity == 5
+
+
+def test_bad_slot_input_is_refused_with_a_message(manager_client: FlaskClient) -> None:
+    call = make_call()
+    token = csrf_token(manager_client, "/manage/slots/new")
+    for overrides, message in [({"capacity": "-1"}, "from 0 to 10,000"), ({"last_month": "2026-06"}, "must not be before"),
+                               ({"first_month": "soon"}, "Not a valid date value"), ({"programme_id": "x"}, "")]:
+        response = manager_client.post("/manage/slots/new", data={**slot_form(call, **overrides), "csrf_token": token})
+        assert response.status_code == 400, overrides
+        assert message in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Slot)) == 0
+    assert manager_client.get("/manage/slots/999/edit").status_code == 404
+
+
+def test_match_preview_adjust_with_warning_and_confirm(manager_client: FlaskClient, make_user) -> None:
+    call = make_call()
+    slot = make_slot(call, label="OCC lab A")
+    other = make_slot(call, label="OCC lab B", starts_on=dt.date(2028, 6, 1))  # too late for their stay
+    better = decided(make_user, call)
+    worse = decided(make_user, call)
+    page_url = f"/manage/calls/{call.id}/match"
+    page = manager_client.get(page_url).get_data(as_text=True)
+    assert better.company_name in page and "went to startups ranked higher" in page
+
+    token = csrf_token(manager_client, page_url)
+    swapped = {"csrf_token": token, "response_days": "7", f"place-{worse.id}": str(slot.id),
+               f"place-{better.id}": "", "check": "Check"}
+    response = manager_client.post(page_url, data=swapped)
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert f"Unstable: {better.company_name} would rather have OCC lab A" in text
+
+    bad = {**swapped, f"place-{better.id}": "nonsense"}
+    assert manager_client.post(page_url, data=bad).status_code == 400
+    outside = {**swapped, f"place-{better.id}": str(other.id), "confirm": "Confirm"}
+    response = manager_client.post(page_url, data=outside)
+    assert response.status_code == 409 and "does not fit in the period of OCC lab B" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Offer)) == 0
+
+    response = manager_client.post(page_url, data={**swapped, "confirm": "Confirm"})
+    assert response.status_code == 302
+    offer = db.session.scalar(select(Offer))
+    assert offer.application_id == worse.id and offer.state == "offered"
+    assert db.session.scalar(select(OutboundEmail.to_address).where(OutboundEmail.kind == "offer")) == worse.applicant.email
+    page = manager_client.get(page_url).get_data(as_text=True)
+    assert "offered" in page and worse.company_name in page
+
+
+def test_occupancy_timeline_csv_and_bad_input(manager_client: FlaskClient, make_user) -> None:
+    call = make_call()
+    make_slot(call, capacity=2, label="Benches")
+    application = decided(make_user, call)
+    offer = service.confirm_offers(manager_client.user, call, service.match_preview(call).placements, 14, NOW)[0]
+    service.accept_offer(application.applicant, offer, NOW)
+    db.session.commit()
+    page = manager_client.get("/manage/occupancy?start=2026-12&months=6")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Benches" in text and application.company_name in text and 'colspan="5"' in text
+    assert "50 %" in text and "free" in text
+    assert manager_client.get("/manage/occupancy?start=December").status_code == 400
+    assert manager_client.get("/manage/occupancy?months=99").status_code == 400
+    assert manager_client.get("/manage/occupancy?programme=x").status_code == 400
+    csv_response = manager_client.get("/manage/occupancy.csv?start=2027-01&months=2")
+    assert csv_response.mimetype == "text/csv"
+    assert csv_response.get_data(as_text=True).splitlines()[1].endswith("2027-01,2,1,0,1,0.50")
+
+
+def test_residency_lifecycle_pages(manager_client: FlaskClient, make_user) -> None:
+    call = make_call()
+    make_slot(call, capacity=1, ends_on=dt.date(2028, 1, 1))
+    application = decided(make_user, call, desired_length_months=6)
+    offer = service.confirm_offers(manager_client.user, call, service.match_preview(call).placements, 14, NOW)[0]
+    residency = service.accept_offer(application.applicant, offer, NOW)
+    db.session.commit()
+    token = csrf_token(manager_client, "/manage/residencies")
+    response = manager_client.post(f"/manage/residencies/{residency.id}/extend", data={"csrf_token": token, "months": "7"})
+    assert response.status_code == 409 and "ends before that" in response.get_data(as_text=True)
+    response = manager_client.post(f"/manage/residencies/{residency.id}/extend", data={"csrf_token": token, "months": "x"})
+    assert response.status_code == 400
+    assert manager_client.post(f"/manage/residencies/{residency.id}/extend",
+                               data={"csrf_token": token, "months": "6"}).status_code == 302
+    response = manager_client.post(f"/manage/residencies/{residency.id}/end",
+                                   data={"csrf_token": token, "ended_on": "2027-03-15"})
+    assert response.status_code == 302
+    db.session.refresh(residency)
+    assert (residency.state, residency.ends_on) == ("ended_early", dt.date(2027, 3, 15))
+    assert manager_client.post("/manage/residencies/999/end", data={"csrf_token": token}).status_code == 404
+
+
+def test_applicant_cannot_open_manager_residency_pages(applicant_client: FlaskClient) -> None:
+    for url in ["/manage/slots", "/manage/slots/new", "/manage/occupancy", "/manage/occupancy.csv",
+                "/manage/residencies", "/manage/calls/1/match"]:
+        assert applicant_client.get(url).status_code == 403, url
+    assert db.session.scalar(select(func.count()).select_from(Residency)) == 0
