@@ -81,7 +81,12 @@ def expire_offers(now: dt.datetime | None = None) -> Any:
         from incubator.services.residencies import expire_offers as expire
     except (ImportError, AttributeError):
         return None
-    result = expire(now or utcnow())
+    now = now or utcnow()
+    result = expire(now)
+    db.session.commit()
+    from incubator.services.residencies import remind_expiring_offers
+
+    remind_expiring_offers(now)  # offers still open are reminded two days before they expire
     db.session.commit()
     return result
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from flask import url_for
 from sqlalchemy import Float, and_, cast, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from incubator.domain import residency_matching as rm
@@ -38,7 +39,18 @@ from incubator.domain.applications import ApplicationState
 from incubator.domain.residency_matching import Candidate, Period, SlotSpec
 from incubator.domain.roles import Role
 from incubator.extensions import db
-from incubator.models import Application, Call, Offer, Programme, Residency, Review, Site, Slot, User
+from incubator.models import (
+    Application,
+    Call,
+    Offer,
+    OutboundEmail,
+    Programme,
+    Residency,
+    Review,
+    Site,
+    Slot,
+    User,
+)
 from incubator.models.programmes import SPACE_TYPES
 from incubator.models.residencies import LIVE_OFFER_STATES, OPEN_OFFER_STATES
 from incubator.services import ServiceError
@@ -513,6 +525,40 @@ def expire_offers(now: dt.datetime) -> int:
         refill_place(offer, now)
     db.session.flush()
     return expired
+
+
+OFFER_REMINDER_BEFORE = dt.timedelta(days=2)
+
+
+def remind_expiring_offers(now: dt.datetime, before: dt.timedelta = OFFER_REMINDER_BEFORE) -> int:
+    """Remind startups whose offer expires within ``before``; once per offer, ever.
+
+    The outbox's unique dedupe key makes "once" a database fact: keys already queued are read
+    in one query, and a second scheduler racing for the same offer loses inside a savepoint.
+    Flushes; the caller commits.
+    """
+    due = list(db.session.scalars(
+        select(Offer).where(Offer.state == "offered", Offer.response_deadline > now,
+                            Offer.response_deadline <= now + before)
+        .options(selectinload(Offer.application), selectinload(Offer.slot)).order_by(Offer.id)))
+    keys = {offer.id: f"offer-reminder:{offer.id}" for offer in due}
+    already = set(db.session.scalars(select(OutboundEmail.dedupe_key)
+                                     .where(OutboundEmail.dedupe_key.in_(list(keys.values()))))) if keys else set()
+    sent = 0
+    for offer in due:
+        applicant = offer.application.applicant
+        if keys[offer.id] in already or not applicant.active:
+            continue
+        try:
+            with db.session.begin_nested():
+                queue_email(applicant.email, "Reminder: your residency offer is waiting for an answer",
+                            "offer_reminder", kind="offer_reminder", dedupe_key=keys[offer.id], user=applicant,
+                            offer=offer, application=offer.application, slot=offer.slot, link=offer_link(offer),
+                            timezone=offer.application.call.timezone)
+        except IntegrityError:
+            continue  # another scheduler queued it first
+        sent += 1
+    return sent
 
 
 def offers_for_call(call: Call) -> list[Offer]:

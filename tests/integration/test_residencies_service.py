@@ -213,6 +213,23 @@ def test_expire_offers_is_idempotent_and_refills(make_user, manager) -> None:
     assert kinds == ["offer", "offer", "offer_expired"]
 
 
+def test_offer_reminder_goes_once_two_days_before_expiry_and_not_after_an_answer(make_user, manager) -> None:
+    call = make_call()
+    make_slot(call, capacity=2)
+    first, second = decided(make_user, call), decided(make_user, call)
+    offers = {offer.application_id: offer for offer in offer_all(manager, call, days=5)}
+    service.accept_offer(second.applicant, offers[second.id], NOW + dt.timedelta(days=1))
+    db.session.commit()
+    assert service.remind_expiring_offers(NOW + dt.timedelta(days=2, hours=23)) == 0  # not yet
+    assert service.remind_expiring_offers(NOW + dt.timedelta(days=3, hours=1)) == 1
+    db.session.commit()
+    assert service.remind_expiring_offers(NOW + dt.timedelta(days=4)) == 0  # once, ever
+    db.session.commit()
+    reminders = db.session.scalars(select(OutboundEmail).where(OutboundEmail.kind == "offer_reminder")).all()
+    assert [email.to_address for email in reminders] == [first.applicant.email]
+    assert "waiting for your answer" in reminders[0].body_text
+
+
 # --------------------------------------------------------------------------- slots
 
 
