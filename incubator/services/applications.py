@@ -217,7 +217,8 @@ def can_view_application(user: User, application: Application) -> bool:
     """The owner, programme managers, and reviewers assigned to it without a conflict."""
     if application.applicant_id == user.id or user.has_role(Role.MANAGER):
         return True
-    if user.has_role(Role.REVIEWER) and application.state != ApplicationState.DRAFT.value:
+    hidden_from_reviewers = (ApplicationState.DRAFT.value, ApplicationState.WITHDRAWN.value)
+    if user.has_role(Role.REVIEWER) and application.state not in hidden_from_reviewers:
         from incubator.services.conflicts import reviewer_can_see
 
         return reviewer_can_see(user, application)

@@ -292,3 +292,19 @@ def test_manager_can_read_a_submitted_application(app: Flask, applicant_client: 
     download = manager_client.get(f"/applications/{application_id}/attachments/{deck.id}")
     assert download.status_code == 200
     assert hashlib.sha256(download.data).hexdigest() == hashlib.sha256(TINY_PDF).hexdigest()
+
+
+def test_assigned_reviewer_loses_access_when_the_application_is_withdrawn(app: Flask, make_user) -> None:
+    from incubator.models import Assignment
+    from tests.factories import make_application, make_call
+
+    reviewer = make_user(Role.REVIEWER)
+    application = make_application(make_user(Role.APPLICANT), make_call(), state="submitted", complete=True)
+    db.session.add(Assignment(application_id=application.id, reviewer_id=reviewer.id))
+    db.session.commit()
+    client = app.test_client()
+    log_in(client, reviewer.email)
+    assert client.get(f"/applications/{application.id}").status_code == 200
+    application.state, application.withdrawn_at = "withdrawn", utcnow()
+    db.session.commit()
+    assert client.get(f"/applications/{application.id}").status_code == 404
