@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
 
-from incubator.domain.conflicts import detect_conflict
+from incubator.domain.conflicts import detect_conflicts
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Application, Assignment, Conflict, Review, User
@@ -124,18 +124,25 @@ def set_conflict_by_manager(manager: User, reviewer: User, application: Applicat
 def record_detected_conflicts(actor: User, reviewers: Sequence[User], applications: Sequence[Application],
                               now: dt.datetime) -> list[Conflict]:
     """Detect obvious conflicts (email domain, affiliation) between these reviewers and applications."""
+    by_id = {application.id: application for application in applications}
+    people = {reviewer.id: reviewer for reviewer in reviewers}
+    pairs = detect_conflicts(
+        [(reviewer.id, reviewer.email, reviewer.affiliation) for reviewer in reviewers],
+        [(application.id, application.company_name, application.website) for application in applications],
+    )
     found = []
-    for reviewer in reviewers:
-        for application in applications:
-            reason = detect_conflict(reviewer.email, reviewer.affiliation, application.company_name, application.website)
-            if reason and not is_conflicted(reviewer.id, application):
-                found.append(record_conflict(actor, reviewer, application, reason, source="detected", now=now))
+    for reviewer_id, application_id, reason in pairs:
+        application = by_id[application_id]
+        if not is_conflicted(reviewer_id, application):
+            found.append(record_conflict(actor, people[reviewer_id], application, reason, source="detected", now=now))
     return found
 
 
 def conflicts_of_call(call_id: int) -> Sequence[Conflict]:
-    return db.session.scalars(
-        select(Conflict).join(Application, Application.id == Conflict.application_id, isouter=True)
-        .where(or_(Application.call_id == call_id, Conflict.application_id.is_(None)))
-        .order_by(Conflict.created_at.desc())
-    ).all()
+    in_call = select(Application.id).where(
+        Application.call_id == call_id,
+        or_(Application.id == Conflict.application_id,
+            and_(Conflict.application_id.is_(None), Application.org_number == Conflict.org_number,
+                 Application.country == Conflict.country)),
+    ).correlate(Conflict)
+    return db.session.scalars(select(Conflict).where(exists(in_call)).order_by(Conflict.created_at.desc())).all()
