@@ -144,7 +144,8 @@ def test_unknown_decision_value_is_refused(manager_client: FlaskClient, make_use
     call = make_call()
     application = submitted(make_user, call)
     response = decide(manager_client, application, "promoted")
-    assert response.status_code == 303
+    assert response.status_code == 400
+    assert "Not a valid choice" in response.get_data(as_text=True)
     db.session.refresh(application)
     assert application.state == "under_review"
 

@@ -64,6 +64,11 @@ def call_applications(call: Call) -> list[Application]:
     ))
 
 
+def _refused(title: str, message: str, status: int = 409) -> Any:
+    """A refused decision in the site's error layout, with the reason; nothing is changed."""
+    return render_template("errors/error.html", code=status, title=title, message=message), status
+
+
 @bp.route("/calls/<int:call_id>/decisions")
 @role_required(Role.MANAGER)
 def decisions_page(call_id: int) -> Any:
@@ -84,15 +89,14 @@ def decide(application_id: int) -> Any:
     application = load_application(application_id)
     form = DecisionForm()
     if not form.validate_on_submit():
-        flash(" ".join(error for errors in form.errors.values() for error in errors), "danger")
-        return redirect(url_for("apply.show_application", application_id=application.id)), 303
+        return _refused(_("Decision not recorded"), " ".join(str(e) for errors in form.errors.values() for e in errors),
+                        400)
     try:
         decisions.decide(current_user, application, ApplicationState(form.decision.data),
                          message=form.message.data or "", share_reviewer_comments=form.share_reviewer_comments.data,
                          now=utcnow())
     except ServiceError as error:
-        return render_template("errors/error.html", code=409, title=_("Decision not recorded"),
-                               message=error.message), 409
+        return _refused(_("Decision not recorded"), error.message)
     flash(_("Decision recorded. It reaches the applicant when you release the call's decisions."), "success")
     return redirect(url_for("manage.decisions_page", call_id=application.call_id))
 
@@ -106,8 +110,7 @@ def undo(application_id: int) -> Any:
     try:
         decisions.undo_decision(current_user, application, utcnow())
     except ServiceError as error:
-        return render_template("errors/error.html", code=409, title=_("Decision not changed"),
-                               message=error.message), 409
+        return _refused(_("Decision not changed"), error.message)
     flash(_("Decision undone; the application is under review again."), "info")
     return redirect(url_for("manage.decisions_page", call_id=application.call_id))
 
