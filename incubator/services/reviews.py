@@ -308,7 +308,8 @@ def _profile_problems(focus_areas: set[str], expertise: str, max_load: int | Non
 
 
 def update_reviewer_profile(user: User, focus_areas: Iterable[str], expertise: str, max_load: int | None,
-                            affiliation: str, *, now: dt.datetime | None = None) -> ReviewerProfile:
+                            affiliation: str, *, reminders_paused: bool = False,
+                            now: dt.datetime | None = None) -> ReviewerProfile:
     """What the reviewer knows and can take on; creates the profile on first save."""
     if not user.has_role(Role.REVIEWER):
         raise NotAllowed(_("Only reviewers have a reviewer profile."))
@@ -326,9 +327,10 @@ def update_reviewer_profile(user: User, focus_areas: Iterable[str], expertise: s
     profile.focus_areas = [area for area in FOCUS_AREAS if area in chosen]  # in the list's order
     profile.expertise = expertise
     profile.max_load = max_load
+    profile.reminders_paused = reminders_paused
     profile.updated_at = now
     user.affiliation = affiliation or None
     db.session.flush()
     record_event(user, "reviewer.profile_updated", "user", user.id, focus_areas=profile.focus_areas,
-                 max_load=max_load)
+                 max_load=max_load, reminders_paused=reminders_paused)
     return profile

@@ -322,6 +322,18 @@ def test_profile_is_shown_and_saved(reviewer_client, reviewer) -> None:
     assert "Your reviewer profile is saved." in page and "Imaging biomarkers" in page
 
 
+def test_reviewer_pauses_and_resumes_reminders_from_the_profile(reviewer_client, reviewer) -> None:
+    form = {"expertise": "Oncology", "max_load": "5", "affiliation": "", "reminders_paused": "y"}
+    form["csrf_token"] = csrf_token(reviewer_client, "/review/profile")
+    assert reviewer_client.post("/review/profile", data=form).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(ReviewerProfile, reviewer.id).reminders_paused is True
+    del form["reminders_paused"]
+    assert reviewer_client.post("/review/profile", data=form).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(ReviewerProfile, reviewer.id).reminders_paused is False
+
+
 @pytest.mark.parametrize(("max_load", "message"), [
     ("-1", "Enter a whole number from 0 to 200."),
     ("201", "Enter a whole number from 0 to 200."),

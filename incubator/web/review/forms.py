@@ -201,4 +201,7 @@ class ProfileForm(FlaskForm):
         description=_l("Your employer or institution; it helps find conflicts of interest early."),
         render_kw={"autocomplete": "organization"},
     )
+    reminders_paused = BooleanField(
+        _l("Pause my review reminders (for example while on leave)"),
+        description=_l("No reminder emails until you untick this; your due dates stay as they are."))
     save = SubmitField(_l("Save profile"))

@@ -169,7 +169,8 @@ def profile() -> Response | Any:
     if form.validate_on_submit():
         try:
             reviews.update_reviewer_profile(current_user, form.focus_areas.data or [], form.expertise.data or "",
-                                            form.max_load.data, form.affiliation.data or "", now=utcnow())
+                                            form.max_load.data, form.affiliation.data or "",
+                                            reminders_paused=form.reminders_paused.data, now=utcnow())
         except NotAllowed:
             abort(403)
         except ServiceError as error:
@@ -187,4 +188,5 @@ def _saved_profile() -> dict[str, Any]:
         "expertise": saved.expertise if saved else "",
         "max_load": saved.max_load if saved else reviews.DEFAULT_MAX_LOAD,
         "affiliation": current_user.affiliation or "",
+        "reminders_paused": saved.reminders_paused if saved else False,
     }
