@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,8 +20,18 @@ _DUMMY_PASSWORD = "not-the-password-of-anyone"
 def _hasher() -> PasswordHasher:
     if current_app.config.get("FAST_PASSWORD_HASHING"):
         # Tests hash thousands of passwords; production keeps argon2's recommended cost.
-        return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    return PasswordHasher()
+        return _FAST_HASHER
+    return _HASHER
+
+
+_HASHER = PasswordHasher()
+_FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@cache
+def _dummy_hash(fast: bool) -> str:
+    """Hashed once per cost setting, on first use: verifying against it is what an unknown email costs."""
+    return (_FAST_HASHER if fast else _HASHER).hash(_DUMMY_PASSWORD)
 
 
 def hash_password(password: str) -> str:
@@ -30,11 +41,10 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     hasher = _hasher()
     try:
-        return hasher.verify(password_hash or hasher.hash(_DUMMY_PASSWORD), password) and bool(
-            password_hash
-        )
+        matches = hasher.verify(password_hash or _dummy_hash(hasher is _FAST_HASHER), password)
     except (VerificationError, InvalidHashError):
         return False
+    return matches and password_hash is not None
 
 
 def needs_rehash(password_hash: str) -> bool:

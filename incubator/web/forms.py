@@ -9,6 +9,8 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, Length
 
 from incubator.domain.passwords import MAX_PASSWORD_LENGTH
+from incubator.extensions import db
+from incubator.services import ServiceError
 
 
 def _strip(value: str | None) -> str | None:
@@ -47,3 +49,13 @@ def form_status(form: FlaskForm) -> int:
     if request.method == "POST" and (form.errors or form.form_errors):
         return 400
     return 200
+
+
+def show_service_error(form: FlaskForm, error: ServiceError) -> None:
+    """Put a refused change's reason next to its field, or at the top of the form."""
+    db.session.rollback()  # a refused change leaves nothing half-done behind
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)

@@ -18,6 +18,7 @@ from incubator.domain.assignment import (
     solve_assignment_json,
 )
 from incubator.domain.errors import InstanceError
+from tests.unit.instance_edits import DELETE, edited
 
 DESIGN_INPUT = {
     "reviewers": {"r1": {"max_load": 1}, "r2": {"max_load": 2, "min_load": 1}, "r3": {"max_load": 1}},
@@ -329,20 +330,7 @@ def test_solve_assignment_random_instance_matches_lexicographic_lp(seed):
 
 
 def with_changes(**changes: object) -> dict:
-    data = json.loads(json.dumps(DESIGN_INPUT))
-    for path, value in changes.items():
-        *parents, last = path.split("__")
-        node = data
-        for key in parents:
-            node = node[key]
-        if value is DELETE:
-            del node[last]
-        else:
-            node[last] = value
-    return data
-
-
-DELETE = object()
+    return edited(DESIGN_INPUT, **changes)
 
 # A one-reviewer, one-application instance, cut off where x1's affinity value goes.
 ONE_PAIR = '{"reviewers": {"r1": {"max_load": 1}}, "applications": {"x1": {"reviewers": 1}}, "affinity": {"r1": {"x1": '

@@ -21,6 +21,7 @@ from incubator.domain.matching import (
     solve_matching,
     solve_matching_json,
 )
+from tests.unit.instance_edits import DELETE, edited
 
 DESIGN_INPUT = {
     "applicants": {"a1": ["s1", "s2"], "a2": ["s1"]},
@@ -241,20 +242,7 @@ def test_blocking_pairs_bad_matching_raises_instance_error(matching, message):
 
 
 def changed(**changes: object) -> dict:
-    data = json.loads(json.dumps(DESIGN_INPUT))
-    for path, value in changes.items():
-        *parents, last = path.split("__")
-        node = data
-        for key in parents:
-            node = node[key]
-        if value is DELETE:
-            del node[last]
-        else:
-            node[last] = value
-    return data
-
-
-DELETE = object()
+    return edited(DESIGN_INPUT, **changes)
 
 BAD_TEXT = [
     ('{"applicants": {}\n\n  "slots": {}}', "malformed JSON: Expecting ',' delimiter at line 3 column 3"),

@@ -16,8 +16,7 @@ from incubator.models.outbox import OUTBOX_STATES
 from incubator.services import ServiceError, accounts
 from incubator.web.access import role_required
 from incubator.web.admin.forms import ROLE_LABELS, AccountForm, InviteForm
-from incubator.web.auth.routes import show_service_error
-from incubator.web.forms import form_status
+from incubator.web.forms import form_status, show_service_error
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -26,7 +26,7 @@ from incubator.services.applications import NotAllowed
 from incubator.storage import file_storage
 from incubator.web.access import login_required
 from incubator.web.apply import bp
-from incubator.web.auth.routes import show_service_error
+from incubator.web.forms import show_service_error
 
 KIND_CHOICES = [("pitch_deck", _l("Pitch deck")), ("other", _l("Other document"))]
 

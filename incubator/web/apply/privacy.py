@@ -18,8 +18,7 @@ from incubator.services import privacy as service
 from incubator.services.applications import applications_of
 from incubator.web.access import login_required
 from incubator.web.apply import bp
-from incubator.web.auth.routes import show_service_error
-from incubator.web.forms import form_status
+from incubator.web.forms import form_status, show_service_error
 
 
 class EraseAccountForm(FlaskForm):

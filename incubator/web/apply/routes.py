@@ -20,8 +20,7 @@ from incubator.services.timeline import application_timeline
 from incubator.web.access import login_required, role_required
 from incubator.web.apply import bp
 from incubator.web.apply.forms import STEP_FORMS, PreferencesForm, StartForm, SubmitForm, WithdrawForm
-from incubator.web.auth.routes import show_service_error
-from incubator.web.forms import form_status
+from incubator.web.forms import form_status, show_service_error
 
 
 def load_call(slug: str) -> Call:

@@ -8,10 +8,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from incubator.extensions import db, limiter
+from incubator.extensions import limiter
 from incubator.services import ServiceError, accounts
 from incubator.services.passwords import INVITATION_PURPOSE, RESET_PURPOSE
 from incubator.web.access import login_required
@@ -23,19 +22,9 @@ from incubator.web.auth.forms import (
     RegistrationForm,
     SetPasswordForm,
 )
-from incubator.web.forms import form_status
+from incubator.web.forms import form_status, show_service_error
 
 bp = Blueprint("auth", __name__)
-
-
-def show_service_error(form: FlaskForm, error: ServiceError) -> None:
-    """Put a refused change's reason next to its field, or at the top of the form."""
-    db.session.rollback()  # a refused change leaves nothing half-done behind
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 def safe_next_url(target: str | None) -> str:

@@ -36,7 +36,7 @@ from incubator.services.assignments import (
 )
 from incubator.services.conflicts import set_conflict_by_manager
 from incubator.web.access import role_required
-from incubator.web.auth.routes import show_service_error
+from incubator.web.forms import show_service_error
 from incubator.web.manage.routes import bp
 
 

@@ -21,7 +21,7 @@ from incubator.models import Application, Call
 from incubator.services import ServiceError
 from incubator.services.rubric import CriterionInput, replace_rubric, reviewing_started
 from incubator.web.access import role_required
-from incubator.web.auth.routes import show_service_error
+from incubator.web.forms import show_service_error
 from incubator.web.manage.routes import bp
 
 BLANK_ROWS = 2

@@ -18,8 +18,7 @@ from incubator.domain.roles import Role
 from incubator.services import ServiceError
 from incubator.services import reminders as reminder_service
 from incubator.web.access import role_required
-from incubator.web.auth.routes import show_service_error
-from incubator.web.forms import form_status
+from incubator.web.forms import form_status, show_service_error
 from incubator.web.manage.calls import load_call
 from incubator.web.manage.routes import bp
 

@@ -23,8 +23,7 @@ from incubator.extensions import db
 from incubator.models import Call, Offer, Programme, Residency, Site, Slot
 from incubator.services import ServiceError, residencies
 from incubator.web.access import role_required
-from incubator.web.auth.routes import show_service_error
-from incubator.web.forms import form_status
+from incubator.web.forms import form_status, show_service_error
 from incubator.web.manage.routes import bp
 
 REASONS = {

@@ -25,8 +25,7 @@ from incubator.services import ServiceError, conflicts, reviews
 from incubator.services.applications import NotAllowed
 from incubator.services.reviews import InvalidAnswers
 from incubator.web.access import role_required
-from incubator.web.auth.routes import show_service_error
-from incubator.web.forms import form_status
+from incubator.web.forms import form_status, show_service_error
 from incubator.web.review.forms import (
     ConflictForm,
     ProfileForm,
