@@ -33,6 +33,7 @@ setup(
     extras_require={
         "test": [
             "pytest>=8.3,<10",
+            "pytest-xdist>=3.6,<4",
             "aiosmtpd>=1.4.6,<2",
             "playwright>=1.48,<2",
             "hypothesis>=6.112,<7",
