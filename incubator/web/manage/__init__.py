@@ -6,6 +6,7 @@ __all__ = ["bp"]
 from incubator.web.manage import (  # noqa: E402,F401
     assignments,
     calls,
+    committee,
     decisions,
     pools,
     ranking,
