@@ -26,14 +26,17 @@ Bids (a call's bidding window) adjust the affinity afterwards, see ``with_bids``
     no bid        0
     not willing  the pair is left out; only if the demand cannot be met without such
                  pairs is the assignment solved again with them allowed at
-                 NOT_WILLING_AFFINITY (-10), so they are used as little as possible
+                 NOT_WILLING_AFFINITY (-10), a heavy penalty
     conflict     never assigned (the bid records a declared conflict)
 
 Why these numbers: +0.5 is more than a focus match (0.4), so a reviewer who asked for an
 application gets it ahead of one who merely works in the field, but an "eager" stranger
 (0.5) still loses to a willing specialist with a good text match (0.2 + 0.4 + 0.3 = 0.9).
--10 is below any sum of positive affinities a swap could gain (each pair is at most 1.5),
-so the solver takes a not-willing pair only to fill a place nobody else can.
+-10 outweighs what rearranging six other pairs could gain (each is worth at most 1.5), so
+in the fallback the solver takes a not-willing pair to fill a place nobody else can, and
+only in very long exchange chains for anything else. The guarantee that matters is the
+first solve: whenever some assignment fills every place without them, not-willing pairs
+are not used at all.
 
 Pure: plain strings and lists in, a numpy matrix (reviewers x applications) out. Empty or
 stop-word-only texts give all-zero text rows, never an error.
