@@ -26,7 +26,7 @@ from incubator.models import (
     User,
 )
 from incubator.services import ServiceError
-from incubator.services.assignments import auto_assign
+from incubator.services.assignments import assign_reviewer, auto_assign
 from incubator.services.pools import (
     PoolRefused,
     add_to_pool,
@@ -109,6 +109,16 @@ def test_pool_maximum_load_overrides_the_profile(manager: User) -> None:
     pairs = assigned_pairs(call)
     assert len(pairs) == 2 and sum(1 for r, _ in pairs if r == expert.id) == 1
     assert {a for _, a in pairs} == {first.id, second.id}
+
+
+def test_assigning_by_hand_respects_the_pool_maximum(manager: User) -> None:
+    call = bidding_call()
+    first, second = submitted(call, "Alpha"), submitted(call, "Beta")
+    reviewer = make_reviewer(max_load=10)
+    pooled(manager, call, reviewer, max_load=1)
+    assign_reviewer(manager, first, reviewer, NOW)
+    with pytest.raises(ServiceError, match="their maximum of 1"):
+        assign_reviewer(manager, second, reviewer, NOW)
 
 
 def test_reviewers_outside_a_calls_pool_are_never_auto_assigned(manager: User) -> None:
