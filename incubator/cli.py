@@ -59,10 +59,11 @@ def match_solve(path: str) -> None:
 
 @demo_cli.command("seed")
 def demo_seed() -> None:
-    """Create programmes, an open call, slots and one account per role (once)."""
+    """Create programmes, an open call with reviewers and applications, a decided previous call
+    with its residents, slots and one account per role (once)."""
     from incubator.services.demo import demo_logins, seed_demo_data
 
-    created = seed_demo_data(utcnow())
+    created = seed_demo_data(utcnow(), showcase=True)
     db.session.commit()
     click.echo("Demo data created." if created else "Demo data already present; nothing changed.")
     click.echo("Demo logins (change these passwords on any shared machine):")

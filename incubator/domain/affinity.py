@@ -19,13 +19,32 @@ Why 0.4 / 0.6: cosines between short texts seldom exceed 0.5, so in practice a f
 therefore lead, and the text decides between reviewers of the same field — the order a
 programme manager would pick by hand. Both weights sum to 1, keeping the result in [0, 1].
 
+Bids (a call's bidding window) adjust the affinity afterwards, see ``with_bids``::
+
+    eager        +0.5   (BID_WEIGHTS)
+    willing      +0.2
+    no bid        0
+    not willing  the pair is left out; only if the demand cannot be met without such
+                 pairs is the assignment solved again with them allowed at
+                 NOT_WILLING_AFFINITY (-10), a heavy penalty
+    conflict     never assigned (the bid records a declared conflict)
+
+Why these numbers: +0.5 is more than a focus match (0.4), so a reviewer who asked for an
+application gets it ahead of one who merely works in the field, but an "eager" stranger
+(0.5) still loses to a willing specialist with a good text match (0.2 + 0.4 + 0.3 = 0.9).
+-10 outweighs what rearranging six other pairs could gain (each is worth at most 1.5), so
+in the fallback the solver takes a not-willing pair to fill a place nobody else can, and
+only in very long exchange chains for anything else. The guarantee that matters is the
+first solve: whenever some assignment fills every place without them, not-willing pairs
+are not used at all.
+
 Pure: plain strings and lists in, a numpy matrix (reviewers x applications) out. Empty or
 stop-word-only texts give all-zero text rows, never an error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +54,9 @@ from incubator.domain.applications import DEVELOPMENT_STAGES, FOCUS_AREAS
 
 FOCUS_WEIGHT = 0.4
 TEXT_WEIGHT = 0.6
+
+BID_WEIGHTS: dict[str, float] = {"eager": 0.5, "willing": 0.2}
+NOT_WILLING_AFFINITY = -10.0
 
 
 @dataclass(frozen=True)
@@ -108,3 +130,19 @@ def affinity_matrix(reviewers: Sequence[ReviewerInterests], applications: Sequen
     focus = focus_matrix(reviewers, applications)
     text = text_similarity([r.expertise or "" for r in reviewers], [a.text or "" for a in applications])
     return FOCUS_WEIGHT * focus + TEXT_WEIGHT * text
+
+
+def with_bids(affinity: np.ndarray, bids: Mapping[tuple[int, int], str]) -> np.ndarray:
+    """The affinity plus each bid's weight; ``bids`` maps (row, column) to a bid level.
+
+    "not willing" pairs get ``NOT_WILLING_AFFINITY`` (for the fallback solve; the first solve
+    leaves them out entirely), conflicts are left to the caller's exclusion, other levels add
+    their ``BID_WEIGHTS``.
+    """
+    adjusted = np.array(affinity, dtype=np.float64, copy=True)
+    for (i, j), level in bids.items():
+        if level == "not_willing":
+            adjusted[i, j] = NOT_WILLING_AFFINITY
+        else:
+            adjusted[i, j] += BID_WEIGHTS.get(level, 0.0)
+    return adjusted

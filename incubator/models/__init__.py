@@ -2,6 +2,7 @@
 
 from incubator.models.applications import Application, Attachment, ProgrammePreference
 from incubator.models.audit import AuditEvent
+from incubator.models.committee import Bid, CallReviewer, CommitteeComment, CommitteeNote
 from incubator.models.outbox import OutboundEmail
 from incubator.models.programmes import Call, CallProgramme, Criterion, Programme, Site, Slot
 from incubator.models.reminders import CallReminderPolicy, NotificationPreference, SentReminder
@@ -10,6 +11,10 @@ from incubator.models.reviews import Assignment, Conflict, Review, ReviewerProfi
 from incubator.models.users import User
 
 __all__ = [
+    "Bid",
+    "CallReviewer",
+    "CommitteeComment",
+    "CommitteeNote",
     "CallReminderPolicy",
     "NotificationPreference",
     "SentReminder",

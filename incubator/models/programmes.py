@@ -59,6 +59,8 @@ class Call(db.Model):
     __table_args__ = (
         CheckConstraint("closes_at > opens_at", name="closes_after_opening"),
         CheckConstraint("reviewers_per_application >= 1", name="reviewers_positive"),
+        CheckConstraint("bidding_opens IS NULL OR bidding_closes IS NULL OR bidding_closes > bidding_opens",
+                        name="bidding_closes_after_opening"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,6 +77,10 @@ class Call(db.Model):
     # A spread of weighted scores (standard deviation) above this flags an application on the
     # ranking board, so the committee discusses it rather than averaging disagreement away.
     disagreement_threshold: Mapped[Decimal] = mapped_column(Numeric(4, 2), default=Decimal("1.00"))
+    # Pool reviewers mark applications eager / willing / not willing / conflict in this window,
+    # before the assignment is run; both empty means no bidding.
+    bidding_opens: Mapped[dt.datetime | None]
+    bidding_closes: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     programmes: Mapped[list[CallProgramme]] = relationship(
@@ -86,6 +92,10 @@ class Call(db.Model):
 
     def is_open(self, now: dt.datetime) -> bool:
         return self.opens_at <= now < self.closes_at
+
+    def bidding_is_open(self, now: dt.datetime) -> bool:
+        return (self.bidding_opens is not None and self.bidding_closes is not None
+                and self.bidding_opens <= now < self.bidding_closes)
 
 
 class CallProgramme(db.Model):

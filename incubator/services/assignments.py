@@ -19,17 +19,33 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, s
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
-from incubator.domain.affinity import ApplicationTopics, ReviewerInterests, affinity_matrix, application_text
+from incubator.domain.affinity import (
+    ApplicationTopics,
+    ReviewerInterests,
+    affinity_matrix,
+    application_text,
+    with_bids,
+)
 from incubator.domain.applications import ApplicationState
 from incubator.domain.assignment import AssignmentInstance, solve_assignment
 from incubator.domain.conflicts import detect_conflict
 from incubator.domain.roles import Role
 from incubator.extensions import db
-from incubator.models import Application, Assignment, Call, Conflict, Review, ReviewerProfile, User
+from incubator.models import (
+    Application,
+    Assignment,
+    Call,
+    CallReviewer,
+    Conflict,
+    Review,
+    ReviewerProfile,
+    User,
+)
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
 from incubator.services.conflicts import record_detected_conflicts
 from incubator.services.notifications import queue_email
+from incubator.services.pools import bids_in_call, pool_entry_of
 
 # A reviewer without a profile is still assignable, with the profile's own defaults.
 DEFAULT_MAX_LOAD = 10
@@ -74,6 +90,9 @@ class AutoAssignReport:
     unfilled: list[Shortfall] = field(default_factory=list)  # applications short of reviewers
     underloaded: list[Shortfall] = field(default_factory=list)  # reviewers short of min_load
     emailed: int = 0  # reviewers told about their new applications
+    # Pairs given to a reviewer who bid "not willing", because no assignment without them
+    # could fill every place; zero whenever one could.
+    not_willing_used: int = 0
 
 
 # ------------------------------------------------------------------------------- reading
@@ -88,6 +107,35 @@ def reviewer_pool() -> list[Reviewer]:
         .order_by(User.name, User.id)
     ).all()
     return [_reviewer(user, profile) for user, profile in rows]
+
+
+def reviewers_for_call(call: Call) -> list[Reviewer]:
+    """The call's reviewer pool with the call's loads; every active reviewer when it has none."""
+    rows = db.session.execute(
+        select(User, CallReviewer, ReviewerProfile)
+        .join(CallReviewer, CallReviewer.reviewer_id == User.id)
+        .join(ReviewerProfile, ReviewerProfile.user_id == User.id, isouter=True)
+        .where(CallReviewer.call_id == call.id, User.role == Role.REVIEWER.value, User.active.is_(True))
+        .order_by(User.name, User.id)
+    ).all()
+    if not rows and not _has_pool(call):
+        return reviewer_pool()
+    return [_pool_reviewer(user, entry, profile) for user, entry, profile in rows]
+
+
+def _has_pool(call: Call) -> bool:
+    return db.session.scalar(select(exists().where(CallReviewer.call_id == call.id))) or False
+
+
+def _pool_reviewer(user: User, entry: CallReviewer, profile: ReviewerProfile | None) -> Reviewer:
+    own = _reviewer(user, profile)
+    return Reviewer(user, entry.max_load, entry.min_load, own.focus_areas, own.expertise)
+
+
+def _settings_in_call(call: Call, reviewer: User) -> Reviewer:
+    entry = pool_entry_of(call.id, reviewer.id)
+    profile = db.session.get(ReviewerProfile, reviewer.id)
+    return _pool_reviewer(reviewer, entry, profile) if entry is not None else _reviewer(reviewer, profile)
 
 
 def _reviewer(user: User, profile: ReviewerProfile | None) -> Reviewer:
@@ -182,7 +230,7 @@ def assign_reviewer(manager: User, application: Application, reviewer: User, now
     if _assignment_of(application.id, reviewer.id) is not None:
         raise AssignmentRefused(f"{reviewer.name} is already assigned to {application_label(application)}.",
                                 field="reviewer_id")
-    settings = _reviewer(reviewer, db.session.get(ReviewerProfile, reviewer.id))
+    settings = _settings_in_call(call, reviewer)
     load = loads_in_call(call, reviewer.id).get(reviewer.id, 0)
     if load >= settings.max_load:
         raise ServiceError(f"{reviewer.name} already reviews {load} applications in this call, "
@@ -245,14 +293,14 @@ def auto_assign(manager: User, call: Call, *, keep_existing: bool = True, now: d
     """
     _lock_call(call)
     report = AutoAssignReport()
-    reviewers = reviewer_pool()
+    reviewers = reviewers_for_call(call)
     applications = assignable_applications(call)
     detected = record_detected_conflicts(manager, [r.user for r in reviewers], applications, now)
     report.conflicts_detected = len(detected)
     removed_pairs = set() if keep_existing else _remove_unstarted(call)
     report.removed = len(removed_pairs)
     if detected or removed_pairs:  # both expire the session: reload in two queries, not one per row
-        reviewers, applications = reviewer_pool(), assignable_applications(call)
+        reviewers, applications = reviewers_for_call(call), assignable_applications(call)
     if reviewers and applications:
         new_pairs = _solve_and_insert(manager, call, reviewers, applications, now, report)
         by_id = {a.id: a for a in applications}
@@ -286,8 +334,17 @@ def _remove_unstarted(call: Call) -> set[tuple[int, int]]:
 def _solve_and_insert(manager: User, call: Call, reviewers: Sequence[Reviewer],
                       applications: Sequence[Application], now: dt.datetime,
                       report: AutoAssignReport) -> set[tuple[int, int]]:
-    instance = _build_instance(call, reviewers, applications)
+    # "Not willing" first as a hard exclusion; only if that leaves places empty are those
+    # pairs allowed again, at a strongly negative affinity, so they fill only what must be.
+    bids = bids_in_call(call)
+    instance = _build_instance(call, reviewers, applications, bids, allow_not_willing=False)
     result = solve_assignment(instance)
+    if result.unfilled and "not_willing" in bids.values():
+        instance = _build_instance(call, reviewers, applications, bids, allow_not_willing=True)
+        result = solve_assignment(instance)
+        report.not_willing_used = sum(
+            1 for x, assigned in result.assignments.items() for r in assigned
+            if bids.get((int(r), int(x))) == "not_willing")
     reviewer_at = {str(r.user.id): i for i, r in enumerate(reviewers)}
     application_at = {str(a.id): j for j, a in enumerate(applications)}
     rows = [
@@ -308,8 +365,9 @@ def _solve_and_insert(manager: User, call: Call, reviewers: Sequence[Reviewer],
     return {(row["reviewer_id"], row["application_id"]) for row in rows}
 
 
-def _build_instance(call: Call, reviewers: Sequence[Reviewer],
-                    applications: Sequence[Application]) -> AssignmentInstance:
+def _build_instance(call: Call, reviewers: Sequence[Reviewer], applications: Sequence[Application],
+                    bids: dict[tuple[int, int], str] | None = None, *,
+                    allow_not_willing: bool = False) -> AssignmentInstance:
     reviewer_at = {r.user.id: i for i, r in enumerate(reviewers)}
     application_at = {a.id: j for j, a in enumerate(applications)}
     allowed = np.ones((len(reviewers), len(applications)), dtype=bool)
@@ -322,6 +380,11 @@ def _build_instance(call: Call, reviewers: Sequence[Reviewer],
     for conflict, application_id in conflicts_in_call(call):
         if conflict.reviewer_id in reviewer_at and application_id in application_at:
             allowed[reviewer_at[conflict.reviewer_id], application_at[application_id]] = False
+    bid_cells = {(reviewer_at[r], application_at[x]): level for (r, x), level in (bids or {}).items()
+                 if r in reviewer_at and x in application_at}
+    for (i, j), level in bid_cells.items():
+        if level == "conflict" or (level == "not_willing" and not allow_not_willing):
+            allowed[i, j] = False
     loads = loads_in_call(call)
     used = np.array([loads.get(r.user.id, 0) for r in reviewers], dtype=np.int64)
     max_left = np.maximum(np.array([r.max_load for r in reviewers], dtype=np.int64) - used, 0)
@@ -333,7 +396,7 @@ def _build_instance(call: Call, reviewers: Sequence[Reviewer],
         max_load=max_left,
         min_load=min_left,
         demand=np.maximum(call.reviewers_per_application - kept, 0),
-        affinity=_affinity(reviewers, applications),
+        affinity=with_bids(_affinity(reviewers, applications), bid_cells),
         allowed=allowed,
     )
 
@@ -466,7 +529,7 @@ def assignment_overview(call: Call) -> AssignmentOverview:
         for application in applications
     ]
     loads = loads_in_call(call)
-    reviewers = [ReviewerLoad(r, loads.get(r.user.id, 0)) for r in reviewer_pool()]
+    reviewers = [ReviewerLoad(r, loads.get(r.user.id, 0)) for r in reviewers_for_call(call)]
     return AssignmentOverview(call, rows, reviewers)
 
 

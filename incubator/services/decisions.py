@@ -11,14 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from flask import url_for
+from flask import render_template, url_for
 from sqlalchemy import select
 
 from incubator.domain.applications import DECIDED_STATES, ApplicationState
 from incubator.domain.roles import Role
 from incubator.extensions import db
-from incubator.models import Application, Review, User
+from incubator.models import Application, CommitteeNote, Review, User
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
 from incubator.services.notifications import queue_email
@@ -100,26 +101,47 @@ def comments_for_applicant(application: Application) -> list[str]:
     ) if comment and comment.strip()]
 
 
+DECISION_SUBJECTS = {
+    "accepted": "Your residency application is accepted",
+    "waitlisted": "Your residency application is on the waiting list",
+    "rejected": "Decision on your residency application",
+}
+
+
+def _shared_note(application: Application) -> str:
+    note = db.session.get(CommitteeNote, application.id)
+    return note.shared if note is not None else ""
+
+
+def decision_email_parts(application: Application) -> tuple[str, dict[str, Any]]:
+    """The subject and template context of an application's decision email.
+
+    One function for the email that is sent and for the release preview, so the preview
+    shows exactly what will go out. The committee's internal note is never part of it.
+    """
+    subject = f"{DECISION_SUBJECTS[application.state]}: {application.call.title}"
+    return subject, {
+        "user": application.applicant,
+        "application": application,
+        "comments": comments_for_applicant(application) if application.share_reviewer_comments else [],
+        "shared_note": _shared_note(application),
+        "link": url_for("apply.show_application", application_id=application.id, _external=True),
+    }
+
+
+def render_decision_email(application: Application) -> tuple[str, str]:
+    """(subject, body) of the decision email as it would be sent now; nothing is queued."""
+    subject, context = decision_email_parts(application)
+    return subject, render_template("emails/decision.txt", subject=subject, **context)
+
+
 def _queue_decision_email(application: Application) -> None:
     applicant = application.applicant
     if not applicant.active:  # an erased or deactivated account has no one to tell
         return
-    subjects = {
-        "accepted": "Your residency application is accepted",
-        "waitlisted": "Your residency application is on the waiting list",
-        "rejected": "Decision on your residency application",
-    }
-    queue_email(
-        applicant.email,
-        f"{subjects[application.state]}: {application.call.title}",
-        "decision",
-        kind="decision",
-        dedupe_key=f"decision:{application.id}",
-        user=applicant,
-        application=application,
-        comments=comments_for_applicant(application) if application.share_reviewer_comments else [],
-        link=url_for("apply.show_application", application_id=application.id, _external=True),
-    )
+    subject, context = decision_email_parts(application)
+    queue_email(applicant.email, subject, "decision", kind="decision", dedupe_key=f"decision:{application.id}",
+                **context)
 
 
 def decision_visible_to_applicant(application: Application) -> bool:

@@ -13,6 +13,7 @@ from incubator.domain.roles import Role
 from incubator.domain.rubric import DEFAULT_RUBRIC
 from incubator.extensions import db
 from incubator.models import Call, CallProgramme, Criterion, Programme, ReviewerProfile, Site, Slot, User
+from incubator.services.demo_showcase import seed_showcase
 from incubator.services.passwords import hash_password
 
 DEMO_PASSWORD = "residency-demo-2026"
@@ -42,15 +43,22 @@ def is_seeded() -> bool:
     return db.session.scalar(select(Programme.id).where(Programme.slug == "occ-incubator")) is not None
 
 
-def seed_demo_data(now: dt.datetime) -> bool:
-    """Create the demo data unless it is there already; True when something was created."""
+def seed_demo_data(now: dt.datetime, *, showcase: bool = False) -> bool:
+    """Create the demo data unless it is there already; True when something was created.
+
+    ``showcase`` adds what makes every page show real data (``services.demo_showcase``):
+    ``flask demo seed`` asks for it; tests that build their own scenario on the bare demo
+    do not.
+    """
     if is_seeded():
         return False
     occ_park, bvh = _sites()
     occ, exchange = _programmes(occ_park, bvh)
-    _open_call(now, occ, exchange)
+    call = _open_call(now, occ, exchange)
     _slots(now, occ, exchange, occ_park, bvh)
-    _accounts()
+    password_hash = _accounts()
+    if showcase:
+        seed_showcase(now, call, occ, exchange, occ_park, bvh, password_hash)
     db.session.flush()
     return True
 
@@ -168,7 +176,7 @@ def _slots(now: dt.datetime, occ: Programme, exchange: Programme, occ_park: Site
     )
 
 
-def _accounts() -> None:
+def _accounts() -> str:
     password_hash = hash_password(DEMO_PASSWORD)
     for role, email, name, affiliation in DEMO_ACCOUNTS:
         if db.session.scalar(select(User.id).where(User.email == email)) is None:
@@ -179,3 +187,4 @@ def _accounts() -> None:
                 db.session.add(ReviewerProfile(
                     user=user, focus_areas=["immuno_oncology", "oncology_therapeutics"], max_load=10,
                     expertise="Clinical oncology, cancer immunotherapy, early-phase trials, biomarkers."))
+    return password_hash

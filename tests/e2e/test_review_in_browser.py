@@ -78,6 +78,8 @@ def test_manager_assigns_reviewer_scores_manager_ranks_and_accepts(page: Page, l
     page.get_by_label("Include the reviewers' comments for the applicant in the email").check()
     page.get_by_role("button", name="Record decision").click()
     expect(page.get_by_text("Decision recorded.")).to_be_visible()
+    page.get_by_role("link", name="Preview and release the decisions").click()
+    page.get_by_label("I have checked the counts and the emails; release the decisions now").check()
     page.get_by_role("button", name="Release decisions and send the emails").click()
     expect(page.get_by_text("1 decisions released")).to_be_visible()
     log_out(page)

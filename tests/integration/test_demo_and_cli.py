@@ -5,9 +5,12 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import func, select
 
+from incubator.database import utcnow
 from incubator.extensions import db
-from incubator.models import Call, Criterion, Programme, Slot, User
+from incubator.models import Application, Call, Criterion, Programme, Residency, Slot, User
+from incubator.services.assignments import auto_assign
 from incubator.services.demo import DEMO_PASSWORD, demo_logins
+from incubator.services.ranking import ranking_for_call
 from tests.conftest import log_in
 
 
@@ -22,10 +25,45 @@ def test_demo_seed_creates_programmes_call_rubric_slots_and_accounts_once(app: F
     assert "Demo data already present; nothing changed." in second.output
     assert db.session.scalars(select(Programme.name).order_by(Programme.name)).all() == [
         "BioVentureHub exchange", "OCC Incubator"]
-    assert db.session.scalar(select(func.count()).select_from(Call)) == 1
-    assert db.session.scalar(select(func.count()).select_from(Criterion)) == 6
-    assert db.session.scalar(select(func.count()).select_from(Slot)) == 5
-    assert db.session.scalar(select(func.count()).select_from(User)) == 4
+    # The open call and a decided previous one, each with the default rubric; five future slots
+    # and three that hold the previous intake's residents now.
+    assert db.session.scalar(select(func.count()).select_from(Call)) == 2
+    assert db.session.scalar(select(func.count()).select_from(Criterion)) == 12
+    assert db.session.scalar(select(func.count()).select_from(Slot)) == 8
+    # Four demo logins, five more reviewers, eleven startup founders.
+    assert db.session.scalar(select(func.count()).select_from(User)) == 20
+
+
+def test_demo_staffs_the_open_call_without_warnings(app: Flask) -> None:
+    app.test_cli_runner().invoke(args=["demo", "seed"])
+    call = db.session.scalar(select(Call).where(Call.closes_at > utcnow()))
+    manager = db.session.scalar(select(User).where(User.email == "manager@demo.example"))
+    with app.test_request_context():
+        report = auto_assign(manager, call, now=utcnow())
+    assert report.created == 10  # five applications, two reviewers each
+    assert report.unfilled == [] and report.underloaded == [] and report.not_willing_used == 0
+    assert call.bidding_is_open(utcnow())
+
+
+def test_demo_previous_call_is_decided_released_and_its_residents_are_in_place(app: Flask) -> None:
+    app.test_cli_runner().invoke(args=["demo", "seed"])
+    previous = db.session.scalar(select(Call).where(Call.closes_at < utcnow()))
+    applications = db.session.scalars(select(Application).where(Application.call_id == previous.id)).all()
+    assert sorted(a.state for a in applications) == ["accepted"] * 3 + ["rejected"] * 2 + ["waitlisted"]
+    assert all(a.decision_released_at is not None for a in applications)
+    rows = ranking_for_call(previous)
+    assert [row.rank for row in rows] == [1, 2, 3, 4, 5, 6]
+    assert rows[0].company_name == "RadioTarget AS" and rows[0].reviews_submitted == 2
+    today = utcnow().date()
+    residents = db.session.scalars(select(Residency).where(Residency.state == "active")).all()
+    assert len(residents) == 3 and all(r.starts_on <= today < r.ends_on for r in residents)
+    manager = app.test_client()
+    log_in(manager, "manager@demo.example", DEMO_PASSWORD)
+    radiotarget = next(a for a in applications if a.company_name == "RadioTarget AS")
+    page = manager.get(f"/manage/applications/{radiotarget.id}/committee").get_data(as_text=True)
+    assert "Kari Nordmann" in page and "Eva Lind" in page and "Weighted total" in page
+    assert "The committee valued your clinical progress" in page
+    assert "RadioTarget AS" in manager.get("/manage/occupancy").get_data(as_text=True)
 
 
 def test_demo_logins_work_for_all_four_roles(app: Flask) -> None:

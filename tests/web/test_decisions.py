@@ -19,7 +19,7 @@ def decide(client: FlaskClient, application: Application, decision: str, **extra
 
 def release(client: FlaskClient, call_id: int):
     page = f"/manage/calls/{call_id}/decisions"
-    return client.post(f"{page}/release", data={"csrf_token": csrf_token(client, page)})
+    return client.post(f"{page}/release", data={"csrf_token": csrf_token(client, page), "confirm": "y"})
 
 
 def submitted(make_user, call, **fields) -> Application:

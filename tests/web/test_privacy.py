@@ -25,8 +25,8 @@ APPENDIX_PDF = b"%PDF-1.7\n% appendix\n%%EOF\n"
 
 
 def erase(client: FlaskClient, password: str = PASSWORD):
-    return client.post("/account/erase", data={"password": password,
-                                               "csrf_token": csrf_token(client, "/account/privacy")})
+    return client.post("/account/erase", data={"password": password, "confirm": "y",
+                                               "csrf_token": csrf_token(client, "/account/erase")})
 
 
 def field_error(page: str, field: str) -> str:
@@ -53,9 +53,10 @@ def test_privacy_page_offers_download_and_erasure(applicant_client: FlaskClient)
     page = response.get_data(as_text=True)
     assert 'href="/account/export"' in page
     assert "Download my data" in page
-    assert 'action="/account/erase"' in page
-    assert re.search(r'<input[^>]*name="password"[^>]*type="password"', page)
-    assert "This cannot be undone." in page
+    assert 'href="/account/erase"' in page and "This cannot be undone." in page
+    confirm = applicant_client.get("/account/erase").get_data(as_text=True)
+    assert 'action="/account/erase"' in confirm and "This cannot be undone." in confirm
+    assert re.search(r'<input[^>]*name="password"[^>]*type="password"', confirm)
 
 
 def test_privacy_page_when_logged_out_redirects_to_login(client: FlaskClient) -> None:

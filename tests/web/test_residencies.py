@@ -73,12 +73,12 @@ def test_match_preview_adjust_with_warning_and_confirm(manager_client: FlaskClie
 
     bad = {**swapped, f"place-{better.id}": "nonsense"}
     assert manager_client.post(page_url, data=bad).status_code == 400
-    outside = {**swapped, f"place-{better.id}": str(other.id), "confirm": "Confirm"}
+    outside = {**swapped, f"place-{better.id}": str(other.id), "confirm": "Confirm", "confirmed": "y"}
     response = manager_client.post(page_url, data=outside)
     assert response.status_code == 409 and "does not fit in the period of OCC lab B" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Offer)) == 0
 
-    response = manager_client.post(page_url, data={**swapped, "confirm": "Confirm"})
+    response = manager_client.post(page_url, data={**swapped, "confirm": "Confirm", "confirmed": "y"})
     assert response.status_code == 302
     offer = db.session.scalar(select(Offer))
     assert offer.application_id == worse.id and offer.state == "offered"

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SubmitField
+from wtforms import BooleanField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from incubator.database import utcnow
@@ -28,6 +28,8 @@ class EraseAccountForm(FlaskForm):
         description=_l("Erasure cannot be undone."),
         render_kw={"autocomplete": "current-password"},
     )
+    confirm = BooleanField(_l("I understand that my account is erased for good"),
+                           validators=[DataRequired(message=_l("Tick the box to confirm the erasure."))])
     submit = SubmitField(_l("Erase my account"))
 
 
@@ -52,19 +54,31 @@ def export_data() -> Any:
     })
 
 
+def _confirm_page(form: EraseAccountForm, status: int = 200) -> Any:
+    return render_template("apply/erase_confirm.html", form=form,
+                           applications=applications_of(current_user)), status
+
+
+@bp.route("/account/erase", methods=["GET"])
+@login_required
+def confirm_erase_account() -> Any:
+    """The confirmation step: what erasure does, then the password and an explicit tick."""
+    return _confirm_page(EraseAccountForm())
+
+
 @bp.route("/account/erase", methods=["POST"])
 @login_required
 def erase_account() -> Any:
     form = EraseAccountForm()
     if not form.validate_on_submit():
-        return _privacy_page(form, form_status(form))
+        return _confirm_page(form, form_status(form))
     try:
         service.erase_account(current_user, form.password.data, utcnow())
     except ServiceError as error:
         # A wrong password is bad input (400); an application under review, or the last
         # administrator, is a state that refuses the change for now (409).
         show_service_error(form, error)
-        return _privacy_page(form, 400 if error.field else 409)
+        return _confirm_page(form, 400 if error.field else 409)
     logout_user()
     flash(_("Your account is erased. Thank you for your interest in the OCC Incubator."), "info")
     return redirect(url_for("main.index"))

@@ -16,6 +16,7 @@ from incubator.extensions import db
 from incubator.models import Application, Call
 from incubator.services import ServiceError, applications
 from incubator.services.applications import NotAllowed
+from incubator.services.committee import shared_note_for_applicant
 from incubator.services.timeline import application_timeline
 from incubator.web.access import login_required, role_required
 from incubator.web.apply import bp
@@ -181,6 +182,8 @@ def show_application(application_id: int) -> Any:
         "apply/application.html",
         application=application,
         timeline=application_timeline(application),
+        # Only the shared part, and only after release; the internal note never reaches this page.
+        shared_note=shared_note_for_applicant(application),
         withdraw_form=WithdrawForm(),
         now=utcnow(),
         steps=STEPS,

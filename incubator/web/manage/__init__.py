@@ -6,7 +6,9 @@ __all__ = ["bp"]
 from incubator.web.manage import (  # noqa: E402,F401
     assignments,
     calls,
+    committee,
     decisions,
+    pools,
     ranking,
     reminders,
     residencies,

@@ -201,6 +201,12 @@ def _flash_report(report: AutoAssignReport) -> None:
     if report.underloaded:
         short = ", ".join(f"{s.label} ({s.missing})" for s in report.underloaded)
         flash(_("These reviewers stay below their minimum load: %(list)s.", list=short), "warning")
+    if report.not_willing_used:
+        flash(ngettext("No assignment could fill every place without bids of \"not willing\": "
+                       "%(num)d application went to a reviewer who bid \"not willing\".",
+                       "No assignment could fill every place without bids of \"not willing\": "
+                       "%(num)d applications went to reviewers who bid \"not willing\".",
+                       report.not_willing_used), "warning")
 
 
 @bp.route("/assignments/<int:assignment_id>/delete", methods=["POST"])

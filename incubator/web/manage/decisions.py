@@ -19,6 +19,8 @@ from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Application, Call
 from incubator.services import ServiceError, decisions
+from incubator.services.committee import rows_by_application
+from incubator.services.ranking import ranking_for_call
 from incubator.web.access import role_required
 from incubator.web.manage.routes import bp
 
@@ -41,6 +43,9 @@ class BulkDecisionForm(FlaskForm):
 
 
 class ReleaseForm(FlaskForm):
+    # The confirmation page's checkbox: releasing cannot be undone, so a bare POST is refused.
+    confirm = BooleanField(_l("I have checked the counts and the emails; release the decisions now"),
+                           validators=[DataRequired(message=_l("Tick the box to confirm the release."))])
     submit = SubmitField(_l("Release decisions and send the emails"))
 
 
@@ -79,8 +84,9 @@ def decisions_page(call_id: int) -> Any:
 def _render_decisions(call: Call, bulk_form: BulkDecisionForm, status: int = 200) -> Any:
     applications = call_applications(call)
     unreleased = [a for a in applications if a.state_enum in DECIDED_STATES and a.decision_released_at is None]
+    ranking = rows_by_application(ranking_for_call(call))
     return render_template("manage/decisions.html", call=call, applications=applications, bulk_form=bulk_form,
-                           release_form=ReleaseForm(), undo_form=UndoForm(), unreleased=unreleased), status
+                           undo_form=UndoForm(), unreleased=unreleased, ranking=ranking), status
 
 
 @bp.route("/applications/<int:application_id>/decision", methods=["POST"])
@@ -142,14 +148,37 @@ def decide_in_bulk(call_id: int) -> Any:
     return redirect(url_for("manage.decisions_page", call_id=call.id))
 
 
+def _unreleased(call: Call) -> list[Application]:
+    return [a for a in call_applications(call) if a.state_enum in DECIDED_STATES and a.decision_released_at is None]
+
+
+def _render_release_preview(call: Call, form: ReleaseForm, status: int = 200) -> Any:
+    """How many emails of each kind go out, and one of each exactly as it will be sent."""
+    unreleased = _unreleased(call)
+    kinds = []
+    for decision in decisions.DECISIONS:
+        chosen = [a for a in unreleased if a.state == decision.value]
+        emailed = [a for a in chosen if a.applicant.active]
+        sample = decisions.render_decision_email(emailed[0]) if emailed else None
+        kinds.append({"state": decision.value, "decided": len(chosen), "emails": len(emailed), "sample": sample})
+    return render_template("manage/release_preview.html", call=call, form=form, kinds=kinds,
+                           unreleased=unreleased), status
+
+
+@bp.route("/calls/<int:call_id>/decisions/release", methods=["GET"])
+@role_required(Role.MANAGER)
+def release_preview(call_id: int) -> Any:
+    return _render_release_preview(load_call(call_id), ReleaseForm(formdata=None))
+
+
 @bp.route("/calls/<int:call_id>/decisions/release", methods=["POST"])
 @role_required(Role.MANAGER)
 def release(call_id: int) -> Any:
     call = load_call(call_id)
-    if not ReleaseForm().validate_on_submit():
-        abort(400)
-    unreleased = [a for a in call_applications(call)
-                  if a.state_enum in DECIDED_STATES and a.decision_released_at is None]
+    form = ReleaseForm()
+    if not form.validate_on_submit():
+        return _render_release_preview(call, form, 400)
+    unreleased = _unreleased(call)
     report = decisions.release_decisions(current_user, unreleased, utcnow())
     flash(_("%(count)d decisions released; the emails are on their way.", count=len(report.released)), "success")
     return redirect(url_for("manage.decisions_page", call_id=call.id))

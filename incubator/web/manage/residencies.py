@@ -12,7 +12,16 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, HiddenField, IntegerField, MonthField, SelectField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    MonthField,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from incubator.database import utcnow
@@ -72,6 +81,8 @@ class SlotForm(FlaskForm):
 
 
 class DeleteForm(FlaskForm):
+    confirm = BooleanField(_l("Delete this slot for good"),
+                           validators=[DataRequired(message=_l("Tick the box to confirm the deletion."))])
     submit = SubmitField(_l("Delete slot"))
 
 
@@ -126,12 +137,20 @@ def edit_slot(slot_id: int) -> Any:
     return render_template("manage/slots_form.html", form=form, slot=slot, delete_form=DeleteForm()), form_status(form)
 
 
+@bp.route("/slots/<int:slot_id>/delete", methods=["GET"])
+@role_required(Role.MANAGER)
+def confirm_delete_slot(slot_id: int) -> Any:
+    """The confirmation step before a deletion that cannot be undone."""
+    return render_template("manage/slot_delete.html", slot=load_slot(slot_id), form=DeleteForm())
+
+
 @bp.route("/slots/<int:slot_id>/delete", methods=["POST"])
 @role_required(Role.MANAGER)
 def delete_slot(slot_id: int) -> Any:
     slot = load_slot(slot_id)
-    if not DeleteForm().validate_on_submit():
-        abort(400)
+    form = DeleteForm()
+    if not form.validate_on_submit():
+        return render_template("manage/slot_delete.html", slot=slot, form=form), 400
     try:
         residencies.delete_slot(current_user, slot)
     except ServiceError as error:
@@ -258,6 +277,14 @@ def _posted_placements(preview: residencies.MatchPreview) -> dict[int, int] | st
     return placements
 
 
+def _render_offer_confirmation(preview: residencies.MatchPreview, placements: dict[int, int], form: MatchForm,
+                               status: int, error: str | None) -> Any:
+    rows = [(preview.applications[a], preview.slots[s]) for a, s in sorted(placements.items())
+            if a in preview.applications and s in preview.slots]
+    return render_template("manage/match_confirm.html", call=preview.call, form=form, rows=rows,
+                           placements=placements, warnings=_warnings(preview), error=error), status
+
+
 @bp.route("/calls/<int:call_id>/match", methods=["POST"])
 @role_required(Role.MANAGER)
 def match_post(call_id: int) -> Any:
@@ -274,6 +301,11 @@ def match_post(call_id: int) -> Any:
         adjusted = residencies.adjusted_preview(call, placements, include_waitlisted=waitlisted)
         if not form.confirm.data:
             return _render_match(adjusted, form)
+        if request.form.get("confirmed") != "y":
+            # Offers go out at once and cannot be unsent: confirm on a page of their own first.
+            asked = request.form.get("from_confirmation") == "1"
+            return _render_offer_confirmation(adjusted, placements, form, 400 if asked else 200,
+                                              _("Tick the box to confirm sending the offers.") if asked else None)
         offers = residencies.confirm_offers(current_user, call, placements, form.response_days.data, utcnow(),
                                             include_waitlisted=waitlisted)
     except ServiceError as error:

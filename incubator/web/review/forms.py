@@ -205,3 +205,9 @@ class ProfileForm(FlaskForm):
         _l("Pause my review reminders (for example while on leave)"),
         description=_l("No reminder emails until you untick this; your due dates stay as they are."))
     save = SubmitField(_l("Save profile"))
+
+
+class DiscussionForm(FlaskForm):
+    body = TextAreaField(_l("Add to the committee's discussion"), render_kw={"rows": 3}, validators=[
+        DataRequired(message=_l("Write something before posting.")), Length(max=5000)])
+    submit = SubmitField(_l("Post"))

@@ -21,13 +21,14 @@ from incubator.database import utcnow
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Application, Review
-from incubator.services import ServiceError, conflicts, reviews
+from incubator.services import ServiceError, committee, conflicts, reviews
 from incubator.services.applications import NotAllowed
 from incubator.services.reviews import InvalidAnswers
 from incubator.web.access import role_required
 from incubator.web.forms import form_status, show_service_error
 from incubator.web.review.forms import (
     ConflictForm,
+    DiscussionForm,
     ProfileForm,
     ReviewForm,
     review_form_for,
@@ -78,8 +79,10 @@ def _read_only(form: FlaskForm) -> None:
         field.render_kw = {**(field.render_kw or {}), "disabled": True}
 
 
-def _page(application: Application, review_form: ReviewForm, conflict_form: ConflictForm, status: int = 200) -> Any:
+def _page(application: Application, review_form: ReviewForm, conflict_form: ConflictForm, status: int = 200,
+          discussion_form: DiscussionForm | None = None) -> Any:
     now = utcnow()
+    discussing = committee.may_discuss(current_user, application)
     editable = reviews.review_is_open(application, now)
     if not editable:
         _read_only(review_form)
@@ -100,6 +103,9 @@ def _page(application: Application, review_form: ReviewForm, conflict_form: Conf
         total_weight=sum((criterion.weight for criterion in application.call.criteria), Decimal(0)),
         number=show_number,
         now=now,
+        discussing=discussing,
+        thread=committee.thread(current_user, application) if discussing else [],
+        discussion_form=discussion_form or DiscussionForm(formdata=None),
     ), status
 
 
@@ -189,3 +195,24 @@ def _saved_profile() -> dict[str, Any]:
         "affiliation": current_user.affiliation or "",
         "reminders_paused": saved.reminders_paused if saved else False,
     }
+
+
+@bp.route("/applications/<int:application_id>/discussion", methods=["POST"])
+@role_required(Role.REVIEWER)
+def discuss(application_id: int) -> Any:
+    """Post to the committee's discussion, open once the reviewer's own review is submitted."""
+    application = load_application(application_id)
+    form = DiscussionForm()
+    status = 400
+    if form.validate_on_submit():
+        try:
+            committee.post_comment(current_user, application, form.body.data or "", utcnow())
+        except committee.NotAllowed as error:
+            show_service_error(form, error)
+            status = 403
+        except ServiceError as error:
+            show_service_error(form, error)
+        else:
+            return redirect(url_for("review.application", application_id=application.id) + "#discussion")
+    return _page(application, _review_form(application, from_request=False), ConflictForm(formdata=None),
+                 status, discussion_form=form)
