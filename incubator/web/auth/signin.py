@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, g, request, session
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from incubator.database import utcnow
 from incubator.domain.roles import Role
@@ -47,6 +47,9 @@ def sign_out() -> None:
 
 
 def current_session() -> UserSession | None:
+    # Asking current_user runs the user loader, which finds this request's session record.
+    if not current_user.is_authenticated:
+        return None
     return g.get("user_session")
 
 
