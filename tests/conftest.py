@@ -184,9 +184,9 @@ def _totp_state(client: FlaskClient, email: str) -> tuple[str, int | None]:
         return row.totp_secret, row.totp_last_step
 
 
-def fresh_totp_code(secret: str, last_used_step: int | None) -> str:
-    """A valid code the server has not seen yet: codes are refused within the window they
-    were used in, so a test logging the same person in again may have to wait for the next."""
+def next_totp_step(last_used_step: int | None) -> int:
+    """A time step the server accepts and has not seen yet: codes are refused within the
+    window they were used in, so a test signing the same person in again may wait a little."""
     now = time.time()
     step = int(now // TOTP_PERIOD)
     # The step before is still accepted, unless the clock is about to move on.
@@ -194,7 +194,15 @@ def fresh_totp_code(secret: str, last_used_step: int | None) -> str:
     chosen = max(earliest, (last_used_step or 0) + 1)
     if chosen > step + 1:
         time.sleep((chosen - 1) * TOTP_PERIOD - now + 0.1)
-    return pyotp.TOTP(secret).at(chosen * TOTP_PERIOD)
+    return chosen
+
+
+def totp_code(secret: str, step: int) -> str:
+    return pyotp.TOTP(secret).at(step * TOTP_PERIOD)
+
+
+def fresh_totp_code(secret: str, last_used_step: int | None) -> str:
+    return totp_code(secret, next_totp_step(last_used_step))
 
 
 def pass_second_factor(client: FlaskClient, email: str) -> Any:
