@@ -24,6 +24,12 @@ LAST_SEEN_RESOLUTION = dt.timedelta(minutes=1)
 MAX_USER_AGENT_LENGTH = 300
 
 
+def _printable(text: str | None, limit: int) -> str | None:
+    """Headers are the client's to choose: drop control characters (PostgreSQL refuses NUL)."""
+    cleaned = "".join(ch for ch in (text or "") if ch.isprintable())[:limit].strip()
+    return cleaned or None
+
+
 def hash_session_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -38,8 +44,8 @@ def start_session(user: User, user_agent: str | None, ip_address: str | None,
         user_id=user.id,
         created_at=now,
         last_seen_at=now,
-        user_agent=(user_agent or "")[:MAX_USER_AGENT_LENGTH] or None,
-        ip_address=(ip_address or "")[:45] or None,
+        user_agent=_printable(user_agent, MAX_USER_AGENT_LENGTH),
+        ip_address=_printable(ip_address, 45),
         second_factor_at=now if second_factor_passed else None,
     ))
     db.session.flush()

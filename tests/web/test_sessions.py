@@ -66,6 +66,16 @@ def test_login_records_user_agent_and_address(app: Flask, make_user) -> None:
     assert (record.user_agent, record.ip_address, record.revoked_at) == ("Firefox on a lab laptop", "192.0.2.7", None)
 
 
+def test_hostile_user_agent_and_page_number_are_harmless(app: Flask, make_user) -> None:
+    user = make_user()
+    client = app.test_client()
+    client.environ_base.update(HTTP_USER_AGENT="evil\x00agent\r\n" + "x" * 1000)
+    assert log_in(client, user.email).status_code == 302  # PostgreSQL would refuse a NUL byte
+    [record] = session_records(user)
+    assert record.user_agent.startswith("evilagent") and len(record.user_agent) == 300
+    assert client.get("/account/sessions?page=" + "9" * 30).status_code == 200
+
+
 def test_last_seen_is_written_at_most_once_a_minute(applicant_client: FlaskClient) -> None:
     [record] = session_records(applicant_client.user)
     first_seen = record.last_seen_at

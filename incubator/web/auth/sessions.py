@@ -19,6 +19,7 @@ from incubator.web.auth.routes import bp
 from incubator.web.auth.signin import current_session
 
 PAGE_SIZE = 20
+MAX_PAGE = 10_000  # far beyond any real list; keeps a hostile ?page= from overflowing OFFSET
 
 
 @bp.route("/account/sessions")
@@ -33,8 +34,8 @@ def _sessions_page(status: int = 200) -> Any:
         .where(UserSession.user_id == current_user.id, UserSession.revoked_at.is_(None))
         .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
     )
-    page = db.paginate(query, page=max(request.args.get("page", 1, type=int) or 1, 1),
-                       per_page=PAGE_SIZE, error_out=False)
+    number = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
+    page = db.paginate(query, page=number, per_page=PAGE_SIZE, error_out=False)
     return render_template("auth/sessions.html", page=page, current=current_session(),
                            form=EndSessionsForm()), status
 
