@@ -22,6 +22,7 @@ from incubator.services.audit import record_event
 # last_seen_at is refreshed at most this often, so reading a page is not a write per request.
 LAST_SEEN_RESOLUTION = dt.timedelta(minutes=1)
 MAX_USER_AGENT_LENGTH = 300
+MAX_ROW_ID = 2**31 - 1
 
 
 def _printable(text: str | None, limit: int) -> str | None:
@@ -92,7 +93,8 @@ def end_other_session(user: User, session_id: int, current: UserSession) -> None
     """A user ends one of their other sessions from the account page."""
     if session_id == current.id:
         raise ServiceError("To end this session, log out.")
-    record = db.session.get(UserSession, session_id)
+    # Ids beyond the column's range name nothing (and would overflow on PostgreSQL).
+    record = db.session.get(UserSession, session_id) if 0 < session_id <= MAX_ROW_ID else None
     if record is None or record.user_id != user.id or record.revoked_at is not None:
         raise ServiceError("That session has already ended.")
     record.revoked_at = utcnow()

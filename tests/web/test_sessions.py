@@ -191,7 +191,8 @@ def test_ending_this_or_someone_elses_session_is_refused(app: Flask, make_user) 
         response = here.post(f"/account/sessions/{record.id}/end", data={"csrf_token": token})
         assert response.status_code == 409
     assert signed_in(here) and signed_in(theirs)
-    assert here.post("/account/sessions/99999/end", data={"csrf_token": token}).status_code == 409
+    for missing in (99999, 2**63):
+        assert here.post(f"/account/sessions/{missing}/end", data={"csrf_token": token}).status_code == 409
 
 
 def test_end_all_other_sessions(app: Flask, make_user) -> None:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import segno
-from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -62,6 +72,9 @@ def require_second_factor() -> Any:
 
 @bp.app_context_processor
 def second_factor_context() -> dict[str, Any]:
+    # Emails are rendered from the scheduler and the CLI too, where nobody is signed in.
+    if not has_request_context():
+        return {"second_factor_pending": False}
     pending = current_user.is_authenticated and second_factor_pending(current_user)
     return {"second_factor_pending": pending}
 
@@ -117,6 +130,9 @@ def _show_recovery_codes(codes: list[str], continue_url: str) -> Any:
 def two_factor_setup() -> Any:
     if current_user.two_factor_enrolled:
         return redirect(url_for("auth.two_factor_settings"))
+    if request.method == "POST" and current_user.totp_secret is None:
+        # No key was shown yet, so no app can hold it: show one first.
+        return redirect(url_for("auth.two_factor_setup"))
     form = EnrolTwoFactorForm()
     if form.validate_on_submit():
         try:
