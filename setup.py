@@ -29,6 +29,8 @@ setup(
         "numpy>=1.26,<3",
         "ortools>=9.11,<10",
         "scikit-learn>=1.5,<2",
+        "pyotp>=2.9,<3",
+        "segno>=1.6,<2",
     ],
     extras_require={
         "test": [

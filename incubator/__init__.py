@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from incubator.config import FIXED_SETTINGS, settings_from_environment
+from incubator.domain.two_factor import parse_required_roles
 from incubator.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate, select_locale
 from incubator.storage import init_storage
 
@@ -32,6 +33,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(FIXED_SETTINGS)
     app.config.update(settings_from_environment(instance_path))
     app.config.update(config or {})
+    if isinstance(app.config["TWO_FACTOR_REQUIRED_ROLES"], str):  # tests and CLI may pass text
+        app.config["TWO_FACTOR_REQUIRED_ROLES"] = parse_required_roles(app.config["TWO_FACTOR_REQUIRED_ROLES"])
     if app.config.get("BEHIND_PROXY"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
@@ -69,16 +72,10 @@ def _init_extensions(app: Flask) -> None:
     register_request_hooks(app)
 
     @login_manager.user_loader
-    def load_user(session_id: str) -> Any:
-        from incubator.models import User
+    def load_user(user_id: str) -> Any:
+        from incubator.web.auth.signin import load_signed_in_user
 
-        user_id, _, fingerprint = session_id.partition(":")
-        if not user_id.isdigit():
-            return None
-        user = db.session.get(User, int(user_id))
-        if user is None or user.get_id() != session_id:
-            return None
-        return user
+        return load_signed_in_user(user_id)
 
 
 def _register_blueprints(app: Flask) -> None:

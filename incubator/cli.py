@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from incubator.database import utcnow
@@ -69,6 +69,9 @@ def demo_seed() -> None:
     click.echo("Demo logins (change these passwords on any shared machine):")
     for login in demo_logins():
         click.echo(f"  {login.role.value:<10} {login.email:<26} {login.password}")
+    required = ", ".join(sorted(role.value for role in current_app.config["TWO_FACTOR_REQUIRED_ROLES"]))
+    click.echo(f"Roles that sign in with two factors ({required}) set up an authenticator app "
+               "right after the password on their first login.")
 
 
 @users_cli.command("create")

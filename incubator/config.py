@@ -12,6 +12,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from incubator.domain.two_factor import DEFAULT_TWO_FACTOR_ROLES, parse_required_roles
+
 DEFAULT_TIMEZONE = "Europe/Oslo"
 
 
@@ -74,6 +76,11 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "OUTBOX_DELIVERY": os.environ.get("OUTBOX_DELIVERY", "thread"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "LOGIN_FAILURES_PER_MINUTE": _env_int("LOGIN_FAILURES_PER_MINUTE", 10),
+        "TWO_FACTOR_REQUIRED_ROLES": parse_required_roles(
+            os.environ.get("TWO_FACTOR_REQUIRED_ROLES", DEFAULT_TWO_FACTOR_ROLES)
+        ),
+        "TWO_FACTOR_FAILURES_PER_MINUTE": _env_int("TWO_FACTOR_FAILURES_PER_MINUTE", 5),
+        "TWO_FACTOR_ISSUER": os.environ.get("TWO_FACTOR_ISSUER", "OCC Incubator"),
         "PASSWORD_RESET_MAX_AGE": _env_int("PASSWORD_RESET_MAX_AGE", 60 * 60),
         "INVITATION_MAX_AGE": _env_int("INVITATION_MAX_AGE", 7 * 24 * 60 * 60),
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", DEFAULT_TIMEZONE),

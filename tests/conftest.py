@@ -8,17 +8,22 @@ empty tables.
 
 from __future__ import annotations
 
+import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from incubator import create_app
+from incubator.database import utcnow
 from incubator.domain.roles import Role
 from incubator.extensions import db, limiter
 from incubator.models import User
@@ -27,6 +32,10 @@ from incubator.services.passwords import hash_password
 pytest_plugins = ["tests.support.postgres", "tests.support.smtp", "tests.support.browser"]
 
 PASSWORD = "correct horse battery staple"
+# Staff in roles that must use two-factor sign-in are created enrolled with this secret;
+# log_in() passes the code step with a real TOTP computed from it.
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+TOTP_PERIOD = 30
 BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -136,6 +145,8 @@ def make_user(app: Flask) -> Callable[..., User]:
     def factory(role: Role = Role.APPLICANT, *, email: str | None = None, password: str = PASSWORD,
                 name: str | None = None, **fields: Any) -> User:
         counter["n"] += 1
+        if role in app.config["TWO_FACTOR_REQUIRED_ROLES"] and "totp_secret" not in fields:
+            fields.update(totp_secret=TOTP_SECRET, two_factor_enrolled_at=utcnow())
         user = User(
             email=email or f"{role.value}{counter['n']}@example.org",
             name=name or f"{role.value.title()} {counter['n']}",
@@ -151,9 +162,66 @@ def make_user(app: Flask) -> Callable[..., User]:
 
 
 def log_in(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
-    """Log in through the real form, CSRF token included."""
-    return client.post("/login", data={"email": email, "password": password,
-                                       "csrf_token": csrf_token(client, "/login")})
+    """Log in through the real forms, CSRF token included; staff who must use a second factor
+    pass the code step (and enrol first if they have not), as a person with the app would."""
+    response = client.post("/login", data={"email": email, "password": password,
+                                           "csrf_token": csrf_token(client, "/login")})
+    target = urlsplit(response.headers.get("Location", "")).path if response.status_code == 302 else ""
+    if target == "/account/two-factor/setup":
+        enrol_second_factor(client)
+        log_out(client)
+        return log_in(client, email, password)
+    if target == "/login/code":
+        return pass_second_factor(client, email)
+    return response
+
+
+def _totp_state(client: FlaskClient, email: str) -> tuple[str, int | None]:
+    with client.application.app_context():  # a fresh session sees what the requests committed
+        row = db.session.execute(
+            select(User.totp_secret, User.totp_last_step).where(User.email == email.strip().lower())
+        ).one()
+        return row.totp_secret, row.totp_last_step
+
+
+def next_totp_step(last_used_step: int | None) -> int:
+    """A time step the server accepts and has not seen yet: codes are refused within the
+    window they were used in, so a test signing the same person in again may wait a little."""
+    now = time.time()
+    step = int(now // TOTP_PERIOD)
+    # The step before is still accepted, unless the clock is about to move on.
+    earliest = step - 1 if now % TOTP_PERIOD < TOTP_PERIOD - 2 else step
+    chosen = max(earliest, (last_used_step or 0) + 1)
+    if chosen > step + 1:
+        time.sleep((chosen - 1) * TOTP_PERIOD - now + 0.1)
+    return chosen
+
+
+def totp_code(secret: str, step: int) -> str:
+    return pyotp.TOTP(secret).at(step * TOTP_PERIOD)
+
+
+def fresh_totp_code(secret: str, last_used_step: int | None) -> str:
+    return totp_code(secret, next_totp_step(last_used_step))
+
+
+def pass_second_factor(client: FlaskClient, email: str) -> Any:
+    secret, last_step = _totp_state(client, email)
+    return client.post("/login/code", data={"code": fresh_totp_code(secret, last_step),
+                                            "csrf_token": csrf_token(client, "/login/code")})
+
+
+def enrol_second_factor(client: FlaskClient) -> Any:
+    """Enrol from the set-up page: read the key shown there and answer with its current code."""
+    page = client.get("/account/two-factor/setup").get_data(as_text=True)
+    match = re.search(r'id="totp-secret"[^>]*>([A-Z2-7]+)<', page)
+    assert match, "no TOTP key on the set-up page"
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token
+    response = client.post("/account/two-factor/setup", data={
+        "code": fresh_totp_code(match.group(1), None), "csrf_token": token.group(1)})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response
 
 
 def log_out(client: FlaskClient) -> Any:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from incubator.database import utcnow
@@ -35,6 +34,11 @@ class User(UserMixin, db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[dt.datetime | None]
     password_changed_at: Mapped[dt.datetime | None]
+    # Two-factor: the TOTP secret (base32), when it was enrolled, and the last accepted time
+    # step, so a code cannot be replayed within its window.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    two_factor_enrolled_at: Mapped[dt.datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     @property
     def role_enum(self) -> Role:
@@ -44,11 +48,13 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login refuses sessions of deactivated users
         return self.active
 
+    @property
+    def two_factor_enrolled(self) -> bool:
+        return self.totp_secret is not None and self.two_factor_enrolled_at is not None
+
     def get_id(self) -> str:
-        # The id carries a fingerprint of the password hash, so a password change or reset
-        # ends every other session of this account.
-        fingerprint = hashlib.sha256((self.password_hash or "").encode()).hexdigest()[:16]
-        return f"{self.id}:{fingerprint}"
+        # Which sessions are still valid is kept server-side (UserSession), not in this id.
+        return str(self.id)
 
     def has_role(self, needed: Role) -> bool:
         return role_allows(self.role_enum, needed)

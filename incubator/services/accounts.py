@@ -9,8 +9,8 @@ from incubator.database import utcnow
 from incubator.domain.passwords import password_problems
 from incubator.domain.roles import INVITABLE_ROLES, Role
 from incubator.extensions import db
-from incubator.models import User
-from incubator.services import ServiceError
+from incubator.models import User, UserSession
+from incubator.services import ServiceError, sessions
 from incubator.services.audit import record_event
 from incubator.services.notifications import queue_email
 from incubator.services.passwords import (
@@ -83,11 +83,14 @@ def record_login(user: User, password: str) -> None:
     record_event(user, "account.logged_in", "user", user.id)
 
 
-def change_password(user: User, current_password: str, new_password: str) -> None:
+def change_password(user: User, current_password: str, new_password: str,
+                    keep_session: UserSession | None = None) -> None:
+    """Every other session ends: whoever knew the old password is signed out everywhere."""
     if not verify_password(user.password_hash, current_password):
         raise ServiceError("Your current password is not correct.", field="current_password")
     _check_password(new_password, user.email)
     _set_password(user, new_password)
+    sessions.end_other_sessions(user, keep_session)
     record_event(user, "account.password_changed", "user", user.id)
 
 
@@ -134,6 +137,7 @@ def set_password_from_link(token: str, purpose: str, new_password: str) -> User:
     user = user_for_password_link(token, purpose)
     _check_password(new_password, user.email)
     _set_password(user, new_password)
+    sessions.end_all_sessions(user)
     action = "account.password_reset" if purpose == RESET_PURPOSE else "account.invitation_accepted"
     record_event(user, action, "user", user.id)
     return user
@@ -189,6 +193,8 @@ def set_account_active(admin: User, user: User, active: bool) -> None:
     if not active and user.role == Role.ADMIN.value and _active_admin_count() <= 1:
         raise ServiceError("This is the last administrator; make someone else one first.")
     user.active = active
+    if not active:
+        sessions.end_all_sessions(user)
     record_event(admin, "account.activated" if active else "account.deactivated", "user", user.id)
 
 

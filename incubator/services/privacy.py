@@ -26,6 +26,7 @@ from incubator.services.applications import application_values
 from incubator.services.attachments import delete_file_after_commit
 from incubator.services.audit import record_event
 from incubator.services.passwords import verify_password
+from incubator.services.sessions import end_all_sessions
 from incubator.storage import file_storage
 
 ERASED_NAME = "Erased account"
@@ -161,8 +162,9 @@ def erase_account(user: User, password: str, now: dt.datetime) -> None:
     _erase_emails_to(user.email, f"erased-{user.id}@erased.invalid")
     user.email = f"erased-{user.id}@erased.invalid"
     user.name = ERASED_NAME
-    user.password_hash = None  # also ends every session: the session id carries its fingerprint
+    user.password_hash = None
     user.active = False
+    end_all_sessions(user)
     user.affiliation = None
     db.session.flush()
     record_event(user, "account.erased", "user", user.id, drafts_deleted=deleted,

@@ -16,6 +16,7 @@ from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import OutboundEmail, Programme, Slot, User
 from incubator.services.passwords import hash_password
+from tests.e2e.second_factor import finish_second_factor
 from tests.factories import make_application, make_call
 
 pytestmark = pytest.mark.browser
@@ -29,6 +30,7 @@ def log_in(page: Page, base: str, email: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    finish_second_factor(page, email)  # staff: enrol on first sign-in, then a code each time
 
 
 def test_manager_matches_startup_accepts_timeline_shows_it(page: Page, live_app: Flask, live_server: str) -> None:

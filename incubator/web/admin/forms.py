@@ -31,3 +31,9 @@ class AccountForm(FlaskForm):
     role = SelectField(_l("Role"), choices=[(role.value, ROLE_LABELS[role]) for role in Role])
     active = BooleanField(_l("Account active (can log in)"))
     submit = SubmitField(_l("Save"))
+
+
+class ResetTwoFactorForm(FlaskForm):
+    """The user lost both phone and recovery codes; they enrol again at their next sign-in."""
+
+    submit = SubmitField(_l("Reset two-factor sign-in"))

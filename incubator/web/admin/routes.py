@@ -13,9 +13,9 @@ from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import AuditEvent, OutboundEmail, User
 from incubator.models.outbox import OUTBOX_STATES
-from incubator.services import ServiceError, accounts
+from incubator.services import ServiceError, accounts, two_factor
 from incubator.web.access import role_required
-from incubator.web.admin.forms import ROLE_LABELS, AccountForm, InviteForm
+from incubator.web.admin.forms import ROLE_LABELS, AccountForm, InviteForm, ResetTwoFactorForm
 from incubator.web.forms import form_status, show_service_error
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -84,7 +84,23 @@ def user_detail(user_id: int) -> Any:
         .limit(20)
     ).all()
     return render_template("admin/user_detail.html", form=form, user=user, events=events,
-                           role_labels=ROLE_LABELS), form_status(form)
+                           role_labels=ROLE_LABELS, reset_form=ResetTwoFactorForm(formdata=None)), form_status(form)
+
+
+@bp.route("/users/<int:user_id>/two-factor/reset", methods=["POST"])
+@role_required(Role.ADMIN)
+def reset_two_factor(user_id: int) -> Any:
+    user = db.session.get(User, user_id) or abort(404)
+    if not ResetTwoFactorForm().validate_on_submit():
+        abort(400)
+    try:
+        two_factor.reset_by_admin(current_user, user)
+    except ServiceError as error:
+        return render_template("errors/error.html", code=409, title=_("Nothing to reset"),
+                               message=_(error.message)), 409
+    flash(_("Two-factor sign-in of %(email)s is reset; they set it up again at their next sign-in.",
+            email=user.email), "success")
+    return redirect(url_for("admin.user_detail", user_id=user.id))
 
 
 @bp.route("/outbox")

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, logout_user
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, Length
@@ -18,6 +18,7 @@ from incubator.services import privacy as service
 from incubator.services.applications import applications_of
 from incubator.web.access import login_required
 from incubator.web.apply import bp
+from incubator.web.auth.signin import sign_out
 from incubator.web.forms import form_status, show_service_error
 
 
@@ -79,6 +80,6 @@ def erase_account() -> Any:
         # administrator, is a state that refuses the change for now (409).
         show_service_error(form, error)
         return _confirm_page(form, 400 if error.field else 409)
-    logout_user()
+    sign_out()
     flash(_("Your account is erased. Thank you for your interest in the OCC Incubator."), "info")
     return redirect(url_for("main.index"))

@@ -68,3 +68,47 @@ class LogoutForm(FlaskForm):
     """Logging out is a POST with a CSRF token, so no other site can sign a user out."""
 
     submit = SubmitField(_l("Log out"))
+
+
+class SecondFactorForm(FlaskForm):
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(message=_l("Enter the code from your app or a recovery code.")),
+                    Length(max=40)],
+        description=_l("The 6-digit code your authenticator app shows now, or one of your recovery codes."),
+        render_kw={"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false"},
+    )
+    submit = SubmitField(_l("Verify"))
+
+
+class EnrolTwoFactorForm(FlaskForm):
+    code = StringField(
+        _l("Code from your app"),
+        validators=[DataRequired(message=_l("Enter the 6-digit code your app shows.")), Length(max=20)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+    submit = SubmitField(_l("Turn on two-factor sign-in"))
+
+
+class RegenerateRecoveryCodesForm(FlaskForm):
+    code = StringField(
+        _l("Current code"),
+        validators=[DataRequired(message=_l("Enter a current code to confirm.")), Length(max=40)],
+        render_kw={"autocomplete": "one-time-code"},
+    )
+    submit = SubmitField(_l("Make new recovery codes"))
+
+
+class DisableTwoFactorForm(FlaskForm):
+    code = StringField(
+        _l("Current code"),
+        validators=[DataRequired(message=_l("Enter a current code to confirm.")), Length(max=40)],
+        render_kw={"autocomplete": "one-time-code"},
+    )
+    submit = SubmitField(_l("Turn off two-factor sign-in"))
+
+
+class EndSessionsForm(FlaskForm):
+    """Ending sessions is a POST with a CSRF token; the session id is in the URL."""
+
+    submit = SubmitField(_l("End"))

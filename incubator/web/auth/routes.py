@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from incubator.extensions import limiter
@@ -22,9 +22,12 @@ from incubator.web.auth.forms import (
     RegistrationForm,
     SetPasswordForm,
 )
+from incubator.web.auth.signin import current_session, sign_in, sign_out
 from incubator.web.forms import form_status, show_service_error
 
 bp = Blueprint("auth", __name__)
+
+NEXT_AFTER_SECOND_FACTOR = "_next_after_second_factor"
 
 
 def safe_next_url(target: str | None) -> str:
@@ -64,7 +67,7 @@ def register() -> Any:
         except ServiceError as error:
             show_service_error(form, error)
         else:
-            login_user(user)
+            sign_in(user)
             flash(_("Welcome! Your account is ready."), "success")
             return redirect(url_for("main.dashboard"))
     return render_template("auth/register.html", form=form), form_status(form)
@@ -85,7 +88,12 @@ def login() -> Any:
             form.form_errors.append(_("That email and password do not match an account."))
         else:
             accounts.record_login(user, form.password.data)
-            login_user(user)
+            record = sign_in(user)
+            if record.second_factor_at is None:
+                # Half signed in: the second factor decides; remember where they were going.
+                session[NEXT_AFTER_SECOND_FACTOR] = safe_next_url(request.args.get("next"))
+                step = "auth.second_factor" if user.two_factor_enrolled else "auth.two_factor_setup"
+                return redirect(url_for(step))
             return redirect(safe_next_url(request.args.get("next")))
     elif request.method == "POST":
         g.login_failed = True
@@ -96,7 +104,7 @@ def login() -> Any:
 def logout() -> Any:
     form = LogoutForm()
     if form.validate_on_submit():
-        logout_user()
+        sign_out()
         flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -127,7 +135,7 @@ def _password_link_page(token: str, purpose: str, template: str, done_message: s
         except ServiceError as error:
             show_service_error(form, error)
         else:
-            logout_user()
+            sign_out()
             flash(done_message, "success")
             return redirect(url_for("auth.login"))
     return render_template(template, form=form, user=user), form_status(form)
@@ -155,7 +163,8 @@ def change_password() -> Any:
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            accounts.change_password(current_user, form.current_password.data, form.password.data)
+            accounts.change_password(current_user, form.current_password.data, form.password.data,
+                                     keep_session=current_session())
         except ServiceError as error:
             show_service_error(form, error)
         else:
