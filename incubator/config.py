@@ -46,6 +46,19 @@ def load_or_create_secret_key(instance_path: Path) -> str:
     return key
 
 
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def is_production_environment() -> bool:
+    """Production is declared (INCUBATOR_ENV=production) or implied by a SECRET_KEY given in the
+    environment: every real deployment sets one (several hosts must share it), while
+    development lets the key be generated under instance/. Either way the environment, not a
+    default, says so, and production start-up then insists on the settings it cannot guess."""
+    declared = os.environ.get("INCUBATOR_ENV", "").strip().lower() == "production"
+    return declared or bool(os.environ.get("SECRET_KEY"))
+
+
 def settings_from_environment(instance_path: Path) -> dict[str, Any]:
     """The application's configuration as read from the environment."""
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'incubator.sqlite3'}"
@@ -60,6 +73,10 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
         "PREFERRED_URL_SCHEME": os.environ.get("PREFERRED_URL_SCHEME", "http"),
         "SERVER_NAME": os.environ.get("SERVER_NAME") or None,
+        "PRODUCTION": is_production_environment(),
+        # Every absolute link leaving the service is built from this (incubator/links.py).
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or None,
+        "EXTRA_TRUSTED_HOSTS": _env_list("EXTRA_TRUSTED_HOSTS"),
         "BEHIND_PROXY": _env_bool("BEHIND_PROXY", False),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
         "MAIL_PORT": _env_int("MAIL_PORT", 25),

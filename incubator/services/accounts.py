@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import func, select
 
 from incubator.database import utcnow
 from incubator.domain.passwords import password_problems
 from incubator.domain.roles import INVITABLE_ROLES, Role
 from incubator.extensions import db
+from incubator.links import public_url
 from incubator.models import User
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
@@ -108,7 +109,7 @@ def request_password_reset(email: str) -> None:
         "password_reset",
         kind="password_reset",
         user=user,
-        link=url_for("auth.reset_password", token=token, _external=True),
+        link=public_url("auth.reset_password", token=token),
         valid_minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
     )
     record_event(user, "account.password_reset_requested", "user", user.id)
@@ -156,7 +157,7 @@ def invite_user(admin: User, email: str, name: str, role: Role) -> User:
         kind="invitation",
         user=user,
         inviter=admin,
-        link=url_for("auth.accept_invitation", token=token, _external=True),
+        link=public_url("auth.accept_invitation", token=token),
         valid_days=current_app.config["INVITATION_MAX_AGE"] // 86400,
     )
     record_event(admin, "account.invited", "user", user.id, role=role.value)

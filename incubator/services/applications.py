@@ -10,7 +10,6 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -26,6 +25,7 @@ from incubator.domain.applications import (
 )
 from incubator.domain.roles import Role
 from incubator.extensions import db
+from incubator.links import public_url
 from incubator.models import Application, Call, ProgrammePreference, User
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
@@ -187,7 +187,7 @@ def submit_application(application: Application, user: User, now: dt.datetime) -
         kind="application_submitted",
         user=user,
         application=application,
-        link=url_for("apply.show_application", application_id=application.id, _external=True),
+        link=public_url("apply.show_application", application_id=application.id),
     )
 
 

@@ -12,12 +12,12 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from flask import url_for
 from sqlalchemy import select
 
 from incubator.domain.applications import DECIDED_STATES, ApplicationState
 from incubator.domain.roles import Role
 from incubator.extensions import db
+from incubator.links import public_url
 from incubator.models import Application, Review, User
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
@@ -118,7 +118,7 @@ def _queue_decision_email(application: Application) -> None:
         user=applicant,
         application=application,
         comments=comments_for_applicant(application) if application.share_reviewer_comments else [],
-        link=url_for("apply.show_application", application_id=application.id, _external=True),
+        link=public_url("apply.show_application", application_id=application.id),
     )
 
 

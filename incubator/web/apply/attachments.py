@@ -120,7 +120,8 @@ def download_attachment(application_id: int, attachment_id: int) -> Any:
         storage.open(attachment.storage_key),
         mimetype="application/pdf",
         as_attachment=True,
-        download_name=attachment.original_filename,
+        # Cleaned again on the way out: names stored before the cleaning rules still reach a browser.
+        download_name=service.display_filename(attachment.original_filename),
         etag=attachment.sha256,
         max_age=0,
     )
