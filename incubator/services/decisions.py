@@ -22,6 +22,7 @@ from incubator.models import Application, Review, User
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
 from incubator.services.notifications import queue_email
+from incubator.services.visibility import applicant_view
 
 DECISIONS = (ApplicationState.ACCEPTED, ApplicationState.WAITLISTED, ApplicationState.REJECTED)
 DECIDABLE_STATES = frozenset({ApplicationState.SUBMITTED, ApplicationState.UNDER_REVIEW}) | DECIDED_STATES
@@ -104,6 +105,9 @@ def _queue_decision_email(application: Application) -> None:
     applicant = application.applicant
     if not applicant.active:  # an erased or deactivated account has no one to tell
         return
+    view = applicant_view(application)  # the email says only what the applicant may know
+    if not view.decision_released:
+        raise RuntimeError("a decision email is queued only once the decision is released")
     subjects = {
         "accepted": "Your residency application is accepted",
         "waitlisted": "Your residency application is on the waiting list",
@@ -111,16 +115,13 @@ def _queue_decision_email(application: Application) -> None:
     }
     queue_email(
         applicant.email,
-        f"{subjects[application.state]}: {application.call.title}",
+        f"{subjects[view.state]}: {application.call.title}",
         "decision",
         kind="decision",
         dedupe_key=f"decision:{application.id}",
         user=applicant,
         application=application,
+        view=view,
         comments=comments_for_applicant(application) if application.share_reviewer_comments else [],
         link=public_url("apply.show_application", application_id=application.id),
     )
-
-
-def decision_visible_to_applicant(application: Application) -> bool:
-    return application.decision_released_at is not None

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from werkzeug.utils import secure_filename
 
-from incubator.domain.applications import IN_REVIEW_STATES, ApplicationState
+from incubator.domain.applications import ApplicationState
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Application, AuditEvent, OutboundEmail, User
@@ -26,6 +26,7 @@ from incubator.services.applications import application_values
 from incubator.services.attachments import delete_file_after_commit
 from incubator.services.audit import record_event
 from incubator.services.passwords import verify_password
+from incubator.services.visibility import applicant_history, applicant_view
 from incubator.storage import file_storage
 
 ERASED_NAME = "Erased account"
@@ -60,21 +61,32 @@ def _applications_of(user: User) -> list[Application]:
     ))
 
 
-def _history(application: Application, user: User) -> list[dict[str, Any]]:
-    events = db.session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.subject_type == "application", AuditEvent.subject_id == application.id)
-        .order_by(AuditEvent.created_at, AuditEvent.id)
-    )
+def _history(application: Application) -> list[dict[str, Any]]:
     history = []
-    for event in events:
-        own = event.actor_id == user.id
-        entry: dict[str, Any] = {"at": event.created_at, "action": event.action, "by": "you" if own else "staff"}
-        if own:  # what staff recorded about their own work is theirs, not the applicant's
+    for event in applicant_history(application):
+        entry: dict[str, Any] = {"at": event.at, "action": event.action, "by": "you" if event.own else "staff"}
+        if event.own:
             entry["details"] = event.details
             entry["ip_address"] = event.ip_address
         history.append(entry)
     return history
+
+
+# Committee bookkeeping on the application row: never exported (who decided is staff data, and
+# whether comments are shared is the committee's choice); the decision itself comes from the
+# applicant's view, so before release it reads "under review" with no message or time.
+COMMITTEE_FIELDS = ("decided_by_id", "share_reviewer_comments")
+
+
+def _exported_values(application: Application) -> dict[str, Any]:
+    values = application_values(application)
+    values.pop("pitch_deck", None)
+    for field in COMMITTEE_FIELDS:
+        values.pop(field, None)
+    view = applicant_view(application)
+    values.update(state=view.state, decision_message=view.decision_message, decided_at=view.decided_at,
+                  decision_released_at=view.decision_released_at)
+    return values
 
 
 def attachment_export_path(application: Application, attachment_id: int, original_filename: str) -> str:
@@ -93,13 +105,12 @@ def export_personal_data(user: User) -> bytes:
 
         exported = []
         for application in _applications_of(user):
-            values = application_values(application)
-            values.pop("pitch_deck", None)
+            values = _exported_values(application)
             values["call"] = {"id": application.call_id, "title": application.call.title}
             values["preferences"] = [
                 {"rank": pref.rank, "programme": pref.programme.name} for pref in application.preferences
             ]
-            values["history"] = _history(application, user)
+            values["history"] = _history(application)
             documents = []
             for attachment in application.attachments:
                 path = attachment_export_path(application, attachment.id, attachment.original_filename)
@@ -136,7 +147,7 @@ def erase_account(user: User, password: str, now: dt.datetime) -> None:
         raise ServiceError("This is the last administrator account; make someone else an administrator first.")
     applications = _applications_of(user)
     for application in applications:
-        if application.state_enum in IN_REVIEW_STATES:
+        if applicant_view(application).in_review:  # an unreleased decision is still "in review"
             raise UnderReview(
                 f"Your application {_label(application)} is under review; "
                 "withdraw it first or wait for the decision."
