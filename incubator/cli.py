@@ -21,6 +21,7 @@ assign_cli = AppGroup("assign", help="Reviewer assignment.")
 match_cli = AppGroup("match", help="Matching of accepted startups to residency slots.")
 scheduler_cli = AppGroup("scheduler", help="The scheduler process: reminders, outbox delivery, offer expiry.")
 reminders_cli = AppGroup("reminders", help="Reminders before deadlines.")
+retention_cli = AppGroup("retention", help="Anonymisation of rejected and withdrawn applications after RETENTION_YEARS.")
 
 
 def _solve_file(path: str, solver: Callable[[str], dict[str, Any]]) -> None:
@@ -115,6 +116,21 @@ def reminders_sweep() -> None:
     click.echo(f"{report.claimed} reminders in {report.emails} emails")
 
 
+@retention_cli.command("run")
+@click.option("--dry-run", is_flag=True, help="Only list what would be anonymised; change nothing.")
+def retention_run(dry_run: bool) -> None:
+    """Anonymise rejected and withdrawn applications past their retention period (one batch)."""
+    from incubator.scheduler import anonymise_expired_applications
+    from incubator.services.retention import due_for_anonymisation
+
+    candidates = due_for_anonymisation(utcnow()) if dry_run else anonymise_expired_applications()
+    for candidate in candidates:
+        click.echo(f"{candidate.application_id}\t{candidate.state}\tsince {candidate.since:%Y-%m-%d}\t"
+                   f"{candidate.call_title}")
+    verb = "would be anonymised" if dry_run else "anonymised"
+    click.echo(f"{len(candidates)} applications {verb}")
+
+
 @scheduler_cli.command("run")
 @click.option("--sweep-every", default=300.0, show_default=True, help="Seconds between reminder sweeps.")
 @click.option("--deliver-every", default=60.0, show_default=True, help="Seconds between outbox deliveries.")
@@ -140,5 +156,6 @@ def scheduler_run(sweep_every: float, deliver_every: float, reset_every: float, 
 
 
 def register_commands(app: Flask) -> None:
-    for group in (demo_cli, users_cli, outbox_cli, assign_cli, match_cli, scheduler_cli, reminders_cli):
+    for group in (demo_cli, users_cli, outbox_cli, assign_cli, match_cli, scheduler_cli, reminders_cli,
+                  retention_cli):
         app.cli.add_command(group)

@@ -95,6 +95,8 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "PASSWORD_RESET_MAX_AGE": _env_int("PASSWORD_RESET_MAX_AGE", 60 * 60),
         "INVITATION_MAX_AGE": _env_int("INVITATION_MAX_AGE", 7 * 24 * 60 * 60),
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", DEFAULT_TIMEZONE),
+        # Rejected and withdrawn applications are anonymised this long after (services/retention.py).
+        "RETENTION_YEARS": _env_int("RETENTION_YEARS", 3),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER") or str(instance_path / "uploads"),
         "MAX_UPLOAD_BYTES": _env_int("MAX_UPLOAD_MB", 20) * 1024 * 1024,
         # The request limit sits a little above the file limit, so an oversized file gets our

@@ -252,6 +252,13 @@ def can_download_attachment(user: User, attachment: Attachment) -> bool:
     return can_view_application(user, attachment.application)
 
 
+def record_download(user: User, attachment: Attachment) -> None:
+    """Staff opening an applicant's document is logged; the owner fetching their own is not."""
+    if user.id != attachment.application.applicant_id:
+        record_event(user, "attachment.downloaded", "application", attachment.application_id,
+                     attachment_id=attachment.id, kind=attachment.kind)
+
+
 def find_attachment(application: Application, attachment_id: int) -> Attachment | None:
     """The attachment with this id if it belongs to this application, else None."""
     return db.session.scalar(

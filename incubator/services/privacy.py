@@ -96,7 +96,8 @@ def attachment_export_path(application: Application, attachment_id: int, origina
 
 
 def export_personal_data(user: User) -> bytes:
-    """A zip of the account, every application with its answers and history, and the files."""
+    """A zip of the account, every application with its answers and history, and the files;
+    the export itself is recorded in the audit trail."""
     storage = file_storage()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -132,6 +133,8 @@ def export_personal_data(user: User) -> bytes:
             values["attachments"] = documents
             exported.append(values)
         archive.writestr("applications.json", _dumps(exported))
+    # A copy of personal data left the service: who took it, when, from where.
+    record_event(user, "account.data_exported", "user", user.id, applications=len(exported))
     return buffer.getvalue()
 
 
@@ -155,18 +158,13 @@ def erase_account(user: User, password: str, now: dt.datetime) -> None:
 
     deleted = anonymised = 0
     for application in applications:
-        for attachment in list(application.attachments):
-            delete_file_after_commit(attachment.storage_key)
         if application.state == ApplicationState.DRAFT.value:
+            for attachment in list(application.attachments):
+                delete_file_after_commit(attachment.storage_key)
             db.session.delete(application)  # preferences and attachments go with it
             deleted += 1
             continue
-        application.attachments.clear()
-        for field in ANONYMISED_FIELDS:
-            setattr(application, field, None)
-        application.anonymised_at = now
-        application.updated_at = now
-        _redact_audit_free_text(application)
+        anonymise_application(application, now)
         anonymised += 1
 
     _erase_emails_to(user.email, f"erased-{user.id}@erased.invalid")
@@ -178,6 +176,19 @@ def erase_account(user: User, password: str, now: dt.datetime) -> None:
     db.session.flush()
     record_event(user, "account.erased", "user", user.id, drafts_deleted=deleted,
                  applications_anonymised=anonymised)
+
+
+def anonymise_application(application: Application, now: dt.datetime) -> None:
+    """Keep what statistics and the decision record need; drop the answers, documents and the
+    free text copied into the audit trail (files go once the transaction has committed)."""
+    for attachment in list(application.attachments):
+        delete_file_after_commit(attachment.storage_key)
+    application.attachments.clear()
+    for field in ANONYMISED_FIELDS:
+        setattr(application, field, None)
+    application.anonymised_at = now
+    application.updated_at = now
+    _redact_audit_free_text(application)
 
 
 def _erase_emails_to(address: str, erased_address: str) -> None:

@@ -116,6 +116,7 @@ def download_attachment(application_id: int, attachment_id: int) -> Any:
     if not storage.exists(attachment.storage_key):
         current_app.logger.error("Attachment %s has no stored file %s", attachment.id, attachment.storage_key)
         abort(404)
+    service.record_download(current_user, attachment)
     response = send_file(
         storage.open(attachment.storage_key),
         mimetype="application/pdf",
