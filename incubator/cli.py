@@ -136,10 +136,12 @@ def retention_run(dry_run: bool) -> None:
 @click.option("--deliver-every", default=60.0, show_default=True, help="Seconds between outbox deliveries.")
 @click.option("--reset-every", default=300.0, show_default=True, help="Seconds between resets of stuck deliveries.")
 @click.option("--expire-every", default=300.0, show_default=True, help="Seconds between offer expiry runs.")
+@click.option("--retention-every", default=21600.0, show_default=True,
+              help="Seconds between retention runs (anonymising old rejected and withdrawn applications).")
 @click.option("--stuck-after", default=600.0, show_default=True,
               help="Seconds a delivery may stay in 'sending' before it counts as interrupted.")
 def scheduler_run(sweep_every: float, deliver_every: float, reset_every: float, expire_every: float,
-                  stuck_after: float) -> None:
+                  retention_every: float, stuck_after: float) -> None:
     """Run the scheduler in this process until stopped (SIGTERM or Ctrl-C)."""
     import logging
 
@@ -147,11 +149,11 @@ def scheduler_run(sweep_every: float, deliver_every: float, reset_every: float, 
 
     from incubator import scheduler
 
-    if min(sweep_every, deliver_every, reset_every, expire_every, stuck_after) <= 0:
+    if min(sweep_every, deliver_every, reset_every, expire_every, retention_every, stuck_after) <= 0:
         raise click.ClickException("every interval must be a positive number of seconds")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     intervals = scheduler.Intervals(sweep=sweep_every, delivery=deliver_every, reset_stuck=reset_every,
-                                    offer_expiry=expire_every, stuck_after=stuck_after)
+                                    offer_expiry=expire_every, retention=retention_every, stuck_after=stuck_after)
     scheduler.run(current_app._get_current_object(), intervals)  # type: ignore[attr-defined]
 
 

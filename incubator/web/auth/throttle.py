@@ -25,6 +25,7 @@ from incubator.extensions import limiter
 FAILURE_WINDOW_SECONDS = 60 * 60
 # One address may serve a whole office; it gets this many times the free failures of a pair.
 ADDRESS_ALLOWANCE_FACTOR = 10
+MAX_EMAIL_LENGTH = 320
 
 
 def delay_after(failures: int, free: int, cap: int) -> int:
@@ -46,7 +47,8 @@ class LoginThrottle:
         self.free = int(config["LOGIN_FREE_FAILURES"])
         self.cap = int(config["LOGIN_MAX_DELAY_SECONDS"])
         address = address or "-"
-        self.pair = _Scope(f"login-failures:pair:{email.strip().lower()}|{address}", self.free)
+        email = email.strip().lower()[:MAX_EMAIL_LENGTH]  # a key, not a place for a megabyte of form data
+        self.pair = _Scope(f"login-failures:pair:{email}|{address}", self.free)
         self.address = _Scope(f"login-failures:address:{address}", self.free * ADDRESS_ALLOWANCE_FACTOR)
 
     def retry_after(self) -> int:
