@@ -6,16 +6,17 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, Response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from incubator.config import FIXED_SETTINGS, settings_from_environment
 from incubator.domain.two_factor import parse_required_roles
 from incubator.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate, select_locale
+from incubator.links import configure_public_links
 from incubator.storage import init_storage
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     if isinstance(app.config["TWO_FACTOR_REQUIRED_ROLES"], str):  # tests and CLI may pass text
         app.config["TWO_FACTOR_REQUIRED_ROLES"] = parse_required_roles(app.config["TWO_FACTOR_REQUIRED_ROLES"])
+    configure_public_links(app)
     if app.config.get("BEHIND_PROXY"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
@@ -115,6 +117,10 @@ def _register_error_handlers(app: Flask) -> None:
             return error
         if request.path.startswith("/static/"):
             return error
+        if isinstance(error, SecurityError):
+            # A Host outside TRUSTED_HOSTS: no URL adapter exists, so the page layout (which
+            # builds links) cannot render; a short plain answer says why.
+            return Response(_("This service does not answer for that host name."), 400, mimetype="text/plain")
         message = None
         if error.code == 429:
             message = _("Too many attempts in a short time. Wait a minute and try again.")

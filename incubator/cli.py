@@ -21,6 +21,7 @@ assign_cli = AppGroup("assign", help="Reviewer assignment.")
 match_cli = AppGroup("match", help="Matching of accepted startups to residency slots.")
 scheduler_cli = AppGroup("scheduler", help="The scheduler process: reminders, outbox delivery, offer expiry.")
 reminders_cli = AppGroup("reminders", help="Reminders before deadlines.")
+retention_cli = AppGroup("retention", help="Anonymisation of rejected and withdrawn applications after RETENTION_YEARS.")
 
 
 def _solve_file(path: str, solver: Callable[[str], dict[str, Any]]) -> None:
@@ -119,15 +120,32 @@ def reminders_sweep() -> None:
     click.echo(f"{report.claimed} reminders in {report.emails} emails")
 
 
+@retention_cli.command("run")
+@click.option("--dry-run", is_flag=True, help="Only list what would be anonymised; change nothing.")
+def retention_run(dry_run: bool) -> None:
+    """Anonymise rejected and withdrawn applications past their retention period (one batch)."""
+    from incubator.scheduler import anonymise_expired_applications
+    from incubator.services.retention import due_for_anonymisation
+
+    candidates = due_for_anonymisation(utcnow()) if dry_run else anonymise_expired_applications()
+    for candidate in candidates:
+        click.echo(f"{candidate.application_id}\t{candidate.state}\tsince {candidate.since:%Y-%m-%d}\t"
+                   f"{candidate.call_title}")
+    verb = "would be anonymised" if dry_run else "anonymised"
+    click.echo(f"{len(candidates)} applications {verb}")
+
+
 @scheduler_cli.command("run")
 @click.option("--sweep-every", default=300.0, show_default=True, help="Seconds between reminder sweeps.")
 @click.option("--deliver-every", default=60.0, show_default=True, help="Seconds between outbox deliveries.")
 @click.option("--reset-every", default=300.0, show_default=True, help="Seconds between resets of stuck deliveries.")
 @click.option("--expire-every", default=300.0, show_default=True, help="Seconds between offer expiry runs.")
+@click.option("--retention-every", default=21600.0, show_default=True,
+              help="Seconds between retention runs (anonymising old rejected and withdrawn applications).")
 @click.option("--stuck-after", default=600.0, show_default=True,
               help="Seconds a delivery may stay in 'sending' before it counts as interrupted.")
 def scheduler_run(sweep_every: float, deliver_every: float, reset_every: float, expire_every: float,
-                  stuck_after: float) -> None:
+                  retention_every: float, stuck_after: float) -> None:
     """Run the scheduler in this process until stopped (SIGTERM or Ctrl-C)."""
     import logging
 
@@ -135,14 +153,15 @@ def scheduler_run(sweep_every: float, deliver_every: float, reset_every: float, 
 
     from incubator import scheduler
 
-    if min(sweep_every, deliver_every, reset_every, expire_every, stuck_after) <= 0:
+    if min(sweep_every, deliver_every, reset_every, expire_every, retention_every, stuck_after) <= 0:
         raise click.ClickException("every interval must be a positive number of seconds")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     intervals = scheduler.Intervals(sweep=sweep_every, delivery=deliver_every, reset_stuck=reset_every,
-                                    offer_expiry=expire_every, stuck_after=stuck_after)
+                                    offer_expiry=expire_every, retention=retention_every, stuck_after=stuck_after)
     scheduler.run(current_app._get_current_object(), intervals)  # type: ignore[attr-defined]
 
 
 def register_commands(app: Flask) -> None:
-    for group in (demo_cli, users_cli, outbox_cli, assign_cli, match_cli, scheduler_cli, reminders_cli):
+    for group in (demo_cli, users_cli, outbox_cli, assign_cli, match_cli, scheduler_cli, reminders_cli,
+                  retention_cli):
         app.cli.add_command(group)

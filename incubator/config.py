@@ -48,6 +48,19 @@ def load_or_create_secret_key(instance_path: Path) -> str:
     return key
 
 
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def is_production_environment() -> bool:
+    """Production is declared (INCUBATOR_ENV=production) or implied by a SECRET_KEY given in the
+    environment: every real deployment sets one (several hosts must share it), while
+    development lets the key be generated under instance/. Either way the environment, not a
+    default, says so, and production start-up then insists on the settings it cannot guess."""
+    declared = os.environ.get("INCUBATOR_ENV", "").strip().lower() == "production"
+    return declared or bool(os.environ.get("SECRET_KEY"))
+
+
 def settings_from_environment(instance_path: Path) -> dict[str, Any]:
     """The application's configuration as read from the environment."""
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'incubator.sqlite3'}"
@@ -62,6 +75,10 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
         "PREFERRED_URL_SCHEME": os.environ.get("PREFERRED_URL_SCHEME", "http"),
         "SERVER_NAME": os.environ.get("SERVER_NAME") or None,
+        "PRODUCTION": is_production_environment(),
+        # Every absolute link leaving the service is built from this (incubator/links.py).
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or None,
+        "EXTRA_TRUSTED_HOSTS": _env_list("EXTRA_TRUSTED_HOSTS"),
         "BEHIND_PROXY": _env_bool("BEHIND_PROXY", False),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
         "MAIL_PORT": _env_int("MAIL_PORT", 25),
@@ -75,15 +92,18 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "MAIL_TIMEOUT": _env_int("MAIL_TIMEOUT", 10),
         "OUTBOX_DELIVERY": os.environ.get("OUTBOX_DELIVERY", "thread"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
-        "LOGIN_FAILURES_PER_MINUTE": _env_int("LOGIN_FAILURES_PER_MINUTE", 10),
         "TWO_FACTOR_REQUIRED_ROLES": parse_required_roles(
             os.environ.get("TWO_FACTOR_REQUIRED_ROLES", DEFAULT_TWO_FACTOR_ROLES)
         ),
         "TWO_FACTOR_FAILURES_PER_MINUTE": _env_int("TWO_FACTOR_FAILURES_PER_MINUTE", 5),
         "TWO_FACTOR_ISSUER": os.environ.get("TWO_FACTOR_ISSUER", "OCC Incubator"),
+        "LOGIN_FREE_FAILURES": _env_int("LOGIN_FREE_FAILURES", 5),
+        "LOGIN_MAX_DELAY_SECONDS": _env_int("LOGIN_MAX_DELAY_SECONDS", 15 * 60),
         "PASSWORD_RESET_MAX_AGE": _env_int("PASSWORD_RESET_MAX_AGE", 60 * 60),
         "INVITATION_MAX_AGE": _env_int("INVITATION_MAX_AGE", 7 * 24 * 60 * 60),
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", DEFAULT_TIMEZONE),
+        # Rejected and withdrawn applications are anonymised this long after (services/retention.py).
+        "RETENTION_YEARS": _env_int("RETENTION_YEARS", 3),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER") or str(instance_path / "uploads"),
         "MAX_UPLOAD_BYTES": _env_int("MAX_UPLOAD_MB", 20) * 1024 * 1024,
         # The request limit sits a little above the file limit, so an oversized file gets our

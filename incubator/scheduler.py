@@ -13,6 +13,9 @@ reminder twice nor lose one:
 - ``outbox-reset-stuck`` (every 5 min): rows left in 'sending' for over 10 minutes by a process
   that died go back to pending (``mail.reset_stuck_deliveries``; at-least-once, see there).
 - ``offer-expiry`` (every 5 min): ``services.residencies.expire_offers(now)`` when that exists.
+- ``retention-anonymise`` (every 6 h): ``services.retention.anonymise_expired``; rejected and
+  withdrawn applications past ``RETENTION_YEARS`` are anonymised, one bounded batch per run
+  (the next run takes the rest); what is done is no longer selected.
 
 Each job runs in its own app context and commits its own unit of work.
 """
@@ -42,6 +45,7 @@ class Intervals:
     delivery: float = 60
     reset_stuck: float = 300
     offer_expiry: float = 300
+    retention: float = 6 * 60 * 60
     stuck_after: float = 600  # seconds in 'sending' before a row counts as abandoned
 
 
@@ -91,6 +95,16 @@ def expire_offers(now: dt.datetime | None = None) -> Any:
     return result
 
 
+def anonymise_expired_applications(now: dt.datetime | None = None) -> Any:
+    from incubator.services.retention import anonymise_expired
+
+    done = anonymise_expired(now or utcnow())
+    db.session.commit()
+    if done:
+        log.info("retention: %d applications anonymised", len(done))
+    return done
+
+
 def _in_app_context(app: Flask, name: str, job: Callable[[], Any]) -> Callable[[], None]:
     def run() -> None:
         with app.app_context():
@@ -113,6 +127,7 @@ def build_scheduler(app: Flask, intervals: Intervals = Intervals()) -> BlockingS
         ("outbox-delivery", intervals.delivery, deliver_outbox),
         ("outbox-reset-stuck", intervals.reset_stuck, lambda: reset_stuck(stuck_after=intervals.stuck_after)),
         ("offer-expiry", intervals.offer_expiry, expire_offers),
+        ("retention-anonymise", intervals.retention, anonymise_expired_applications),
     ]
     start = dt.datetime.now(dt.UTC)
     for job_id, seconds, job in jobs:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import func, select
 
 from incubator.database import utcnow
 from incubator.domain.passwords import password_problems
 from incubator.domain.roles import INVITABLE_ROLES, Role
 from incubator.extensions import db
+from incubator.links import public_url
 from incubator.models import User, UserSession
 from incubator.services import ServiceError, sessions
 from incubator.services.audit import record_event
@@ -40,6 +41,7 @@ def _check_password(password: str, email: str) -> None:
 
 
 def _check_email_free(email: str) -> None:
+    """For administrators and operators, who may know which addresses have accounts."""
     taken = db.session.scalar(select(func.count()).select_from(User).where(User.email == email))
     if taken:
         raise ServiceError(
@@ -48,11 +50,22 @@ def _check_email_free(email: str) -> None:
         )
 
 
-def register_applicant(email: str, name: str, password: str) -> User:
-    """A startup contact creates their own account."""
+def register_applicant(email: str, name: str, password: str) -> User | None:
+    """A startup contact creates their own account; the new user, or None if the email is taken.
+
+    The caller must answer both cases alike: whether an address has an account is not for the
+    person at the keyboard to learn. Both get an email at the address instead (a welcome, or a
+    note to the owner with a reset link), and both hash the password, so neither the answer nor
+    its timing tells them apart. Password rules depend on the typed email only, never on
+    whether it exists, so their messages reveal nothing either.
+    """
     email = normalise_email(email)
-    _check_email_free(email)
     _check_password(password, email)
+    existing = find_user_by_email(email)
+    if existing is not None:
+        hash_password(password)  # the same work as a real registration, so timing matches
+        _tell_owner_about_registration_attempt(existing)
+        return None
     user = User(
         email=email,
         name=name.strip(),
@@ -63,7 +76,26 @@ def register_applicant(email: str, name: str, password: str) -> User:
     db.session.add(user)
     db.session.flush()
     record_event(user, "account.registered", "user", user.id)
+    queue_email(user.email, "Your OCC Incubator account is ready", "welcome", kind="welcome", user=user,
+                link=public_url("auth.login"))
     return user
+
+
+def _tell_owner_about_registration_attempt(user: User) -> None:
+    """The owner learns that someone used their address, with a way back in if it was them."""
+    can_reset = user.active and user.password_hash is not None
+    queue_email(
+        user.email,
+        "Someone tried to register with your email address",
+        "registration_attempt",
+        kind="registration_attempt",
+        user=user,
+        link=public_url("auth.reset_password", token=make_password_link_token(user, RESET_PURPOSE))
+        if can_reset else None,
+        login_link=public_url("auth.login"),
+        valid_minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
+    )
+    record_event(None, "account.registration_attempted", "user", user.id)
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -111,7 +143,7 @@ def request_password_reset(email: str) -> None:
         "password_reset",
         kind="password_reset",
         user=user,
-        link=url_for("auth.reset_password", token=token, _external=True),
+        link=public_url("auth.reset_password", token=token),
         valid_minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
     )
     record_event(user, "account.password_reset_requested", "user", user.id)
@@ -160,7 +192,7 @@ def invite_user(admin: User, email: str, name: str, role: Role) -> User:
         kind="invitation",
         user=user,
         inviter=admin,
-        link=url_for("auth.accept_invitation", token=token, _external=True),
+        link=public_url("auth.accept_invitation", token=token),
         valid_days=current_app.config["INVITATION_MAX_AGE"] // 86400,
     )
     record_event(admin, "account.invited", "user", user.id, role=role.value)

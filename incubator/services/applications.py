@@ -10,12 +10,10 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from incubator.domain.applications import (
-    DECIDED_STATES,
     STEP_SLUGS,
     WITHDRAWABLE_STATES,
     ApplicationState,
@@ -26,10 +24,12 @@ from incubator.domain.applications import (
 )
 from incubator.domain.roles import Role
 from incubator.extensions import db
+from incubator.links import public_url
 from incubator.models import Application, Call, ProgrammePreference, User
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
 from incubator.services.notifications import queue_email
+from incubator.services.visibility import applicant_view
 
 # The fields each step may change; anything else in the submitted data is ignored.
 STEP_FIELDS: dict[str, tuple[str, ...]] = {
@@ -187,21 +187,14 @@ def submit_application(application: Application, user: User, now: dt.datetime) -
         kind="application_submitted",
         user=user,
         application=application,
-        link=url_for("apply.show_application", application_id=application.id, _external=True),
+        link=public_url("apply.show_application", application_id=application.id),
     )
-
-
-def state_shown_to_applicant(application: Application) -> str:
-    """A decision is the committee's secret until it is released; until then it is 'under review'."""
-    if application.state_enum in DECIDED_STATES and application.decision_released_at is None:
-        return ApplicationState.UNDER_REVIEW.value
-    return application.state
 
 
 def withdraw_application(application: Application, user: User, reason: str, now: dt.datetime) -> None:
     _ensure_owner(application, user)
     # An unreleased decision is still "under review" for the applicant, who may withdraw.
-    if ApplicationState(state_shown_to_applicant(application)) not in WITHDRAWABLE_STATES:
+    if ApplicationState(applicant_view(application).state) not in WITHDRAWABLE_STATES:
         raise ServiceError("A decided or withdrawn application can no longer be withdrawn.")
     previous = application.state
     application.state = ApplicationState.WITHDRAWN.value

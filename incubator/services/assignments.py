@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
-from flask import url_for
 from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
@@ -31,6 +30,7 @@ from incubator.domain.assignment import AssignmentInstance, solve_assignment
 from incubator.domain.conflicts import detect_conflict
 from incubator.domain.roles import Role
 from incubator.extensions import db
+from incubator.links import public_url
 from incubator.models import (
     Application,
     Assignment,
@@ -443,7 +443,7 @@ def _email_run(call: Call, reviewers: Sequence[Reviewer], applications: dict[int
 
 def _email_new_assignments(call: Call, grouped: dict[int, list[Application]], users: dict[int, User]) -> int:
     """One email per reviewer listing all their new applications; returns how many were queued."""
-    link = url_for("review.assignments", _external=True)
+    link = public_url("review.assignments")
     for reviewer_id, new in sorted(grouped.items()):
         reviewer = users[reviewer_id]
         queue_email(

@@ -130,31 +130,25 @@ def _total_size(stream: BinaryIO) -> int:
         return 0
 
 
-_WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:\\|\\\\)")
-
-
 def display_filename(name: str | None) -> str:
     """The uploader's file name, kept only as a label: never used as a path.
 
-    Old browsers send a full Windows path; control and bidi-override characters are dropped (they
-    can break headers or disguise an extension); whitespace is collapsed; at most 255 characters,
-    keeping the extension.
+    Only the last path segment is kept (browsers may send a full Windows or POSIX path); control
+    characters, NULs and bidi overrides are dropped (they can break headers or disguise an
+    extension); whitespace is collapsed; and the extension is always ``.pdf``, because the bytes
+    were checked to be a PDF and a name like ``x.html`` would tell a browser or a desktop to
+    open an HTML/PDF polyglot as a web page. At most 255 characters.
     """
     name = unicodedata.normalize("NFC", name or "")
-    if _WINDOWS_PATH.match(name):
-        name = name.rsplit("\\", 1)[-1]
     name = "".join(" " if unicodedata.category(ch) == "Cc" else "" if unicodedata.category(ch)[0] == "C" else ch
                    for ch in name)
+    name = re.split(r"[/\\]", name)[-1]
     name = " ".join(name.split())
-    if not name:
+    stem, dot, _suffix = name.rpartition(".")
+    stem = (stem if dot else name).rstrip(" .")
+    if not stem:
         return "document.pdf"
-    if len(name) > MAX_FILENAME_LENGTH:
-        stem, dot, suffix = name.rpartition(".")
-        if dot and 0 < len(suffix) <= 10:
-            name = stem[: MAX_FILENAME_LENGTH - len(suffix) - 1] + "." + suffix
-        else:
-            name = name[:MAX_FILENAME_LENGTH]
-    return name
+    return stem[: MAX_FILENAME_LENGTH - len(".pdf")] + ".pdf"
 
 
 # --- state changes --------------------------------------------------------------------------
@@ -256,6 +250,13 @@ def remove_attachment(application: Application, user: User, attachment: Attachme
 def can_download_attachment(user: User, attachment: Attachment) -> bool:
     """Whoever may see the application; assigned reviewers arrive with the review module."""
     return can_view_application(user, attachment.application)
+
+
+def record_download(user: User, attachment: Attachment) -> None:
+    """Staff opening an applicant's document is logged; the owner fetching their own is not."""
+    if user.id != attachment.application.applicant_id:
+        record_event(user, "attachment.downloaded", "application", attachment.application_id,
+                     attachment_id=attachment.id, kind=attachment.kind)
 
 
 def find_attachment(application: Application, attachment_id: int) -> Attachment | None:

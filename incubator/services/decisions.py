@@ -13,16 +13,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import render_template, url_for
+from flask import render_template
 from sqlalchemy import select
 
 from incubator.domain.applications import DECIDED_STATES, ApplicationState
 from incubator.domain.roles import Role
 from incubator.extensions import db
+from incubator.links import public_url
 from incubator.models import Application, CommitteeNote, Review, User
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
 from incubator.services.notifications import queue_email
+from incubator.services.visibility import applicant_view
 
 DECISIONS = (ApplicationState.ACCEPTED, ApplicationState.WAITLISTED, ApplicationState.REJECTED)
 DECIDABLE_STATES = frozenset({ApplicationState.SUBMITTED, ApplicationState.UNDER_REVIEW}) | DECIDED_STATES
@@ -113,26 +115,31 @@ def _shared_note(application: Application) -> str:
     return note.shared if note is not None else ""
 
 
-def decision_email_parts(application: Application) -> tuple[str, dict[str, Any]]:
+def decision_email_parts(application: Application, *, preview: bool = False) -> tuple[str, dict[str, Any]]:
     """The subject and template context of an application's decision email.
 
     One function for the email that is sent and for the release preview, so the preview
-    shows exactly what will go out. The committee's internal note is never part of it.
+    shows exactly what will go out. It reads the application through ``applicant_view`` (as it
+    will look once released, for the preview), so the email says only what the applicant may
+    know; the committee's internal note is never part of it.
     """
-    subject = f"{DECISION_SUBJECTS[application.state]}: {application.call.title}"
+    view = applicant_view(application, assume_released=preview)
+    if not view.decision_released:
+        raise RuntimeError("a decision email is written only for a released decision")
+    subject = f"{DECISION_SUBJECTS[view.state]}: {application.call.title}"
     return subject, {
-        "user": application.applicant,
         "application": application,
+        "view": view,
         "comments": comments_for_applicant(application) if application.share_reviewer_comments else [],
         "shared_note": _shared_note(application),
-        "link": url_for("apply.show_application", application_id=application.id, _external=True),
+        "link": public_url("apply.show_application", application_id=application.id),
     }
 
 
 def render_decision_email(application: Application) -> tuple[str, str]:
     """(subject, body) of the decision email as it would be sent now; nothing is queued."""
-    subject, context = decision_email_parts(application)
-    return subject, render_template("emails/decision.txt", subject=subject, **context)
+    subject, context = decision_email_parts(application, preview=True)
+    return subject, render_template("emails/decision.txt", subject=subject, user=application.applicant, **context)
 
 
 def _queue_decision_email(application: Application) -> None:
@@ -141,8 +148,4 @@ def _queue_decision_email(application: Application) -> None:
         return
     subject, context = decision_email_parts(application)
     queue_email(applicant.email, subject, "decision", kind="decision", dedupe_key=f"decision:{application.id}",
-                **context)
-
-
-def decision_visible_to_applicant(application: Application) -> bool:
-    return application.decision_released_at is not None
+                user=applicant, **context)

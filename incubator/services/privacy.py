@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from werkzeug.utils import secure_filename
 
-from incubator.domain.applications import IN_REVIEW_STATES, ApplicationState
+from incubator.domain.applications import ApplicationState
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Application, AuditEvent, OutboundEmail, User
@@ -27,6 +27,7 @@ from incubator.services.attachments import delete_file_after_commit
 from incubator.services.audit import record_event
 from incubator.services.passwords import verify_password
 from incubator.services.sessions import end_all_sessions
+from incubator.services.visibility import applicant_history, applicant_view
 from incubator.storage import file_storage
 
 ERASED_NAME = "Erased account"
@@ -61,21 +62,32 @@ def _applications_of(user: User) -> list[Application]:
     ))
 
 
-def _history(application: Application, user: User) -> list[dict[str, Any]]:
-    events = db.session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.subject_type == "application", AuditEvent.subject_id == application.id)
-        .order_by(AuditEvent.created_at, AuditEvent.id)
-    )
+def _history(application: Application) -> list[dict[str, Any]]:
     history = []
-    for event in events:
-        own = event.actor_id == user.id
-        entry: dict[str, Any] = {"at": event.created_at, "action": event.action, "by": "you" if own else "staff"}
-        if own:  # what staff recorded about their own work is theirs, not the applicant's
+    for event in applicant_history(application):
+        entry: dict[str, Any] = {"at": event.at, "action": event.action, "by": "you" if event.own else "staff"}
+        if event.own:
             entry["details"] = event.details
             entry["ip_address"] = event.ip_address
         history.append(entry)
     return history
+
+
+# Committee bookkeeping on the application row: never exported (who decided is staff data, and
+# whether comments are shared is the committee's choice); the decision itself comes from the
+# applicant's view, so before release it reads "under review" with no message or time.
+COMMITTEE_FIELDS = ("decided_by_id", "share_reviewer_comments")
+
+
+def _exported_values(application: Application) -> dict[str, Any]:
+    values = application_values(application)
+    values.pop("pitch_deck", None)
+    for field in COMMITTEE_FIELDS:
+        values.pop(field, None)
+    view = applicant_view(application)
+    values.update(state=view.state, decision_message=view.decision_message, decided_at=view.decided_at,
+                  decision_released_at=view.decision_released_at)
+    return values
 
 
 def attachment_export_path(application: Application, attachment_id: int, original_filename: str) -> str:
@@ -85,7 +97,8 @@ def attachment_export_path(application: Application, attachment_id: int, origina
 
 
 def export_personal_data(user: User) -> bytes:
-    """A zip of the account, every application with its answers and history, and the files."""
+    """A zip of the account, every application with its answers and history, and the files;
+    the export itself is recorded in the audit trail."""
     storage = file_storage()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -94,13 +107,12 @@ def export_personal_data(user: User) -> bytes:
 
         exported = []
         for application in _applications_of(user):
-            values = application_values(application)
-            values.pop("pitch_deck", None)
+            values = _exported_values(application)
             values["call"] = {"id": application.call_id, "title": application.call.title}
             values["preferences"] = [
                 {"rank": pref.rank, "programme": pref.programme.name} for pref in application.preferences
             ]
-            values["history"] = _history(application, user)
+            values["history"] = _history(application)
             documents = []
             for attachment in application.attachments:
                 path = attachment_export_path(application, attachment.id, attachment.original_filename)
@@ -122,6 +134,8 @@ def export_personal_data(user: User) -> bytes:
             values["attachments"] = documents
             exported.append(values)
         archive.writestr("applications.json", _dumps(exported))
+    # A copy of personal data left the service: who took it, when, from where.
+    record_event(user, "account.data_exported", "user", user.id, applications=len(exported))
     return buffer.getvalue()
 
 
@@ -137,7 +151,7 @@ def erase_account(user: User, password: str, now: dt.datetime) -> None:
         raise ServiceError("This is the last administrator account; make someone else an administrator first.")
     applications = _applications_of(user)
     for application in applications:
-        if application.state_enum in IN_REVIEW_STATES:
+        if applicant_view(application).in_review:  # an unreleased decision is still "in review"
             raise UnderReview(
                 f"Your application {_label(application)} is under review; "
                 "withdraw it first or wait for the decision."
@@ -145,18 +159,13 @@ def erase_account(user: User, password: str, now: dt.datetime) -> None:
 
     deleted = anonymised = 0
     for application in applications:
-        for attachment in list(application.attachments):
-            delete_file_after_commit(attachment.storage_key)
         if application.state == ApplicationState.DRAFT.value:
+            for attachment in list(application.attachments):
+                delete_file_after_commit(attachment.storage_key)
             db.session.delete(application)  # preferences and attachments go with it
             deleted += 1
             continue
-        application.attachments.clear()
-        for field in ANONYMISED_FIELDS:
-            setattr(application, field, None)
-        application.anonymised_at = now
-        application.updated_at = now
-        _redact_audit_free_text(application)
+        anonymise_application(application, now)
         anonymised += 1
 
     _erase_emails_to(user.email, f"erased-{user.id}@erased.invalid")
@@ -169,6 +178,19 @@ def erase_account(user: User, password: str, now: dt.datetime) -> None:
     db.session.flush()
     record_event(user, "account.erased", "user", user.id, drafts_deleted=deleted,
                  applications_anonymised=anonymised)
+
+
+def anonymise_application(application: Application, now: dt.datetime) -> None:
+    """Keep what statistics and the decision record need; drop the answers, documents and the
+    free text copied into the audit trail (files go once the transaction has committed)."""
+    for attachment in list(application.attachments):
+        delete_file_after_commit(attachment.storage_key)
+    application.attachments.clear()
+    for field in ANONYMISED_FIELDS:
+        setattr(application, field, None)
+    application.anonymised_at = now
+    application.updated_at = now
+    _redact_audit_free_text(application)
 
 
 def _erase_emails_to(address: str, erased_address: str) -> None:

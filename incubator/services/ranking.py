@@ -52,7 +52,9 @@ from incubator.models import (
     ProgrammePreference,
     Review,
     Score,
+    User,
 )
+from incubator.services.audit import record_event
 
 SORT_KEYS = ("rank", "company", "programmes", "state", "reviews", "mean", "median", "std", "range",
              "normalised", "flags", "submitted")
@@ -502,3 +504,9 @@ def ranking_csv(rows: Sequence[RankingRow], criteria: Sequence[Criterion | Crite
         values += [row.criterion_means.get(criterion.id) for criterion in criteria]
         writer.writerow([safe_cell(value) for value in values])
     return out.getvalue()
+
+
+def record_csv_download(manager: User, call: Call, row_count: int, options: Mapping[str, Any]) -> None:
+    """Scores and committee flags left the service as a file: who took which ranking, when."""
+    record_event(manager, "ranking.csv_downloaded", "call", call.id, rows=row_count,
+                 options={key: value for key, value in options.items() if value is not None})

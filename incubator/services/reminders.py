@@ -31,7 +31,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app, has_request_context, render_template, url_for
+from flask import current_app, has_request_context, render_template
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import (
     ColumnElement,
@@ -65,6 +65,7 @@ from incubator.domain.reminders import (
 )
 from incubator.domain.roles import Role
 from incubator.extensions import db
+from incubator.links import public_base_url, public_url
 from incubator.models import Application, Assignment, Call, OutboundEmail, Review, ReviewerProfile, User
 from incubator.models.reminders import CallReminderPolicy, NotificationPreference, SentReminder
 from incubator.services import ServiceError
@@ -111,18 +112,10 @@ def save_policy(actor: User, call: Call, policy: ReminderPolicy) -> CallReminder
 
 # --- Links in emails, outside requests ---------------------------------------------------------
 
-def public_base_url() -> str:
-    config = current_app.config
-    if config.get("PUBLIC_BASE_URL"):
-        return str(config["PUBLIC_BASE_URL"]).rstrip("/")
-    if config.get("SERVER_NAME"):
-        return f"{config.get('PREFERRED_URL_SCHEME', 'http')}://{config['SERVER_NAME']}"
-    return "http://127.0.0.1:5000"
-
-
 @contextlib.contextmanager
 def outside_request_context() -> Iterator[None]:
-    """A request context for rendering emails and external links from the scheduler process."""
+    """A request context for rendering emails (translations, url_for of paths) in the scheduler
+    process; absolute links come from ``public_url`` either way."""
     if has_request_context():
         yield
         return
@@ -148,7 +141,7 @@ def address_from_unsubscribe_token(token: str) -> str | None:
 
 def unsubscribe_url(address: str) -> str:
     with outside_request_context():
-        return url_for("notifications.unsubscribe", token=unsubscribe_token(address), _external=True)
+        return public_url("notifications.unsubscribe", token=unsubscribe_token(address))
 
 
 # --- Preferences ------------------------------------------------------------------------------
@@ -262,7 +255,7 @@ def reviewer_calendar(user: User) -> list[CalendarEvent]:
             events.append(CalendarEvent(
                 uid=f"review-{assignment_id}", starts=due_at,
                 summary=f"Review due: {name}{done}", description=title,
-                url=url_for("review.application", application_id=application_id, _external=True)))
+                url=public_url("review.application", application_id=application_id)))
     return events
 
 
@@ -272,7 +265,7 @@ def manager_calendar() -> list[CalendarEvent]:
     events: list[CalendarEvent] = []
     with outside_request_context():
         for call in calls:
-            link = url_for("manage.call_hub", call_id=call.id, _external=True)
+            link = public_url("manage.call_hub", call_id=call.id)
             milestones: list[tuple[str, dt.datetime | dt.date | None, str]] = [
                 ("opens", call.opens_at, "Call opens"), ("closes", call.closes_at, "Call closes"),
                 ("reviews", call.review_deadline, "Reviews due"), ("decision", call.decision_date, "Decisions"),
@@ -512,11 +505,11 @@ class _Renderer:
 
         self.default_zone = current_app.config.get("DEFAULT_TIMEZONE")
         self._times: dict[tuple[dt.datetime, str | None], str] = {}
-        self._review_link = url_for("review.application", application_id=self.SENTINEL, _external=True)
-        self._call_link = url_for("manage.call_hub", call_id=self.SENTINEL, _external=True)
+        self._review_link = public_url("review.application", application_id=self.SENTINEL)
+        self._call_link = public_url("manage.call_hub", call_id=self.SENTINEL)
         self.common = {
-            "dashboard": url_for("main.dashboard", _external=True),
-            "assignments_link": url_for("review.assignments", _external=True),
+            "dashboard": public_url("main.dashboard"),
+            "assignments_link": public_url("review.assignments"),
             # Translated once per sweep rather than once per line of every digest.
             "labels": {
                 "hello": _("Hello %(name)s,"), "reviews": _("Reviews waiting for you:"),
@@ -590,7 +583,7 @@ def _render_digest(recipient_id: int, items: list[DueReminder], context: _Contex
         subject = _("Your application is not submitted yet")
     else:
         subject = _("Weekly reviewing progress")
-    unsubscribe = url_for("notifications.unsubscribe", token=unsubscribe_token(address), _external=True)
+    unsubscribe = public_url("notifications.unsubscribe", token=unsubscribe_token(address))
     body = render_template("emails/reminder_digest.txt", name=name, reviews=reviews, escalations=escalations,
                            drafts=drafts, digests=digests, unsubscribe_link=unsubscribe, **renderer.common)
     return {"to_address": address, "subject": subject[:250], "body_text": body}

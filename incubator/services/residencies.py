@@ -29,7 +29,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from flask import url_for
 from sqlalchemy import Float, and_, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -39,6 +38,7 @@ from incubator.domain.applications import ApplicationState
 from incubator.domain.residency_matching import Candidate, Period, SlotSpec
 from incubator.domain.roles import Role
 from incubator.extensions import db
+from incubator.links import public_url
 from incubator.models import (
     Application,
     Call,
@@ -385,12 +385,8 @@ def _make_offer(application: Application, slot: Slot, period: Period | None, dea
 
 
 def offer_link(offer: Offer) -> str:
-    """The offer page; absolute in a request or with SERVER_NAME set, else a path (the
-    scheduler should run with SERVER_NAME so emails carry whole links)."""
-    try:
-        return url_for("apply.offer", offer_id=offer.id, _external=True)
-    except RuntimeError:
-        return f"/offers/{offer.id}"
+    """The offer page, under PUBLIC_BASE_URL also when the scheduler sends a refill offer."""
+    return public_url("apply.offer", offer_id=offer.id)
 
 
 def _company(application: Application) -> str:

@@ -5,19 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
-from incubator.extensions import db
-from incubator.models import Application, AuditEvent
-
-# Only these events are the applicant's business; the rest stays in the audit log.
-VISIBLE_EVENTS = {
-    "application.started": "Draft started",
-    "application.submitted": "Submitted",
-    "application.under_review": "Under review",
-    "application.decided": "Decided",
-    "application.withdrawn": "Withdrawn",
-}
+from incubator.models import Application
+from incubator.services.visibility import applicant_history
 
 
 @dataclass(frozen=True)
@@ -28,14 +17,10 @@ class TimelineEntry:
 
 
 def application_timeline(application: Application) -> list[TimelineEntry]:
-    events = db.session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.subject_type == "application", AuditEvent.subject_id == application.id,
-               AuditEvent.action.in_(VISIBLE_EVENTS))
-        .order_by(AuditEvent.created_at, AuditEvent.id)
-    ).all()
+    """The steps of the application's life the applicant may know of (see services.visibility)."""
     return [
-        TimelineEntry(event.created_at, VISIBLE_EVENTS[event.action],
-                      (event.details or {}).get("reason") if event.action == "application.withdrawn" else None)
-        for event in events
+        TimelineEntry(entry.at, entry.label,
+                      (entry.details or {}).get("reason") if entry.action == "application.withdrawn" else None)
+        for entry in applicant_history(application)
+        if entry.label is not None
     ]

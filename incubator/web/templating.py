@@ -17,8 +17,8 @@ from incubator.domain.applications import (
     STATE_LABELS,
 )
 from incubator.domain.roles import Role
-from incubator.services.applications import state_shown_to_applicant
 from incubator.services.residencies import open_offer_for
+from incubator.services.visibility import applicant_view
 
 
 def in_zone(value: dt.datetime | None, zone: str | None = None) -> dt.datetime | None:
@@ -56,7 +56,8 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.globals["time_left"] = time_left
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.globals["get_locale"] = get_locale
-    app.jinja_env.globals["shown_state"] = state_shown_to_applicant
+    # What the applicant may know of an application's state (an unreleased decision is hidden).
+    app.jinja_env.globals["shown_state"] = lambda application: applicant_view(application).state
     app.jinja_env.globals["open_offer_for"] = open_offer_for
     app.jinja_env.globals["labels"] = {
         "focus": FOCUS_AREAS, "stage": DEVELOPMENT_STAGES, "purpose": RESIDENCY_PURPOSES,

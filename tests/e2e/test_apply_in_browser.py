@@ -38,6 +38,9 @@ def test_startup_applies_submits_gets_email_and_withdraws(page: Page, live_app: 
     page.get_by_label("Password", exact=True).fill("targeted alpha therapy 2027")
     page.get_by_label("Repeat the password").fill("targeted alpha therapy 2027")
     page.get_by_role("button", name="Create account").click()
+    page.get_by_label("Email").fill("nora@radiotarget.no")
+    page.get_by_label("Password").fill("targeted alpha therapy 2027")
+    page.get_by_role("button", name="Log in").click()
 
     page.get_by_role("link", name="Residency intake").first.click()
     page.get_by_role("button", name="Start an application").click()
@@ -84,7 +87,8 @@ def test_startup_applies_submits_gets_email_and_withdraws(page: Page, live_app: 
     expect(page.get_by_text("Your application is submitted.")).to_be_visible()
     expect(page.get_by_role("heading", name="RadioTarget AS")).to_contain_text("Submitted")
 
-    [email] = smtp_server.wait_for(1, timeout=10)
+    welcome, email = smtp_server.wait_for(2, timeout=10)  # registering sent a welcome first
+    assert "account is ready" in welcome["Subject"]
     assert email["To"] == "nora@radiotarget.no"
     assert "Application received" in email["Subject"]
     assert "RadioTarget AS" in email.get_content()

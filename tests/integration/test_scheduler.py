@@ -211,7 +211,8 @@ def test_scheduler_killed_mid_delivery_and_restarted_loses_nothing_and_sends_not
 def test_jobs_have_fixed_ids_coalesce_and_never_overlap(app: Flask) -> None:
     scheduler = build_scheduler(app, Intervals())
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"reminder-sweep", "outbox-delivery", "outbox-reset-stuck", "offer-expiry"}
+    assert set(jobs) == {"reminder-sweep", "outbox-delivery", "outbox-reset-stuck", "offer-expiry",
+                         "retention-anonymise"}
     assert all(job.coalesce and job.max_instances == 1 for job in jobs.values())
     assert jobs["reminder-sweep"].trigger.interval == dt.timedelta(minutes=5)
     assert jobs["outbox-delivery"].trigger.interval == dt.timedelta(minutes=1)

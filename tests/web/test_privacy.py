@@ -222,7 +222,8 @@ def test_erase_deletes_drafts_and_anonymises_other_applications(app: Flask, appl
     make_attachment(draft)
     withdrawn = make_application(user, make_call(), state="withdrawn", complete=True,
                                  withdrawal_reason="We found space at Acme")
-    accepted = make_application(user, make_call(), state="accepted", complete=True)
+    accepted = make_application(user, make_call(), state="accepted", complete=True,
+                                decided_at=utcnow(), decision_released_at=utcnow())  # released: may be erased
     make_attachment(accepted, kind="other", filename="letter.pdf", content=APPENDIX_PDF)
     manager = make_user(Role.MANAGER)
     db.session.add_all([

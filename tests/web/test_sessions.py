@@ -142,7 +142,8 @@ def test_erasure_ends_every_session(app: Flask, make_user) -> None:
     here, elsewhere = app.test_client(), app.test_client()
     log_in(here, user.email)
     log_in(elsewhere, user.email)
-    response = here.post("/account/erase", data={"password": PASSWORD, "csrf_token": csrf_token(here, "/account/privacy")})
+    response = here.post("/account/erase", data={"password": PASSWORD, "confirm": "y",
+                                                 "csrf_token": csrf_token(here, "/account/erase")})
     assert response.status_code == 302
     records = session_records(user)
     assert len(records) == 2 and all(record.revoked_at is not None for record in records)

@@ -116,11 +116,13 @@ def download_attachment(application_id: int, attachment_id: int) -> Any:
     if not storage.exists(attachment.storage_key):
         current_app.logger.error("Attachment %s has no stored file %s", attachment.id, attachment.storage_key)
         abort(404)
+    service.record_download(current_user, attachment)
     response = send_file(
         storage.open(attachment.storage_key),
         mimetype="application/pdf",
         as_attachment=True,
-        download_name=attachment.original_filename,
+        # Cleaned again on the way out: names stored before the cleaning rules still reach a browser.
+        download_name=service.display_filename(attachment.original_filename),
         etag=attachment.sha256,
         max_age=0,
     )

@@ -16,6 +16,7 @@ from incubator.database import utcnow
 from incubator.services import ServiceError
 from incubator.services import privacy as service
 from incubator.services.applications import applications_of
+from incubator.services.visibility import applicant_view
 from incubator.web.access import login_required
 from incubator.web.apply import bp
 from incubator.web.auth.signin import sign_out
@@ -35,7 +36,9 @@ class EraseAccountForm(FlaskForm):
 
 
 def _privacy_page(form: EraseAccountForm, status: int = 200) -> Any:
-    return render_template("apply/privacy.html", form=form, applications=applications_of(current_user)), status
+    in_review = [application for application in applications_of(current_user)
+                 if applicant_view(application).in_review]
+    return render_template("apply/privacy.html", form=form, in_review=in_review), status
 
 
 @bp.route("/account/privacy")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
-from werkzeug.wrappers import Response
 
 from incubator.extensions import limiter
 from incubator.services import ServiceError, accounts
@@ -23,6 +23,7 @@ from incubator.web.auth.forms import (
     SetPasswordForm,
 )
 from incubator.web.auth.signin import current_session, sign_in, sign_out
+from incubator.web.auth.throttle import LoginThrottle
 from incubator.web.forms import form_status, show_service_error
 
 bp = Blueprint("auth", __name__)
@@ -39,54 +40,48 @@ def safe_next_url(target: str | None) -> str:
     return url_for("main.dashboard")
 
 
-def _failed_login_key() -> str:
-    return "login-email:" + (request.form.get("email", "").strip().lower() or "-")
-
-
-def _per_email_limit() -> str:
-    return f"{current_app.config['LOGIN_FAILURES_PER_MINUTE']} per minute"
-
-
-def _per_address_limit() -> str:
-    # An office behind one address may hold many users; the per-email limit is the tight one.
-    return f"{current_app.config['LOGIN_FAILURES_PER_MINUTE'] * 5} per minute"
-
-
-def _login_failed(_response: Response) -> bool:
-    return bool(g.get("login_failed"))
-
-
 @bp.route("/register", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])  # each valid attempt sends an email
 def register() -> Any:
     if current_user.is_authenticated:
         return redirect(url_for("main.dashboard"))
     form = RegistrationForm()
     if form.validate_on_submit():
         try:
-            user = accounts.register_applicant(form.email.data, form.name.data, form.password.data)
+            # A new account and an address already taken get the same answer; the email sent
+            # to the address (welcome, or a note to the owner) is the only difference.
+            accounts.register_applicant(form.email.data, form.name.data, form.password.data)
         except ServiceError as error:
             show_service_error(form, error)
         else:
-            sign_in(user)
-            flash(_("Welcome! Your account is ready."), "success")
-            return redirect(url_for("main.dashboard"))
+            flash(_("Thank you. We sent an email to %(email)s; log in with your password to continue.",
+                    email=form.email.data.strip().lower()), "success")
+            return redirect(url_for("auth.login"))
     return render_template("auth/register.html", form=form), form_status(form)
 
 
+def _too_many_attempts(wait: int) -> Any:
+    message = ngettext("Too many failed attempts. Try again in %(num)d second.",
+                       "Too many failed attempts. Try again in %(num)d seconds.", wait)
+    return render_template("errors/error.html", code=429, title=_("Too many attempts"), message=message), \
+        429, {"Retry-After": str(wait)}
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_per_email_limit, key_func=_failed_login_key, methods=["POST"],
-               deduct_when=_login_failed)
-@limiter.limit(_per_address_limit, methods=["POST"], deduct_when=_login_failed)
 def login() -> Any:
     if current_user.is_authenticated:
         return redirect(url_for("main.dashboard"))
     form = LoginForm()
+    throttle = LoginThrottle(request.form.get("email", ""), request.remote_addr)
+    if request.method == "POST" and (wait := throttle.retry_after()):
+        return _too_many_attempts(wait)  # even the right password waits, or guessing would go on
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is None:
-            g.login_failed = True
+            throttle.record_failure()
             form.form_errors.append(_("That email and password do not match an account."))
         else:
+            throttle.record_success()
             accounts.record_login(user, form.password.data)
             record = sign_in(user)
             if record.second_factor_at is None:
@@ -96,7 +91,7 @@ def login() -> Any:
                 return redirect(url_for(step))
             return redirect(safe_next_url(request.args.get("next")))
     elif request.method == "POST":
-        g.login_failed = True
+        throttle.record_failure()
     return render_template("auth/login.html", form=form), form_status(form)
 
 

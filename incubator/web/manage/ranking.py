@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Response, abort, render_template, request
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from incubator.database import utcnow
 from incubator.domain.roles import Role
@@ -22,6 +23,7 @@ from incubator.services.ranking import (
     RankingRow,
     ranking_csv,
     ranking_for_call,
+    record_csv_download,
 )
 from incubator.web.access import role_required
 from incubator.web.manage.routes import bp
@@ -194,6 +196,7 @@ def ranking_csv_download(call_id: int) -> Any:
     rows = ranking_for_call(call, all_criterion_means=True, now=utcnow(), **options.service_arguments())
     text = ranking_csv(rows, list(call.criteria), labels=csv_labels(), criterion_label=_("Mean: %(name)s"),
                        yes_no=(_("yes"), _("no")))
+    record_csv_download(current_user, call, len(rows), options.service_arguments())
     # A byte order mark makes Excel read the file as UTF-8 (Ø, Å and Ö in company names).
     response = Response("\ufeff" + text, mimetype="text/csv")
     response.headers.set("Content-Disposition", "attachment", filename=csv_filename(call))

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 
 from incubator.services.reminders import CalendarEvent
 
+# RFC 5545 3.3.11: TEXT may hold no control character but HTAB; a line break is written "\n".
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_OTHER_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
 
 def _escape(text: str) -> str:
-    return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\r\n", "\\n").replace("\n", "\\n"))
+    """A TEXT value: backslash, semicolon and comma escaped, every line break (CRLF, bare CR or
+    LF) as backslash-n, other control characters removed; a bare CR would otherwise end the line
+    for some parsers and let a company name inject its own properties into the feed."""
+    text = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return _OTHER_CONTROLS.sub("", _LINE_BREAK.sub("\\\\n", text))
 
 
 def _fold(line: str) -> str:

@@ -9,14 +9,16 @@ that calendar apps poll).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from incubator.database import utcnow
 from incubator.domain.roles import Role
 from incubator.extensions import csrf
+from incubator.links import public_base_url, public_url
 from incubator.services import reminders
 from incubator.web.access import login_required, role_required
 from incubator.web.notifications.ics import render_calendar
@@ -34,7 +36,7 @@ def _feed_url(user: Any) -> str | None:
     token = reminders.calendar_token(user)
     if token is None:
         return None
-    return url_for("notifications.calendar_feed", user_id=user.id, token=token, _external=True)
+    return public_url("notifications.calendar_feed", user_id=user.id, token=token)
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
@@ -99,7 +101,8 @@ def calendar_feed(user_id: int, token: str) -> Any:
         name, events = _("OCC Incubator: call milestones"), reminders.manager_calendar()
     else:
         name, events = _("OCC Incubator: my review deadlines"), reminders.reviewer_calendar(user)
-    domain = (current_app.config.get("SERVER_NAME") or request.host or "occ-incubator").split(":")[0]
+    # Event UIDs name our public host, never the one the request claimed.
+    domain = urlsplit(public_base_url()).hostname or "occ-incubator"
     body = render_calendar(name, events, domain, utcnow())
     response = Response(body, mimetype="text/calendar")
     response.headers["Cache-Control"] = "private, max-age=300"
