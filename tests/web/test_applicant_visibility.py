@@ -94,7 +94,7 @@ def test_privacy_page_keeps_listing_it_under_review(decided: SimpleNamespace) ->
 
 def test_erasure_stays_refused_while_the_decision_is_unreleased(decided: SimpleNamespace) -> None:
     client = decided.client
-    response = client.post("/account/erase", data={"password": PASSWORD,
+    response = client.post("/account/erase", data={"password": PASSWORD, "confirm": "y",
                                                    "csrf_token": csrf_token(client, "/account/privacy")})
     assert response.status_code == 409
     assert "is under review" in response.get_data(as_text=True)
