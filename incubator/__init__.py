@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from incubator.config import FIXED_SETTINGS, settings_from_environment
+from incubator.config import FIXED_SETTINGS, ConfigurationError, settings_from_environment
 from incubator.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate, select_locale
 from incubator.storage import init_storage
 
@@ -35,7 +34,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config.get("BEHIND_PROXY"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
+    from incubator.logs import configure_logging
+
+    configure_logging(app.config["LOG_FORMAT"])
     _init_extensions(app)
+    _check_rate_limit_storage(app)
     _register_blueprints(app)
     _register_error_handlers(app)
     _register_template_helpers(app)
@@ -45,8 +48,29 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from incubator.cli import register_commands
 
     register_commands(app)
-    logging.getLogger("incubator").setLevel(logging.INFO)
     return app
+
+
+def _check_rate_limit_storage(app: Flask) -> None:
+    """A shared limiter store that is down would silently stop counting failed logins: refuse."""
+    uri = app.config["RATELIMIT_STORAGE_URI"]
+    if uri.startswith("memory://"):
+        return
+    try:
+        reachable = limiter.storage.check()
+    except Exception:  # the client's own errors vary by store; any of them means "not usable"
+        reachable = False
+    if not reachable:
+        raise ConfigurationError(f"RATELIMIT_STORAGE_URI: cannot reach {_without_password(uri)}")
+
+
+def _without_password(uri: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    if parts.password:
+        return uri.replace(f":{parts.password}@", ":***@", 1)
+    return uri
 
 
 def _init_extensions(app: Flask) -> None:
@@ -82,9 +106,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from incubator.web import admin, apply, auth, main, manage, notifications, review
+    from incubator.web import admin, apply, auth, main, manage, notifications, ops, review
 
-    for module in (main, auth, apply, admin, manage, review, notifications):
+    for module in (main, auth, apply, admin, manage, review, notifications, ops):
         app.register_blueprint(module.bp)
 
 

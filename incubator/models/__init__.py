@@ -7,6 +7,7 @@ from incubator.models.programmes import Call, CallProgramme, Criterion, Programm
 from incubator.models.reminders import CallReminderPolicy, NotificationPreference, SentReminder
 from incubator.models.residencies import Offer, Residency
 from incubator.models.reviews import Assignment, Conflict, Review, ReviewerProfile, Score
+from incubator.models.scheduling import JobHeartbeat, SchedulerLease
 from incubator.models.users import User
 
 __all__ = [
@@ -32,4 +33,6 @@ __all__ = [
     "Site",
     "Slot",
     "User",
+    "JobHeartbeat",
+    "SchedulerLease",
 ]
