@@ -24,7 +24,8 @@ from incubator.extensions import db, limiter
 from incubator.models import User
 from incubator.services.passwords import hash_password
 
-pytest_plugins = ["tests.support.postgres", "tests.support.smtp", "tests.support.browser"]
+pytest_plugins = ["tests.support.postgres", "tests.support.smtp", "tests.support.browser", "tests.support.redis",
+                  "tests.support.s3"]
 
 PASSWORD = "correct horse battery staple"
 BACKENDS = ["sqlite", "postgresql"]
