@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, cast
 from urllib.parse import urlsplit
@@ -81,10 +82,20 @@ class S3Storage:
     and never held in memory.
     """
 
-    def __init__(self, client: Any, bucket: str, prefix: str) -> None:
-        self.client = client
+    def __init__(self, make_client: Callable[[], Any], bucket: str, prefix: str) -> None:
+        self._make_client = make_client
+        self._client: Any = None
+        self._client_pid = 0
         self.bucket = bucket
         self.prefix = prefix
+
+    @property
+    def client(self) -> Any:
+        # One client per process: gunicorn forks its workers from a master that already
+        # checked the bucket, and a pooled HTTP connection must never be shared across a fork.
+        if self._client is None or self._client_pid != os.getpid():
+            self._client, self._client_pid = self._make_client(), os.getpid()
+        return self._client
 
     def _object(self, key: str) -> str:
         return self.prefix + _checked_key(key)
@@ -126,24 +137,28 @@ def s3_storage_from_config(config: dict[str, Any]) -> S3Storage:
     if not bucket:
         raise ConfigurationError(f"STORAGE_URL {config['STORAGE_URL']!r} names no bucket (s3://bucket/prefix)")
     prefix = url.path.strip("/")
-    client = boto3.client(
-        "s3",
-        endpoint_url=config.get("S3_ENDPOINT_URL") or None,
-        region_name=config.get("S3_REGION") or None,
-        aws_access_key_id=config.get("S3_ACCESS_KEY_ID") or None,
-        aws_secret_access_key=config.get("S3_SECRET_ACCESS_KEY") or None,
-        # Fail fast at start-up and in a request rather than hang a worker on a dead endpoint.
-        config=Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 3}),
-    )
+
+    def make_client() -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=config.get("S3_ENDPOINT_URL") or None,
+            region_name=config.get("S3_REGION") or None,
+            aws_access_key_id=config.get("S3_ACCESS_KEY_ID") or None,
+            aws_secret_access_key=config.get("S3_SECRET_ACCESS_KEY") or None,
+            # Fail fast at start-up and in a request rather than hang a worker on a dead endpoint.
+            config=Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 3}),
+        )
+
+    storage = S3Storage(make_client, bucket, f"{prefix}/" if prefix else "")
     try:
-        client.head_bucket(Bucket=bucket)
+        storage.client.head_bucket(Bucket=bucket)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         reason = "does not exist" if code in {"404", "NoSuchBucket", "NotFound"} else f"is not usable ({code})"
         raise ConfigurationError(f"STORAGE_URL: bucket {bucket!r} {reason}") from error
     except BotoCoreError as error:
         raise ConfigurationError(f"STORAGE_URL: cannot reach the object store for bucket {bucket!r}: {error}") from error
-    return S3Storage(client, bucket, f"{prefix}/" if prefix else "")
+    return storage
 
 
 def init_storage(app: Flask) -> None:
