@@ -39,7 +39,7 @@ def _env_int(name: str, default: int) -> int:
     try:
         return int(value)
     except ValueError as exc:
-        raise RuntimeError(f"environment variable {name} must be an integer, got {value!r}") from exc
+        raise ConfigurationError(f"environment variable {name} must be an integer, got {value!r}") from exc
 
 
 def load_or_create_secret_key(instance_path: Path) -> str:
