@@ -31,6 +31,9 @@ preload_app = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = None
 errorlog = "-"
+# gunicorn 24+ opens a control socket under $HOME by default: shared by every instance of the
+# user (two on one machine collide) and unwritable under systemd's ProtectHome. Not needed here.
+control_socket_disable = True
 
 _created_metrics_dir = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

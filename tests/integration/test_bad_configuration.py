@@ -79,3 +79,13 @@ def test_gunicorn_stops_with_the_same_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     assert errors == ["Error: LOG_FORMAT must be one of text, json, got 'yaml'"], result.stderr
+
+
+def test_file_storage_url_names_the_local_folder(tmp_path: Path) -> None:
+    from incubator.storage import LocalFolderStorage
+
+    folder = tmp_path / "shared-uploads"
+    app = create_app({**base_config(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path),
+                      "STORAGE_URL": f"file://{folder}"})
+    storage = app.extensions["file_storage"]
+    assert isinstance(storage, LocalFolderStorage) and storage.root == folder

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -150,14 +151,17 @@ def topology(postgresql_server: PostgresServer, redis_server: RedisServer, s3_en
             for process in topology.processes:
                 if process.poll() is None:
                     process.send_signal(signal.SIGINT)  # gunicorn's quick shutdown; the scheduler stops too
+            deadline = time.monotonic() + 5  # they all stop at once; a slow exit is not what is tested here
             for process in topology.processes:
                 try:
-                    process.wait(timeout=15)
+                    process.wait(timeout=max(deadline - time.monotonic(), 0.1))
                 except subprocess.TimeoutExpired:
                     process.kill()
+                    process.wait()
             if topology.control is not None:
                 with topology.control.app_context():
                     db.engine.dispose()
+            shutil.rmtree(logs, ignore_errors=True)
 
 
 @pytest.fixture

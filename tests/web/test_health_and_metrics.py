@@ -86,9 +86,14 @@ def test_readyz_fails_when_the_leader_stopped_renewing(app: Flask, client: Flask
 
 def test_readyz_fails_when_migrations_are_behind(app: Flask, client: FlaskClient) -> None:
     lead_scheduler()
+    head = db.session.scalar(text("SELECT version_num FROM alembic_version"))
     db.session.execute(text("UPDATE alembic_version SET version_num = 'bc7b40f6a954'"))
     db.session.commit()
-    response = client.get("/readyz")
+    try:
+        response = client.get("/readyz")
+    finally:  # the PostgreSQL database is shared by the whole session: put its version back
+        db.session.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head})
+        db.session.commit()
     assert response.status_code == 503
     assert response.json["migrations"]["ok"] is False
     assert response.json["migrations"]["current"] == ["bc7b40f6a954"]
