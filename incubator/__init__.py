@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from incubator.config import FIXED_SETTINGS, ConfigurationError, settings_from_environment
 from incubator.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate, select_locale
-from incubator.storage import init_storage
+from incubator.storage import StorageUnavailable, init_storage
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,6 +120,7 @@ ERROR_TITLES = {
     413: "The upload is too large",
     429: "Too many attempts",
     500: "Something went wrong on our side",
+    503: "Files are unavailable for a moment",
 }
 
 
@@ -148,6 +149,13 @@ def _register_error_handlers(app: Flask) -> None:
         elif error.code == 413:
             message = _("The file is larger than this service accepts.")
         return render_error(error.code, message)
+
+    @app.errorhandler(StorageUnavailable)
+    def storage_unavailable(error: StorageUnavailable) -> Any:
+        app.logger.error("File store unavailable on %s %s: %s", request.method, request.path, error)
+        db.session.rollback()
+        return render_error(503, _("Uploaded files cannot be stored or read just now. Nothing you saved is lost; "
+                                   "try again in a minute."))
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> Any:

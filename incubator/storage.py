@@ -9,9 +9,10 @@ after the transaction that removed the row has committed (services.attachments).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, cast
 from urllib.parse import urlsplit
@@ -21,6 +22,10 @@ from flask import Flask, current_app
 from incubator.config import ConfigurationError
 
 KEY_ALPHABET = frozenset("0123456789abcdef")
+
+
+class StorageUnavailable(RuntimeError):
+    """The file store cannot be reached or refused the operation; the request answers 503."""
 
 
 def _checked_key(key: str) -> str:
@@ -104,26 +109,40 @@ class S3Storage:
         key = secrets.token_hex(24)
         # upload_fileobj writes the object only when the whole stream has arrived, so a crash
         # mid-upload never leaves a truncated object under the key.
-        self.client.upload_fileobj(stream, self.bucket, self._object(key))
+        with _unavailable_on_error():
+            self.client.upload_fileobj(stream, self.bucket, self._object(key))
         return key
 
     def open(self, key: str) -> BinaryIO:
-        body = self.client.get_object(Bucket=self.bucket, Key=self._object(key))["Body"]
+        with _unavailable_on_error():
+            body = self.client.get_object(Bucket=self.bucket, Key=self._object(key))["Body"]
         return cast(BinaryIO, body)
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._object(key))  # absent: no error
+        with _unavailable_on_error():
+            self.client.delete_object(Bucket=self.bucket, Key=self._object(key))  # absent: no error
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
 
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=self._object(key))
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return False
-            raise
+        with _unavailable_on_error():
+            try:
+                self.client.head_object(Bucket=self.bucket, Key=self._object(key))
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                    return False
+                raise
         return True
+
+
+@contextlib.contextmanager
+def _unavailable_on_error() -> Iterator[None]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (BotoCoreError, ClientError) as error:
+        raise StorageUnavailable(f"object store: {error}") from error
 
 
 def s3_storage_from_config(config: dict[str, Any]) -> S3Storage:

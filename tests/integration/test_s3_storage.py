@@ -125,3 +125,14 @@ def test_a_missing_bucket_stops_start_up(database_url: str, tmp_path: Any, s3_en
 def test_an_unknown_storage_scheme_stops_start_up(database_url: str, tmp_path: Any, storage_url: str) -> None:
     with pytest.raises(ConfigurationError, match="STORAGE_URL has an unknown scheme"):
         create_app({**base_config(database_url, tmp_path), "STORAGE_URL": storage_url})
+
+
+def test_upload_while_the_object_store_refuses_answers_503_and_saves_nothing(
+        app: Flask, applicant_client: FlaskClient, draft: Application, s3_endpoint: S3Endpoint,
+        s3_bucket: str) -> None:
+    s3_endpoint.client().delete_bucket(Bucket=s3_bucket)  # the store goes away after start-up
+    response = upload(applicant_client, draft.id, TINY_PDF)
+    assert response.status_code == 503
+    assert "Nothing you saved is lost" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalars(select(Attachment).where(Attachment.application_id == draft.id)).all() == []
