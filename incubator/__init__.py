@@ -120,7 +120,7 @@ ERROR_TITLES = {
     413: "The upload is too large",
     429: "Too many attempts",
     500: "Something went wrong on our side",
-    503: "Files are unavailable for a moment",
+    503: "Temporarily unavailable",
 }
 
 
