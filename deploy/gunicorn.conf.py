@@ -14,6 +14,7 @@ the environment variables below are how it (and deploy/systemd/incubator-web.ser
   user and the duration (``LOG_FORMAT=json`` for machines).
 """
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -35,11 +36,18 @@ errorlog = "-"
 # user (two on one machine collide) and unwritable under systemd's ProtectHome. Not needed here.
 control_socket_disable = True
 
-_created_metrics_dir = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     # Set before the application (and prometheus_client) is imported, so workers inherit it.
     _created_metrics_dir = tempfile.mkdtemp(prefix="incubator-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
+    _master_pid = os.getpid()
+
+    def _remove_created_metrics_dir() -> None:
+        if os.getpid() == _master_pid:  # workers inherit this handler; only the master cleans up
+            shutil.rmtree(_created_metrics_dir, ignore_errors=True)
+
+    # atexit rather than on_exit: it also runs when a bad setting stops gunicorn during start-up.
+    atexit.register(_remove_created_metrics_dir)
 
 
 def on_starting(server):
@@ -57,8 +65,3 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
-
-
-def on_exit(server):
-    if _created_metrics_dir:
-        shutil.rmtree(_created_metrics_dir, ignore_errors=True)
