@@ -26,6 +26,9 @@ setup(
         "APScheduler>=3.10,<4",
         "psycopg[binary]>=3.2,<4",
         "gunicorn>=23,<28",
+        "redis>=5.0,<7",  # RATELIMIT_STORAGE_URI=redis://… (login throttling shared by web hosts)
+        "boto3>=1.35,<2",  # STORAGE_URL=s3://… (uploads shared by web hosts)
+        "prometheus-client>=0.21,<1",  # /metrics
         "numpy>=1.26,<3",
         "ortools>=9.11,<10",
         "scikit-learn>=1.5,<2",
@@ -42,6 +45,8 @@ setup(
             "scipy>=1.14,<2",
             "matching>=1.4,<2",
             "ruff>=0.8,<1",
+            "moto[server]>=5.0,<6",  # a real S3 API on localhost (tests/support/s3.py)
+            "requests>=2.32,<3",  # the topology test talks HTTP to gunicorn
         ],
     },
 )

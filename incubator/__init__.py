@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +12,11 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from incubator.config import FIXED_SETTINGS, settings_from_environment
+from incubator.config import FIXED_SETTINGS, ConfigurationError, settings_from_environment
 from incubator.domain.two_factor import parse_required_roles
 from incubator.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate, select_locale
 from incubator.links import configure_public_links
-from incubator.storage import init_storage
+from incubator.storage import StorageUnavailable, init_storage
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,7 +39,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config.get("BEHIND_PROXY"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
+    from incubator.logs import configure_logging
+
+    configure_logging(app.config["LOG_FORMAT"])
     _init_extensions(app)
+    _check_rate_limit_storage(app)
     _register_blueprints(app)
     _register_error_handlers(app)
     _register_template_helpers(app)
@@ -50,8 +53,29 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from incubator.cli import register_commands
 
     register_commands(app)
-    logging.getLogger("incubator").setLevel(logging.INFO)
     return app
+
+
+def _check_rate_limit_storage(app: Flask) -> None:
+    """A shared limiter store that is down would silently stop counting failed logins: refuse."""
+    uri = app.config["RATELIMIT_STORAGE_URI"]
+    if uri.startswith("memory://"):
+        return
+    try:
+        reachable = limiter.storage.check()
+    except Exception:  # the client's own errors vary by store; any of them means "not usable"
+        reachable = False
+    if not reachable:
+        raise ConfigurationError(f"RATELIMIT_STORAGE_URI: cannot reach {_without_password(uri)}")
+
+
+def _without_password(uri: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    if parts.password:
+        return uri.replace(f":{parts.password}@", ":***@", 1)
+    return uri
 
 
 def _init_extensions(app: Flask) -> None:
@@ -81,9 +105,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from incubator.web import admin, apply, auth, main, manage, notifications, review
+    from incubator.web import admin, apply, auth, main, manage, notifications, ops, review
 
-    for module in (main, auth, apply, admin, manage, review, notifications):
+    for module in (main, auth, apply, admin, manage, review, notifications, ops):
         app.register_blueprint(module.bp)
 
 
@@ -95,6 +119,7 @@ ERROR_TITLES = {
     413: "The upload is too large",
     429: "Too many attempts",
     500: "Something went wrong on our side",
+    503: "Temporarily unavailable",
 }
 
 
@@ -127,6 +152,13 @@ def _register_error_handlers(app: Flask) -> None:
         elif error.code == 413:
             message = _("The file is larger than this service accepts.")
         return render_error(error.code, message)
+
+    @app.errorhandler(StorageUnavailable)
+    def storage_unavailable(error: StorageUnavailable) -> Any:
+        app.logger.error("File store unavailable on %s %s: %s", request.method, request.path, error)
+        db.session.rollback()
+        return render_error(503, _("Uploaded files cannot be stored or read just now. Nothing you saved is lost; "
+                                   "try again in a minute."))
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> Any:

@@ -144,20 +144,28 @@ def retention_run(dry_run: bool) -> None:
               help="Seconds between retention runs (anonymising old rejected and withdrawn applications).")
 @click.option("--stuck-after", default=600.0, show_default=True,
               help="Seconds a delivery may stay in 'sending' before it counts as interrupted.")
+@click.option("--lease-seconds", default=30.0, show_default=True,
+              help="Seconds the leader's lease lasts unrenewed; a standby takes over within this plus --renew-every.")
+@click.option("--renew-every", default=10.0, show_default=True,
+              help="Seconds between lease renewals by the leader and tries by a standby.")
 def scheduler_run(sweep_every: float, deliver_every: float, reset_every: float, expire_every: float,
-                  retention_every: float, stuck_after: float) -> None:
-    """Run the scheduler in this process until stopped (SIGTERM or Ctrl-C)."""
-    import logging
+                  retention_every: float, stuck_after: float, lease_seconds: float, renew_every: float) -> None:
+    """Run the scheduler in this process until stopped (SIGTERM or Ctrl-C).
 
+    Start it on as many hosts as you like: one leads and runs the jobs, the others stand by.
+    """
     from flask import current_app
 
     from incubator import scheduler
 
-    if min(sweep_every, deliver_every, reset_every, expire_every, retention_every, stuck_after) <= 0:
+    if min(sweep_every, deliver_every, reset_every, expire_every, retention_every, stuck_after,
+           lease_seconds, renew_every) <= 0:
         raise click.ClickException("every interval must be a positive number of seconds")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if renew_every >= lease_seconds:
+        raise click.ClickException("--renew-every must be shorter than --lease-seconds")
     intervals = scheduler.Intervals(sweep=sweep_every, delivery=deliver_every, reset_stuck=reset_every,
-                                    offer_expiry=expire_every, retention=retention_every, stuck_after=stuck_after)
+                                    offer_expiry=expire_every, retention=retention_every, stuck_after=stuck_after,
+                                    lease=lease_seconds, renew=renew_every)
     scheduler.run(current_app._get_current_object(), intervals)  # type: ignore[attr-defined]
 
 

@@ -12,9 +12,19 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import click
+
 from incubator.domain.two_factor import DEFAULT_TWO_FACTOR_ROLES, parse_required_roles
 
 DEFAULT_TIMEZONE = "Europe/Oslo"
+
+
+class ConfigurationError(click.ClickException):
+    """A setting that cannot work; start-up stops with this one line instead of a traceback.
+
+    A ``ClickException`` so every ``flask`` command prints it as ``Error: …`` and exits 1;
+    ``wsgi.py`` turns it into the same single line for gunicorn.
+    """
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -31,7 +41,7 @@ def _env_int(name: str, default: int) -> int:
     try:
         return int(value)
     except ValueError as exc:
-        raise RuntimeError(f"environment variable {name} must be an integer, got {value!r}") from exc
+        raise ConfigurationError(f"environment variable {name} must be an integer, got {value!r}") from exc
 
 
 def load_or_create_secret_key(instance_path: Path) -> str:
@@ -105,6 +115,21 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         # Rejected and withdrawn applications are anonymised this long after (services/retention.py).
         "RETENTION_YEARS": _env_int("RETENTION_YEARS", 3),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER") or str(instance_path / "uploads"),
+        # Empty: the local folder above. ``s3://bucket/prefix``: an S3-compatible object store,
+        # reached at S3_ENDPOINT_URL (empty: AWS) with these credentials (empty: boto3's own
+        # lookup, e.g. an instance role or AWS_ACCESS_KEY_ID).
+        "STORAGE_URL": os.environ.get("STORAGE_URL", ""),
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL", ""),
+        "S3_REGION": os.environ.get("S3_REGION", ""),
+        "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID", ""),
+        "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY", ""),
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
+        # Bearer token for /metrics; empty means /metrics does not exist (404).
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        # /readyz fails when the scheduler leader has not renewed its lease for this long, or
+        # when an email has waited for delivery longer than OUTBOX_MAX_DELAY.
+        "SCHEDULER_STALE_AFTER": _env_int("SCHEDULER_STALE_AFTER", 30),
+        "OUTBOX_MAX_DELAY": _env_int("OUTBOX_MAX_DELAY", 15 * 60),
         "MAX_UPLOAD_BYTES": _env_int("MAX_UPLOAD_MB", 20) * 1024 * 1024,
         # The request limit sits a little above the file limit, so an oversized file gets our
         # clear message from the form rather than a bare 413 from the server.

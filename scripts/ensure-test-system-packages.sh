@@ -2,6 +2,7 @@
 # Make sure the Debian packages the test suite needs are installed:
 #   chromium    -> /usr/bin/chromium, driven by Playwright (tests/support/browser.py)
 #   postgresql  -> initdb/pg_ctl/postgres for the throwaway server (tests/support/postgres.py)
+#   redis-server -> the throwaway Redis of the multi-host tests (tests/support/redis.py)
 #   libatomic1  -> needed by the Node.js binary inside the playwright wheel; present on
 #                  most systems, but not guaranteed on a minimal image
 #
@@ -29,6 +30,10 @@ else
 fi
 if [[ "$have_postgres" != true ]]; then
     missing+=(postgresql)
+fi
+
+if ! command -v redis-server >/dev/null 2>&1; then
+    missing+=(redis-server)
 fi
 
 if ! /sbin/ldconfig -p 2>/dev/null | grep -q 'libatomic\.so\.1 '; then

@@ -8,6 +8,7 @@ from incubator.models.programmes import Call, CallProgramme, Criterion, Programm
 from incubator.models.reminders import CallReminderPolicy, NotificationPreference, SentReminder
 from incubator.models.residencies import Offer, Residency
 from incubator.models.reviews import Assignment, Conflict, Review, ReviewerProfile, Score
+from incubator.models.scheduling import JobHeartbeat, SchedulerLease
 from incubator.models.security import RecoveryCode, UserSession
 from incubator.models.users import User
 
@@ -40,4 +41,6 @@ __all__ = [
     "User",
     "UserSession",
     "RecoveryCode",
+    "JobHeartbeat",
+    "SchedulerLease",
 ]

@@ -107,7 +107,7 @@ def start_scheduler(url: str, smtp_port: int, log: Path, *extra: str) -> subproc
            "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp_port), "OUTBOX_DELIVERY": "manual",
            "SERVER_NAME": "localhost", "FLASK_APP": "incubator"}
     command = [FLASK, "--app", "incubator", "scheduler", "run", "--sweep-every", "0.5", "--deliver-every", "0.3",
-               "--reset-every", "0.5", "--expire-every", "5", *extra]
+               "--reset-every", "0.5", "--expire-every", "5", "--lease-seconds", "3", "--renew-every", "0.5", *extra]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
@@ -170,9 +170,10 @@ def test_two_schedulers_on_one_database_send_every_reminder_exactly_once(
     assert db.session.scalar(select(func.count()).select_from(SentReminder)) == 20 * 2 + 5
     assert dict(db.session.execute(select(OutboundEmail.status, func.count()).group_by(OutboundEmail.status)).all()) \
         == {"sent": len(expected)}
-    # Both processes really worked: each log shows its own sweep and delivery jobs running.
-    for number in range(2):
-        assert "scheduler started" in (tmp_path / f"scheduler{number}.log").read_text()
+    # Both processes ran; one led (the other stood by, unless a slow machine made them swap).
+    texts = [(tmp_path / f"scheduler{number}.log").read_text() for number in range(2)]
+    assert all("scheduler started" in text for text in texts)
+    assert any("now leads" in text for text in texts), texts
 
 
 @postgresql_only
@@ -212,7 +213,7 @@ def test_jobs_have_fixed_ids_coalesce_and_never_overlap(app: Flask) -> None:
     scheduler = build_scheduler(app, Intervals())
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs) == {"reminder-sweep", "outbox-delivery", "outbox-reset-stuck", "offer-expiry",
-                         "retention-anonymise"}
+                         "retention-anonymise", "scheduler-lease"}
     assert all(job.coalesce and job.max_instances == 1 for job in jobs.values())
     assert jobs["reminder-sweep"].trigger.interval == dt.timedelta(minutes=5)
     assert jobs["outbox-delivery"].trigger.interval == dt.timedelta(minutes=1)

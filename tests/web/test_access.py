@@ -19,6 +19,9 @@ PUBLIC_ENDPOINTS = {
     "apply.calls", "apply.call_detail",
     # Reached from a link in an email, without logging in; the secret token is the check.
     "notifications.unsubscribe", "notifications.calendar_feed",
+    # For load balancers and Prometheus: states and counts only; /metrics wants its bearer token
+    # (tests/web/test_health_and_metrics.py).
+    "ops.healthz", "ops.readyz", "ops.metrics",
 }
 SAMPLE_ARGUMENTS = {"user_id": 1, "token": "x", "application_id": 1, "attachment_id": 1, "step": "company",
                     "slug": "no-such-call", "call_id": 1, "offer_id": 1, "slot_id": 1, "assignment_id": 1,

@@ -1,0 +1,3 @@
+from incubator.web.ops.routes import bp
+
+__all__ = ["bp"]
