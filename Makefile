@@ -30,11 +30,11 @@ run: install
 	$(BIN)/flask scheduler run & trap 'kill $$! 2>/dev/null' EXIT INT TERM; OUTBOX_DELIVERY=scheduler $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 # One pytest worker per core (pytest-xdist): each worker has its own throwaway PostgreSQL, SQLite
-# template and SMTP server, so the suite's halves run independently.
+# template and SMTP server; a file stays on one worker, so module fixtures (the topology) start once.
 test: install-test
 	bash scripts/ensure-test-system-packages.sh
 	$(BIN)/ruff check incubator tests bench migrations wsgi.py setup.py
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 lint: install-test
 	$(BIN)/ruff check incubator tests bench migrations wsgi.py setup.py

@@ -17,10 +17,12 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 
+from incubator.config import ConfigurationError
+
 DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
 
 
-class PublicBaseUrlError(RuntimeError):
+class PublicBaseUrlError(ConfigurationError):
     """The configured public address is missing (in production) or not an http(s) URL."""
 
 

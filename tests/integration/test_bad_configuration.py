@@ -25,6 +25,7 @@ BIN = Path(sys.executable).parent
 
 def start(command: list[str], tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "SECRET_KEY": "k" * 32,
+           "PUBLIC_BASE_URL": "https://incubator.example.org",
            "PYTHONPATH": str(ROOT), "GUNICORN_BIND": f"127.0.0.1:{_free_port()}", "GUNICORN_WORKERS": "1",
            **settings}
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
@@ -44,6 +45,13 @@ def test_unknown_storage_scheme(tmp_path: Path) -> None:
     result = flask_scheduler(tmp_path, STORAGE_URL="ftp://files.example/uploads")
     assert_one_line(result, "Error: STORAGE_URL has an unknown scheme 'ftp'; use s3://bucket/prefix, "
                             "file:///folder, or leave it empty for UPLOAD_FOLDER")
+
+
+def test_production_without_public_base_url(tmp_path: Path) -> None:
+    result = flask_scheduler(tmp_path, PUBLIC_BASE_URL="")  # SECRET_KEY from the environment: production
+    assert_one_line(result, "Error: PUBLIC_BASE_URL is required in production (INCUBATOR_ENV=production or "
+                            "SECRET_KEY set in the environment): set it to the address people use, "
+                            "e.g. https://incubator.example.org")
 
 
 def test_unreachable_redis(tmp_path: Path) -> None:
