@@ -4,9 +4,13 @@ submit is checked at submission (a draft may be saved half-done)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     IntegerField,
@@ -153,3 +157,23 @@ STEP_FORMS: dict[str, type[FlaskForm]] = {
     "residency": ResidencyForm,
     "preferences": PreferencesForm,
 }
+
+
+KIND_CHOICES = [("pitch_deck", _l("Pitch deck")), ("other", _l("Other document"))]
+
+
+class AttachmentUploadForm(FlaskForm):
+    kind = SelectField(_l("Kind of document"), choices=KIND_CHOICES, default="pitch_deck",
+                       description=_l("A new pitch deck replaces the one uploaded before."))
+    file = FileField(_l("PDF file"),
+                     validators=[FileRequired(message=_l("Choose a PDF file to upload."))],
+                     render_kw={"accept": "application/pdf,.pdf"})
+    submit = SubmitField(_l("Upload"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.file.description = _("PDF only, up to %(mb)d MB.", mb=max_upload_mb())
+
+
+def max_upload_mb() -> int:
+    return max(current_app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024), 1)

@@ -19,21 +19,20 @@ from incubator.services.applications import NotAllowed
 from incubator.services.timeline import application_timeline
 from incubator.web.access import login_required, role_required
 from incubator.web.apply import bp
-from incubator.web.apply.forms import STEP_FORMS, PreferencesForm, StartForm, SubmitForm, WithdrawForm
+from incubator.web.apply.forms import (
+    STEP_FORMS,
+    AttachmentUploadForm,
+    PreferencesForm,
+    StartForm,
+    SubmitForm,
+    WithdrawForm,
+)
+from incubator.web.apply.steps import load_own_application, step_context
 from incubator.web.forms import form_status, show_service_error
 
 
 def load_call(slug: str) -> Call:
     return db.session.scalar(select(Call).where(Call.slug == slug)) or abort(404)
-
-
-def load_own_application(application_id: int) -> Application:
-    """The signed-in applicant's application; anyone else's is 'not found', not 'forbidden',
-    so ids reveal nothing."""
-    application = db.session.get(Application, application_id)
-    if application is None or application.applicant_id != current_user.id:
-        abort(404)
-    return application
 
 
 @bp.route("/calls")
@@ -64,18 +63,6 @@ def start(slug: str) -> Any:
         flash(error.message, "danger")
         return render_template("apply/call.html", call=call, now=utcnow(), existing=None, start_form=form), 409
     return redirect(url_for("apply.step", application_id=application.id, step=STEP_SLUGS[0]))
-
-
-def _step_context(application: Application, step: str) -> dict[str, Any]:
-    now = utcnow()
-    return {
-        "application": application,
-        "step": next(s for s in STEPS if s.slug == step),
-        "steps": STEPS,
-        "missing": applications.missing_answers(application),
-        "editable": application.state == ApplicationState.DRAFT.value and application.call.is_open(now),
-        "now": now,
-    }
 
 
 def _fill_form(form: Any, application: Application, step: str) -> None:
@@ -116,10 +103,8 @@ def step(application_id: int, step: str) -> Any:
     if application.state != ApplicationState.DRAFT.value:
         return redirect(url_for("apply.show_application", application_id=application.id))
     if step == "attachments":
-        from incubator.web.apply.attachments import AttachmentUploadForm
-
         return render_template("apply/step_attachments.html", upload_form=AttachmentUploadForm(),
-                               **_step_context(application, step))
+                               **step_context(application, step))
     if step == "review":
         return _review_page(application, SubmitForm(data={"consent": application.consent}))
     form = STEP_FORMS[step]()
@@ -139,12 +124,12 @@ def step(application_id: int, step: str) -> Any:
             flash(_("Saved."), "success")
             following = STEP_SLUGS[STEP_SLUGS.index(step) + 1]
             return redirect(url_for("apply.step", application_id=application.id, step=following))
-    return render_template("apply/step_form.html", form=form, **_step_context(application, step)), max(
+    return render_template("apply/step_form.html", form=form, **step_context(application, step)), max(
         status, form_status(form))
 
 
 def _review_page(application: Application, form: SubmitForm, status: int = 200) -> Any:
-    return render_template("apply/step_review.html", form=form, **_step_context(application, "review")), status
+    return render_template("apply/step_review.html", form=form, **step_context(application, "review")), status
 
 
 @bp.route("/applications/<int:application_id>/submit", methods=["POST"])
