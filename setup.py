@@ -29,6 +29,9 @@ setup(
         "numpy>=1.26,<3",
         "ortools>=9.11,<10",
         "scikit-learn>=1.5,<2",
+        # Call descriptions are Markdown; nh3 keeps only safe HTML from what markdown-it renders.
+        "markdown-it-py>=3,<5",
+        "nh3>=0.2.18,<0.4",
     ],
     extras_require={
         "test": [

@@ -7,6 +7,7 @@ from incubator.web.manage import (  # noqa: E402,F401
     assignments,
     calls,
     decisions,
+    programmes,
     ranking,
     reminders,
     residencies,
