@@ -30,6 +30,7 @@ from incubator.models import Application, Call, ProgrammePreference, User
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
 from incubator.services.notifications import queue_email
+from incubator.services.questions import missing_question_labels, store_answers
 
 # The fields each step may change; anything else in the submitted data is ignored.
 STEP_FIELDS: dict[str, tuple[str, ...]] = {
@@ -65,7 +66,11 @@ def application_values(application: Application) -> dict[str, Any]:
 
 
 def missing_answers(application: Application) -> dict[str, list[str]]:
-    return missing_by_step(application_values(application))
+    missing = missing_by_step(application_values(application))
+    questions = missing_question_labels(application)
+    if questions:
+        missing["questions"] = questions
+    return missing
 
 
 def _ensure_owner(application: Application, user: User) -> None:
@@ -74,9 +79,11 @@ def _ensure_owner(application: Application, user: User) -> None:
 
 
 def _ensure_call_open(call: Call, now: dt.datetime) -> None:
+    if call.state == "draft":
+        raise NotAllowed("This call is not published.")
     if now < call.opens_at:
         raise ServiceError("This call is not open yet.")
-    if now >= call.closes_at:
+    if now >= call.closes_at or call.state != "published":
         raise ServiceError("The call closed; applications can no longer be changed or submitted.")
 
 
@@ -159,6 +166,15 @@ def _set_preferences(application: Application, programme_ids: Sequence[int]) -> 
         ProgrammePreference(programme_id=programme_id, rank=rank)
         for rank, programme_id in enumerate(programme_ids, start=1)
     )
+
+
+def save_question_answers(application: Application, user: User, raw: Mapping[int, Any], now: dt.datetime) -> None:
+    """The draft's answers to the call's own questions, checked like any step's."""
+    ensure_editable(application, user, now)
+    store_answers(application, raw, now)
+    application.updated_at = now
+    db.session.flush()
+    record_event(user, "application.step_saved", "application", application.id, step="questions")
 
 
 def submit_application(application: Application, user: User, now: dt.datetime) -> None:

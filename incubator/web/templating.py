@@ -19,6 +19,7 @@ from incubator.domain.applications import (
 from incubator.domain.roles import Role
 from incubator.services.applications import state_shown_to_applicant
 from incubator.services.residencies import open_offer_for
+from incubator.web.markdown import render_markdown
 
 
 def in_zone(value: dt.datetime | None, zone: str | None = None) -> dt.datetime | None:
@@ -52,6 +53,7 @@ def time_left(deadline: dt.datetime, now: dt.datetime) -> str:
 def register_filters(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["local_datetime"] = local_datetime
+    app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["utc_datetime"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm 'UTC'") if value else ""
     app.jinja_env.globals["time_left"] = time_left
     app.jinja_env.globals["Role"] = Role

@@ -133,6 +133,11 @@ class PreferencesForm(FlaskForm, SaveButtons):
             raise ValidationError(_l("Choose a month from now on."))
 
 
+class QuestionsForm(FlaskForm, SaveButtons):
+    """CSRF and the save button; the call's own questions are read from the request by id,
+    since each call asks different ones."""
+
+
 class SubmitForm(FlaskForm):
     consent = BooleanField(_l("I consent to Oslo Cancer Cluster processing this application and sharing it with "
                               "the reviewers and, for the exchange, with AstraZeneca BioVentureHub."))

@@ -13,9 +13,9 @@ from flask import abort
 from flask_login import current_user
 
 from incubator.database import utcnow
-from incubator.domain.applications import STEPS, ApplicationState
+from incubator.domain.applications import STEPS, ApplicationState, Step
 from incubator.extensions import db
-from incubator.models import Application
+from incubator.models import Application, Call
 from incubator.services import applications
 
 
@@ -28,12 +28,23 @@ def load_own_application(application_id: int) -> Application:
     return application
 
 
+QUESTIONS_STEP = Step("questions", "Questions for this call", ())
+
+
+def steps_for(call: Call) -> tuple[Step, ...]:
+    """The fixed steps, with the call's own questions as a step before "review and submit"
+    when the call has any."""
+    if not call.questions:
+        return STEPS
+    return (*STEPS[:-1], QUESTIONS_STEP, STEPS[-1])
+
+
 def step_context(application: Application, step: str) -> dict[str, Any]:
     now = utcnow()
     return {
         "application": application,
-        "step": next(s for s in STEPS if s.slug == step),
-        "steps": STEPS,
+        "step": next(s for s in steps_for(application.call) if s.slug == step),
+        "steps": steps_for(application.call),
         "missing": applications.missing_answers(application),
         "editable": application.state == ApplicationState.DRAFT.value and application.call.is_open(now),
         "now": now,
