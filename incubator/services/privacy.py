@@ -26,6 +26,7 @@ from incubator.services.applications import application_values
 from incubator.services.attachments import delete_file_after_commit
 from incubator.services.audit import record_event
 from incubator.services.passwords import verify_password
+from incubator.services.questions import answered_questions
 from incubator.storage import file_storage
 
 ERASED_NAME = "Erased account"
@@ -99,6 +100,8 @@ def export_personal_data(user: User) -> bytes:
             values["preferences"] = [
                 {"rank": pref.rank, "programme": pref.programme.name} for pref in application.preferences
             ]
+            values["questions"] = [{"question": question.label, "answer": text}
+                                   for question, text in answered_questions(application)]
             values["history"] = _history(application, user)
             documents = []
             for attachment in application.attachments:

@@ -209,3 +209,18 @@ def answered_questions(application: Application) -> list[tuple[CallQuestion, str
     """Every question of the call with the application's answer as text ('' when unanswered)."""
     rows = answers_by_question(application)
     return [(question, answer_text(question, rows.get(question.id))) for question in application.call.questions]
+
+
+def answers_for_call(call: Call, application_ids: Sequence[int]) -> dict[int, dict[int, str]]:
+    """{application id: {question id: answer text}} for the ranking CSV, in one query."""
+    if not application_ids or not call.questions:
+        return {}
+    questions = {question.id: question for question in call.questions}
+    rows = db.session.scalars(select(QuestionAnswer).where(QuestionAnswer.application_id.in_(
+        select(Application.id).where(Application.call_id == call.id))))
+    wanted = set(application_ids)
+    texts: dict[int, dict[int, str]] = {}
+    for row in rows:
+        if row.application_id in wanted and row.question_id in questions:
+            texts.setdefault(row.application_id, {})[row.question_id] = answer_text(questions[row.question_id], row)
+    return texts

@@ -18,6 +18,7 @@ from incubator.domain.applications import (
 )
 from incubator.domain.roles import Role
 from incubator.services.applications import state_shown_to_applicant
+from incubator.services.questions import answered_questions
 from incubator.services.residencies import open_offer_for
 from incubator.web.markdown import render_markdown
 
@@ -60,6 +61,7 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["shown_state"] = state_shown_to_applicant
     app.jinja_env.globals["open_offer_for"] = open_offer_for
+    app.jinja_env.globals["call_answers"] = answered_questions
     app.jinja_env.globals["labels"] = {
         "focus": FOCUS_AREAS, "stage": DEVELOPMENT_STAGES, "purpose": RESIDENCY_PURPOSES,
         "space": SPACE_TYPES, "state": STATE_LABELS,

@@ -100,7 +100,10 @@ def edit_question(call_id: int, question_id: int) -> Any:
     call = load_call(call_id)
     question = _load_question(call, question_id)
     if request.method == "GET":
-        form = QuestionForm(obj=question, options="\n".join(option.label for option in question.options))
+        form = QuestionForm(data={
+            "label": question.label, "variant": question.variant, "help_text": question.help_text,
+            "required": question.required, "max_words": question.max_words, "min_number": question.min_number,
+            "max_number": question.max_number, "options": "\n".join(option.label for option in question.options)})
         return _page(call, form, 200, question)
     form = QuestionForm()
     if form.validate_on_submit():
