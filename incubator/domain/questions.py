@@ -18,6 +18,7 @@ class Variant(StrEnum):
     MULTIPLE_CHOICE = "multiple_choice"
     NUMBER = "number"
     YES_NO = "yes_no"
+    PDF_UPLOAD = "pdf_upload"
 
 
 VARIANTS = tuple(variant.value for variant in Variant)
@@ -50,10 +51,12 @@ class Answer:
     number: Decimal | None = None
     yes: bool | None = None
     option_ids: tuple[int, ...] = ()
+    attachment_id: int | None = None  # the uploaded PDF, stored like the application's other documents
 
     @property
     def is_empty(self) -> bool:
-        return self.text is None and self.number is None and self.yes is None and not self.option_ids
+        return (self.text is None and self.number is None and self.yes is None and not self.option_ids
+                and self.attachment_id is None)
 
 
 def definition_problems(spec: QuestionSpec) -> list[str]:
@@ -157,6 +160,14 @@ def _multiple_choice(spec: QuestionSpec, values: list[str]) -> Answer:
     return Answer(option_ids=_chosen_ids(spec, values))
 
 
+def _pdf_upload(spec: QuestionSpec, values: list[str]) -> Answer:
+    # The file itself is checked where every upload is (services.attachments); here the answer
+    # is the stored document's id, and the service makes sure it is this application's.
+    if not values[0].isdigit():
+        raise AnswerProblem("Upload a PDF file.")
+    return Answer(attachment_id=int(values[0]))
+
+
 _CHECKERS = {
     Variant.SHORT_TEXT: _short_text,
     Variant.LONG_TEXT: _long_text,
@@ -164,6 +175,7 @@ _CHECKERS = {
     Variant.YES_NO: _yes_no,
     Variant.SINGLE_CHOICE: _single_choice,
     Variant.MULTIPLE_CHOICE: _multiple_choice,
+    Variant.PDF_UPLOAD: _pdf_upload,
 }
 
 

@@ -17,11 +17,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from incubator.database import utcnow
 from incubator.domain.questions import VARIANTS
 from incubator.extensions import db
+from incubator.models.applications import Attachment
 from incubator.models.programmes import Call
 
 VARIANT_VALUES = ", ".join(f"'{value}'" for value in VARIANTS)
@@ -91,7 +92,13 @@ class QuestionAnswer(db.Model):
     text_value: Mapped[str | None] = mapped_column(Text)
     number_value: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     bool_value: Mapped[bool | None] = mapped_column(Boolean)
+    # A PDF answer is one of the application's documents; removing the document removes the answer.
+    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id", ondelete="CASCADE"), unique=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     question: Mapped[CallQuestion] = relationship()
+    # The ORM cascade does what ON DELETE CASCADE does on PostgreSQL, also where SQLite leaves
+    # foreign keys unenforced: removing the document removes the answer it was.
+    attachment: Mapped[Attachment | None] = relationship(
+        backref=backref("question_answer", uselist=False, cascade="all, delete-orphan"))
     options: Mapped[list[QuestionOption]] = relationship(secondary=answer_options, order_by=QuestionOption.position)

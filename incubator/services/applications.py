@@ -30,7 +30,7 @@ from incubator.models import Application, Call, ProgrammePreference, User
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
 from incubator.services.notifications import queue_email
-from incubator.services.questions import missing_question_labels, store_answers
+from incubator.services.questions import missing_question_labels
 
 # The fields each step may change; anything else in the submitted data is ignored.
 STEP_FIELDS: dict[str, tuple[str, ...]] = {
@@ -166,15 +166,6 @@ def _set_preferences(application: Application, programme_ids: Sequence[int]) -> 
         ProgrammePreference(programme_id=programme_id, rank=rank)
         for rank, programme_id in enumerate(programme_ids, start=1)
     )
-
-
-def save_question_answers(application: Application, user: User, raw: Mapping[int, Any], now: dt.datetime) -> None:
-    """The draft's answers to the call's own questions, checked like any step's."""
-    ensure_editable(application, user, now)
-    store_answers(application, raw, now)
-    application.updated_at = now
-    db.session.flush()
-    record_event(user, "application.step_saved", "application", application.id, step="questions")
 
 
 def submit_application(application: Application, user: User, now: dt.datetime) -> None:

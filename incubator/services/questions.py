@@ -61,7 +61,7 @@ def answer_of(row: QuestionAnswer | None) -> Answer | None:
     if row is None:
         return None
     return Answer(text=row.text_value, number=row.number_value, yes=row.bool_value,
-                  option_ids=tuple(option.id for option in row.options))
+                  option_ids=tuple(option.id for option in row.options), attachment_id=row.attachment_id)
 
 
 def _require_manager(user: User) -> None:
@@ -173,6 +173,12 @@ def store_answers(application: Application, raw: Mapping[int, str | Sequence[str
             problems[question.id] = str(problem)
     if problems:
         raise AnswersInvalid(problems)
+    own_documents = {attachment.id for attachment in application.attachments}
+    for question_id, answer in checked.items():
+        if answer.attachment_id is not None and answer.attachment_id not in own_documents:
+            problems[question_id] = "Upload a PDF file."
+    if problems:
+        raise AnswersInvalid(problems)
     rows = answers_by_question(application)
     options = {o.id: o for q in application.call.questions for o in q.options}
     for question_id, answer in checked.items():
@@ -185,6 +191,7 @@ def store_answers(application: Application, raw: Mapping[int, str | Sequence[str
             row = QuestionAnswer(application_id=application.id, question_id=question_id)
             db.session.add(row)
         row.text_value, row.number_value, row.bool_value = answer.text, answer.number, answer.yes
+        row.attachment_id = answer.attachment_id
         row.options = [options[option_id] for option_id in answer.option_ids]
         row.updated_at = now
     db.session.flush()
@@ -201,6 +208,8 @@ def answer_text(question: CallQuestion, row: QuestionAnswer | None) -> str:
         return str(answer.number)
     if answer.yes is not None:
         return "yes" if answer.yes else "no"
+    if row is not None and row.attachment is not None:
+        return row.attachment.original_filename
     labels = {option.id: option.label for option in question.options}
     return "; ".join(labels[option_id] for option_id in answer.option_ids)
 

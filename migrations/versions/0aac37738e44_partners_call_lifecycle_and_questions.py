@@ -37,7 +37,7 @@ def upgrade():
     sa.Column('max_words', sa.Integer(), nullable=True),
     sa.Column('min_number', sa.Numeric(precision=14, scale=2), nullable=True),
     sa.Column('max_number', sa.Numeric(precision=14, scale=2), nullable=True),
-    sa.CheckConstraint("variant IN ('short_text', 'long_text', 'single_choice', 'multiple_choice', 'number', 'yes_no')", name=op.f('ck_call_questions_variant_known')),
+    sa.CheckConstraint("variant IN ('short_text', 'long_text', 'single_choice', 'multiple_choice', 'number', 'yes_no', 'pdf_upload')", name=op.f('ck_call_questions_variant_known')),
     sa.CheckConstraint('max_words IS NULL OR max_words > 0', name=op.f('ck_call_questions_max_words_positive')),
     sa.CheckConstraint('min_number IS NULL OR max_number IS NULL OR min_number <= max_number', name=op.f('ck_call_questions_number_bounds_ordered')),
     sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_call_questions_call_id_calls'), ondelete='CASCADE'),
@@ -53,11 +53,14 @@ def upgrade():
     sa.Column('text_value', sa.Text(), nullable=True),
     sa.Column('number_value', sa.Numeric(precision=14, scale=2), nullable=True),
     sa.Column('bool_value', sa.Boolean(), nullable=True),
+    sa.Column('attachment_id', sa.Integer(), nullable=True),
     sa.Column('updated_at', incubator.database.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['application_id'], ['applications.id'], name=op.f('fk_question_answers_application_id_applications'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['attachment_id'], ['attachments.id'], name=op.f('fk_question_answers_attachment_id_attachments'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['question_id'], ['call_questions.id'], name=op.f('fk_question_answers_question_id_call_questions'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_question_answers')),
-    sa.UniqueConstraint('application_id', 'question_id', name=op.f('uq_question_answers_application_id_question_id'))
+    sa.UniqueConstraint('application_id', 'question_id', name=op.f('uq_question_answers_application_id_question_id')),
+    sa.UniqueConstraint('attachment_id', name=op.f('uq_question_answers_attachment_id'))
     )
     with op.batch_alter_table('question_answers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_question_answers_application_id'), ['application_id'], unique=False)

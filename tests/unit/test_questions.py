@@ -84,3 +84,11 @@ def test_empty_answers_are_valid_drafts_and_missing_names_required_ones() -> Non
     assert empty.is_empty
     assert missing([required, optional], [empty, None]) == ["Biosafety level"]
     assert missing([required, optional], [Answer(text="BSL-2"), None]) == []
+
+
+def test_pdf_answer_is_the_id_of_a_stored_document() -> None:
+    question = spec(Variant.PDF_UPLOAD)
+    assert check_answer(question, "12") == Answer(attachment_id=12)
+    assert not Answer(attachment_id=12).is_empty
+    with pytest.raises(AnswerProblem, match="Upload a PDF file."):
+        check_answer(question, "deck.pdf")

@@ -12,11 +12,13 @@ from decimal import Decimal
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from incubator.database import utcnow
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Application, Call, CallQuestion, QuestionAnswer, QuestionOption
+from incubator.services.questions import AnswersInvalid, store_answers
 from tests.conftest import csrf_token, log_in
-from tests.factories import make_application, make_call
+from tests.factories import TINY_PDF, make_application, make_call
 from tests.factories_reviews import make_assignment
 
 
@@ -269,3 +271,93 @@ def test_the_applicants_export_includes_the_answers(app, make_user) -> None:
     assert exported[0]["questions"] == [{"question": "Biosafety level", "answer": "BSL-2"},
                                         {"question": "Lab staff", "answer": ""},
                                         {"question": "Plan", "answer": "Hire a chemist"}]
+
+
+# --- PDF upload questions ------------------------------------------------------------------------
+
+def pdf_question(call: Call, required: bool = True) -> CallQuestion:
+    question = CallQuestion(position=0, variant="pdf_upload", label="Lab safety plan", required=required)
+    call.questions = [question]
+    db.session.commit()
+    return question
+
+
+def test_a_pdf_answer_is_stored_as_a_document_and_replaced_by_a_new_upload(applicant_client: FlaskClient) -> None:
+    call = make_call()
+    question = pdf_question(call)
+    application = start(applicant_client, call)
+    path = step_path(application)
+    response = applicant_client.post(path, content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(applicant_client, path), f"q-{question.id}": (io.BytesIO(TINY_PDF), "safety.pdf")})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    [answer] = db.session.scalars(select(QuestionAnswer)).all()
+    assert answer.attachment.original_filename == "safety.pdf" and answer.attachment.kind == "other"
+    page = applicant_client.get(path).get_data(as_text=True)
+    assert "Uploaded:" in page and "safety.pdf" in page
+    # Saving again without a file keeps it; a new file replaces it and its old document.
+    applicant_client.post(path, content_type="multipart/form-data",
+                          data={"csrf_token": csrf_token(applicant_client, path)})
+    db.session.expire_all()
+    assert db.session.scalars(select(QuestionAnswer)).one().attachment.original_filename == "safety.pdf"
+    applicant_client.post(path, content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(applicant_client, path), f"q-{question.id}": (io.BytesIO(TINY_PDF), "v2.pdf")})
+    db.session.expire_all()
+    assert db.session.scalars(select(QuestionAnswer)).one().attachment.original_filename == "v2.pdf"
+    names = sorted(a.original_filename for a in db.session.get(Application, application.id).attachments)
+    assert names == ["deck.pdf", "v2.pdf"]
+
+
+def test_a_pdf_answer_that_is_not_a_pdf_is_refused_with_the_upload_checks_reason(
+        applicant_client: FlaskClient) -> None:
+    call = make_call()
+    question = pdf_question(call)
+    application = start(applicant_client, call)
+    path = step_path(application)
+    response = applicant_client.post(path, content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(applicant_client, path), f"q-{question.id}": (io.BytesIO(b"hello"), "notes.txt")})
+    assert response.status_code == 400
+    assert "PDF" in response.get_data(as_text=True)
+    assert db.session.scalars(select(QuestionAnswer)).all() == []
+    assert [a.original_filename for a in db.session.get(Application, application.id).attachments] == ["deck.pdf"]
+
+
+def test_a_required_pdf_question_blocks_submission_by_name(applicant_client: FlaskClient) -> None:
+    call = make_call()
+    pdf_question(call)
+    application = start(applicant_client, call)
+    review = f"/applications/{application.id}/steps/review"
+    response = applicant_client.post(f"/applications/{application.id}/submit",
+                                     data={"csrf_token": csrf_token(applicant_client, review), "consent": "y"})
+    assert response.status_code == 409
+    assert "Some answers are missing: Lab safety plan." in response.get_data(as_text=True)
+
+
+def test_someone_elses_document_id_is_not_an_answer(applicant_client: FlaskClient, make_user) -> None:
+    call = make_call()
+    question = pdf_question(call)
+    theirs = make_application(make_user(Role.APPLICANT), call, complete=True)
+    application = start(applicant_client, call)
+    try:
+        store_answers(application, {question.id: str(theirs.attachments[0].id)}, utcnow())
+    except AnswersInvalid as invalid:
+        assert invalid.problems == {question.id: "Upload a PDF file."}
+    else:
+        raise AssertionError("another application's document was accepted")
+
+
+def test_removing_the_document_from_the_attachments_step_removes_the_answer(applicant_client: FlaskClient) -> None:
+    call = make_call()
+    question = pdf_question(call)
+    application = start(applicant_client, call)
+    path = step_path(application)
+    applicant_client.post(path, content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(applicant_client, path), f"q-{question.id}": (io.BytesIO(TINY_PDF), "safety.pdf")})
+    document = db.session.scalars(select(QuestionAnswer)).one().attachment
+    attachments_step = f"/applications/{application.id}/steps/attachments"
+    response = applicant_client.post(f"/applications/{application.id}/attachments/{document.id}/delete",
+                                     data={"csrf_token": csrf_token(applicant_client, attachments_step)})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.scalars(select(QuestionAnswer)).all() == []
+    page = applicant_client.get(f"/applications/{application.id}/steps/review").get_data(as_text=True)
+    assert "Lab safety plan" in page  # listed as missing again

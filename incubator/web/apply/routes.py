@@ -17,6 +17,7 @@ from incubator.extensions import db
 from incubator.models import Application, Call
 from incubator.services import ServiceError, applications
 from incubator.services.applications import NotAllowed
+from incubator.services.question_answers import save_question_answers
 from incubator.services.questions import AnswersInvalid, answer_of, answers_by_question
 from incubator.services.timeline import application_timeline
 from incubator.web.access import login_required, role_required
@@ -144,8 +145,10 @@ def _questions_step(application: Application) -> Any:
     status = 200
     if form.validate_on_submit():
         raw = {question.id: request.form.getlist(f"q-{question.id}") for question in application.call.questions}
+        uploads = {question.id: (upload.filename, upload.stream) for question in application.call.questions
+                   if (upload := request.files.get(f"q-{question.id}")) is not None and upload.filename}
         try:
-            applications.save_question_answers(application, current_user, raw, utcnow())
+            save_question_answers(application, current_user, raw, uploads, utcnow())
         except NotAllowed:
             abort(404)
         except AnswersInvalid as invalid:
@@ -171,6 +174,9 @@ def _typed_answers(application: Application, raw: dict[int, list[str]]) -> dict[
         values = [value for value in raw.get(question.id, []) if value.strip()]
         if question.variant in ("single_choice", "multiple_choice"):
             shown[question.id] = Answer(option_ids=tuple(int(v) for v in values if v.isdigit()))
+        elif question.variant == "pdf_upload":
+            saved = answers_by_question(application).get(question.id)
+            shown[question.id] = Answer(attachment_id=saved.attachment_id if saved else None)
         elif question.variant == "yes_no":
             shown[question.id] = Answer(yes={"yes": True, "no": False}.get(values[0]) if values else None)
         else:

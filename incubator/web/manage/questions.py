@@ -33,7 +33,7 @@ from incubator.web.manage.routes import bp
 VARIANT_CHOICES = [
     ("short_text", _l("Short text")), ("long_text", _l("Long text (with a word limit)")),
     ("single_choice", _l("Single choice")), ("multiple_choice", _l("Multiple choice")),
-    ("number", _l("Number (with bounds)")), ("yes_no", _l("Yes / no")),
+    ("number", _l("Number (with bounds)")), ("yes_no", _l("Yes / no")), ("pdf_upload", _l("PDF upload")),
 ]
 VARIANT_LABELS = dict(VARIANT_CHOICES)
 
