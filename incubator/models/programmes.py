@@ -122,7 +122,7 @@ class Call(db.Model):
 
     def has_opened(self, now: dt.datetime) -> bool:
         """From here on, applicants may have started work the call's edits must not invalidate."""
-        return self.state != "draft" and self.opens_at <= now
+        return self.is_public(now)
 
 
 class CallProgramme(db.Model):
