@@ -26,7 +26,7 @@ from incubator.services.applications import application_values
 from incubator.services.attachments import delete_file_after_commit
 from incubator.services.audit import record_event
 from incubator.services.passwords import verify_password
-from incubator.services.questions import answered_questions
+from incubator.services.questions import answered_questions, erase_answers
 from incubator.storage import file_storage
 
 ERASED_NAME = "Erased account"
@@ -147,6 +147,7 @@ def erase_account(user: User, password: str, now: dt.datetime) -> None:
 
     deleted = anonymised = 0
     for application in applications:
+        erase_answers(application)
         for attachment in list(application.attachments):
             delete_file_after_commit(attachment.storage_key)
         if application.state == ApplicationState.DRAFT.value:

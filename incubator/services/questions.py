@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import exists, select
+from sqlalchemy import delete, exists, select
 
 from incubator.domain.questions import (
     Answer,
@@ -22,6 +22,7 @@ from incubator.domain.questions import (
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Application, Call, CallQuestion, QuestionAnswer, QuestionOption, User
+from incubator.models.questions import answer_options
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
 
@@ -233,3 +234,11 @@ def answers_for_call(call: Call, application_ids: Sequence[int]) -> dict[int, di
         if row.application_id in wanted and row.question_id in questions:
             texts.setdefault(row.application_id, {})[row.question_id] = answer_text(questions[row.question_id], row)
     return texts
+
+
+def erase_answers(application: Application) -> None:
+    """Remove every answer of an application (its owner erased their account): answers are
+    free text the person wrote, so anonymising keeps none of them."""
+    answer_ids = select(QuestionAnswer.id).where(QuestionAnswer.application_id == application.id)
+    db.session.execute(delete(answer_options).where(answer_options.c.answer_id.in_(answer_ids)))
+    db.session.execute(delete(QuestionAnswer).where(QuestionAnswer.application_id == application.id))

@@ -13,6 +13,7 @@ from incubator.database import utcnow
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import AuditEvent, Call, Partner, QuestionAnswer, User
+from incubator.models.questions import answer_options
 from incubator.services import ServiceError
 from incubator.services.programmes import (
     InUse,
@@ -103,3 +104,25 @@ def test_answered_questions_are_locked_and_partial_drafts_save(manager: User, ma
     delete_question(manager, stage)  # nobody answered it yet
     db.session.commit()
     assert db.session.scalars(select(QuestionAnswer.number_value)).all() == [Decimal(3)]
+
+
+def test_erasing_an_account_removes_its_answers_from_drafts_and_decided_applications(manager: User,
+                                                                                     make_user) -> None:
+    from incubator.services.privacy import erase_account
+    from tests.conftest import PASSWORD
+
+    applicant = make_user(Role.APPLICANT)
+    draft_call, decided_call = make_call(), make_call()
+    for call in (draft_call, decided_call):
+        add_question(manager, call, QuestionInput(variant="long_text", label="Plan"))
+        add_question(manager, call, QuestionInput(variant="multiple_choice", label="Needs", options=["Lab", "Desk"]))
+    draft = make_application(applicant, draft_call)
+    decided = make_application(applicant, decided_call, state="rejected", complete=True)
+    for application in (draft, decided):
+        plan, needs = application.call.questions
+        store_answers(application, {plan.id: "Our secret plan", needs.id: [str(needs.options[0].id)]}, utcnow())
+    db.session.commit()
+    erase_account(applicant, PASSWORD, utcnow())
+    db.session.commit()
+    assert db.session.scalars(select(QuestionAnswer)).all() == []
+    assert db.session.execute(select(answer_options)).all() == []
