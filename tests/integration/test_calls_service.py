@@ -217,3 +217,14 @@ def test_clone_with_a_taken_slug_is_refused(manager: User) -> None:
     source = make_call()
     with pytest.raises(ServiceError, match=f"Another call uses the web address {source.slug}"):
         clone_call(manager, source, "Again", source.slug)
+
+
+def test_an_archived_call_no_longer_changes(manager: User) -> None:
+    call = make_call(state="archived")
+    with pytest.raises(CallConflict, match="An archived call no longer changes."):
+        update_call(manager, call, input_for(call, title="Renamed"), NOW)
+
+
+def test_calls_past_publishing_stay_public_but_take_no_applications(app: Flask) -> None:
+    call = make_call(state="reviewing")
+    assert call.is_public(NOW) and not call.is_open(NOW)
