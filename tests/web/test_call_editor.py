@@ -181,3 +181,11 @@ def test_call_editor_pages_are_for_managers_only(reviewer_client: FlaskClient, a
         assert visitor.post(f"/manage/calls/{call.id}/publish").status_code in (400, 403)
     db.session.refresh(call)
     assert call.state == "draft"
+
+
+def test_the_overview_marks_a_draft_call_as_draft(manager_client: FlaskClient) -> None:
+    make_call(state="draft", title="Quiet intake")
+    page = manager_client.get("/manage/").get_data(as_text=True)
+    row = page[page.index("Quiet intake"):]
+    row = row[:row.index("</tr>")]
+    assert '<span class="badge text-bg-light">draft</span>' in row and "open" not in row

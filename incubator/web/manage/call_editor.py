@@ -43,12 +43,11 @@ from incubator.services import calls as service
 from incubator.web.access import role_required
 from incubator.web.apply.forms import STEP_FORMS, PreferencesForm
 from incubator.web.forms import form_status, show_service_error
-from incubator.web.manage.calls import CALL_STATE_LABELS, LifecycleForm, call_hub_page, load_call
-from incubator.web.manage.routes import bp
+from incubator.web.manage.calls import LifecycleForm, call_hub_page, load_call
+from incubator.web.manage.routes import CALL_STATE_LABELS, bp
 
 PAGE_SIZE = 25
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
-STATE_LABELS = CALL_STATE_LABELS
 
 
 class OfferedRow(Form):
@@ -101,7 +100,7 @@ def _page_number() -> int:
 def calls() -> Any:
     query = select(Call).order_by(Call.opens_at.desc(), Call.id.desc())
     page = db.paginate(query, page=_page_number(), per_page=PAGE_SIZE, error_out=False)
-    return render_template("manage/calls.html", page=page, state_labels=STATE_LABELS)
+    return render_template("manage/calls.html", page=page, state_labels=CALL_STATE_LABELS)
 
 
 def _to_utc(local: dt.datetime | None, zone: str) -> dt.datetime | None:
@@ -249,7 +248,7 @@ def _lifecycle_action(call_id: int, action: str) -> Any:
         db.session.rollback()
         flash(error.message, "danger")
         return call_hub_page(load_call(call_id), 409)
-    flash(_("The call is now %(state)s.", state=STATE_LABELS[call.state]), "success")
+    flash(_("The call is now %(state)s.", state=CALL_STATE_LABELS[call.state]), "success")
     return redirect(url_for("manage.call_hub", call_id=call.id))
 
 

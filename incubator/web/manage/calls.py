@@ -23,7 +23,7 @@ from incubator.services import ServiceError
 from incubator.services.rubric import CriterionInput, replace_rubric, reviewing_started
 from incubator.web.access import role_required
 from incubator.web.forms import show_service_error
-from incubator.web.manage.routes import bp
+from incubator.web.manage.routes import CALL_STATE_LABELS, bp
 
 BLANK_ROWS = 2
 
@@ -42,12 +42,6 @@ class CriterionRow(Form):
 
 class LifecycleForm(FlaskForm):
     submit = SubmitField(_l("Go"))
-
-
-# Lazy, so module-level labels follow the reader's language.
-CALL_STATE_LABELS = {"draft": _l("draft"), "published": _l("published"), "closed": _l("closed"),
-                     "reviewing": _l("reviewing"), "deciding": _l("deciding"), "decided": _l("decided"),
-                     "archived": _l("archived")}
 
 
 class RubricForm(FlaskForm):
