@@ -34,6 +34,9 @@ setup(
         "scikit-learn>=1.5,<2",
         "pyotp>=2.9,<3",
         "segno>=1.6,<2",
+        # Call descriptions are Markdown; nh3 keeps only safe HTML from what markdown-it renders.
+        "markdown-it-py>=3,<5",
+        "nh3>=0.2.18,<0.4",
     ],
     extras_require={
         "test": [

@@ -4,7 +4,8 @@ from incubator.models.applications import Application, Attachment, ProgrammePref
 from incubator.models.audit import AuditEvent
 from incubator.models.committee import Bid, CallReviewer, CommitteeComment, CommitteeNote
 from incubator.models.outbox import OutboundEmail
-from incubator.models.programmes import Call, CallProgramme, Criterion, Programme, Site, Slot
+from incubator.models.programmes import Call, CallProgramme, Criterion, Partner, Programme, Site, Slot
+from incubator.models.questions import CallQuestion, QuestionAnswer, QuestionOption
 from incubator.models.reminders import CallReminderPolicy, NotificationPreference, SentReminder
 from incubator.models.residencies import Offer, Residency
 from incubator.models.reviews import Assignment, Conflict, Review, ReviewerProfile, Score
@@ -30,6 +31,10 @@ __all__ = [
     "ProgrammePreference",
     "AuditEvent",
     "Call",
+    "CallQuestion",
+    "Partner",
+    "QuestionAnswer",
+    "QuestionOption",
     "CallProgramme",
     "Criterion",
     "OutboundEmail",

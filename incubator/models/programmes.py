@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -20,7 +20,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incubator.database import utcnow
+from incubator.domain.calls import CALL_STATES
 from incubator.extensions import db
+
+if TYPE_CHECKING:
+    from incubator.models.questions import CallQuestion
 
 
 class Site(db.Model):
@@ -36,6 +40,18 @@ class Site(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Oslo")
 
 
+class Partner(db.Model):
+    """The organisation that runs programmes, e.g. OCC or AstraZeneca BioVentureHub.
+
+    A table rather than a text field so that staff can later be scoped to a partner.
+    """
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
 class Programme(db.Model):
     """A residency programme, e.g. "OCC Incubator"; data, so managers can add more."""
 
@@ -45,11 +61,18 @@ class Programme(db.Model):
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     host_site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
+    # Nullable only so programmes made before partners existed stay valid; forms require it.
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="RESTRICT"))
     summary: Mapped[str] = mapped_column(Text, default="")
     # What residents get, e.g. ["office", "lab", "industrial expertise"].
     offers: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     host_site: Mapped[Site] = relationship()
+    partner: Mapped[Partner | None] = relationship()
+
+
+# A call's lifecycle, in order. Calls made before the lifecycle existed are published.
+CALL_STATE_VALUES = ", ".join(f"'{value}'" for value in CALL_STATES)
 
 
 class Call(db.Model):
@@ -61,11 +84,13 @@ class Call(db.Model):
         CheckConstraint("reviewers_per_application >= 1", name="reviewers_positive"),
         CheckConstraint("bidding_opens IS NULL OR bidding_closes IS NULL OR bidding_closes > bidding_opens",
                         name="bidding_closes_after_opening"),
+        CheckConstraint(f"state IN ({CALL_STATE_VALUES})", name="state_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     title: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20), default="published", server_default="published")
     description: Mapped[str] = mapped_column(Text, default="")
     eligibility_summary: Mapped[str] = mapped_column(Text, default="")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Oslo")
@@ -90,8 +115,20 @@ class Call(db.Model):
         back_populates="call", cascade="all, delete-orphan", order_by="Criterion.position"
     )
 
+    questions: Mapped[list[CallQuestion]] = relationship(
+        back_populates="call", cascade="all, delete-orphan", order_by="[CallQuestion.position, CallQuestion.id]"
+    )
+
     def is_open(self, now: dt.datetime) -> bool:
-        return self.opens_at <= now < self.closes_at
+        return self.state == "published" and self.opens_at <= now < self.closes_at
+
+    def is_public(self, now: dt.datetime) -> bool:
+        """Applicants and the public see a call once it is published and its opening day came."""
+        return self.state != "draft" and self.opens_at <= now
+
+    def has_opened(self, now: dt.datetime) -> bool:
+        """From here on, applicants may have started work the call's edits must not invalidate."""
+        return self.is_public(now)
 
     def bidding_is_open(self, now: dt.datetime) -> bool:
         return (self.bidding_opens is not None and self.bidding_closes is not None

@@ -29,6 +29,7 @@ from incubator.models import Application, Call, ProgrammePreference, User
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
 from incubator.services.notifications import queue_email
+from incubator.services.questions import missing_question_labels
 from incubator.services.visibility import applicant_view
 
 # The fields each step may change; anything else in the submitted data is ignored.
@@ -65,7 +66,11 @@ def application_values(application: Application) -> dict[str, Any]:
 
 
 def missing_answers(application: Application) -> dict[str, list[str]]:
-    return missing_by_step(application_values(application))
+    missing = missing_by_step(application_values(application))
+    questions = missing_question_labels(application)
+    if questions:
+        missing["questions"] = questions
+    return missing
 
 
 def _ensure_owner(application: Application, user: User) -> None:
@@ -74,9 +79,11 @@ def _ensure_owner(application: Application, user: User) -> None:
 
 
 def _ensure_call_open(call: Call, now: dt.datetime) -> None:
+    if call.state == "draft":
+        raise NotAllowed("This call is not published.")
     if now < call.opens_at:
         raise ServiceError("This call is not open yet.")
-    if now >= call.closes_at:
+    if now >= call.closes_at or call.state != "published":
         raise ServiceError("The call closed; applications can no longer be changed or submitted.")
 
 

@@ -26,6 +26,7 @@ from incubator.services.applications import application_values
 from incubator.services.attachments import delete_file_after_commit
 from incubator.services.audit import record_event
 from incubator.services.passwords import verify_password
+from incubator.services.questions import answered_questions, erase_answers
 from incubator.services.sessions import end_all_sessions
 from incubator.services.visibility import applicant_history, applicant_view
 from incubator.storage import file_storage
@@ -112,6 +113,8 @@ def export_personal_data(user: User) -> bytes:
             values["preferences"] = [
                 {"rank": pref.rank, "programme": pref.programme.name} for pref in application.preferences
             ]
+            values["questions"] = [{"question": question.label, "answer": text}
+                                   for question, text in answered_questions(application)]
             values["history"] = _history(application)
             documents = []
             for attachment in application.attachments:
@@ -160,6 +163,7 @@ def erase_account(user: User, password: str, now: dt.datetime) -> None:
     deleted = anonymised = 0
     for application in applications:
         if application.state == ApplicationState.DRAFT.value:
+            erase_answers(application)  # explicit: SQLite does not cascade foreign keys
             for attachment in list(application.attachments):
                 delete_file_after_commit(attachment.storage_key)
             db.session.delete(application)  # preferences and attachments go with it
@@ -183,6 +187,7 @@ def erase_account(user: User, password: str, now: dt.datetime) -> None:
 def anonymise_application(application: Application, now: dt.datetime) -> None:
     """Keep what statistics and the decision record need; drop the answers, documents and the
     free text copied into the audit trail (files go once the transaction has committed)."""
+    erase_answers(application)  # answers to the call's own questions are the applicant's words
     for attachment in list(application.attachments):
         delete_file_after_commit(attachment.storage_key)
     application.attachments.clear()

@@ -15,7 +15,7 @@ from incubator.models import Call, CallProgramme, Programme, Slot
 def open_calls(now: dt.datetime) -> Sequence[Call]:
     return db.session.scalars(
         select(Call)
-        .where(Call.opens_at <= now, Call.closes_at > now)
+        .where(Call.state == "published", Call.opens_at <= now, Call.closes_at > now)
         .options(selectinload(Call.programmes).selectinload(CallProgramme.programme))
         .order_by(Call.closes_at)
     ).all()

@@ -478,8 +478,11 @@ def safe_cell(value: object) -> str:
 
 def ranking_csv(rows: Sequence[RankingRow], criteria: Sequence[Criterion | CriterionRule], *,
                 labels: Mapping[str, str] | None = None, criterion_label: str = "Mean: %(name)s",
-                yes_no: tuple[str, str] = ("yes", "no")) -> str:
-    """Every column of the board plus one mean per criterion, as CSV text (header first).
+                yes_no: tuple[str, str] = ("yes", "no"), questions: Sequence[tuple[int, str]] = (),
+                answers: Mapping[int, Mapping[int, str]] | None = None) -> str:
+    """Every column of the board plus one mean per criterion, then one column per question of
+    the call (``questions`` as (id, label), ``answers`` by application then question), as CSV
+    text (header first).
 
     ``labels`` and ``criterion_label`` let the web layer pass translated headers; the
     column order never changes, so scripts can rely on it.
@@ -489,7 +492,8 @@ def ranking_csv(rows: Sequence[RankingRow], criteria: Sequence[Criterion | Crite
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([safe_cell(headers[key]) for key in CSV_COLUMNS]
-                    + [safe_cell(criterion_label % {"name": criterion.name}) for criterion in criteria])
+                    + [safe_cell(criterion_label % {"name": criterion.name}) for criterion in criteria]
+                    + [safe_cell(label) for _, label in questions])
     for row in rows:
         scores = row.scores
         values: list[object] = [
@@ -502,6 +506,8 @@ def ranking_csv(rows: Sequence[RankingRow], criteria: Sequence[Criterion | Crite
             "; ".join(names.get(criterion_id, str(criterion_id)) for criterion_id in row.threshold_failures),
         ]
         values += [row.criterion_means.get(criterion.id) for criterion in criteria]
+        given = (answers or {}).get(row.application_id, {})
+        values += [given.get(question_id) for question_id, _ in questions]
         writer.writerow([safe_cell(value) for value in values])
     return out.getvalue()
 

@@ -17,8 +17,10 @@ from incubator.domain.applications import (
     STATE_LABELS,
 )
 from incubator.domain.roles import Role
+from incubator.services.questions import answered_questions
 from incubator.services.residencies import open_offer_for
 from incubator.services.visibility import applicant_view
+from incubator.web.markdown import render_markdown
 
 
 def in_zone(value: dt.datetime | None, zone: str | None = None) -> dt.datetime | None:
@@ -52,6 +54,7 @@ def time_left(deadline: dt.datetime, now: dt.datetime) -> str:
 def register_filters(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["local_datetime"] = local_datetime
+    app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["utc_datetime"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm 'UTC'") if value else ""
     app.jinja_env.globals["time_left"] = time_left
     app.jinja_env.globals["Role"] = Role
@@ -59,6 +62,7 @@ def register_filters(app: Flask) -> None:
     # What the applicant may know of an application's state (an unreleased decision is hidden).
     app.jinja_env.globals["shown_state"] = lambda application: applicant_view(application).state
     app.jinja_env.globals["open_offer_for"] = open_offer_for
+    app.jinja_env.globals["call_answers"] = answered_questions
     app.jinja_env.globals["labels"] = {
         "focus": FOCUS_AREAS, "stage": DEVELOPMENT_STAGES, "purpose": RESIDENCY_PURPOSES,
         "space": SPACE_TYPES, "state": STATE_LABELS,

@@ -25,7 +25,8 @@ PUBLIC_ENDPOINTS = {
 }
 SAMPLE_ARGUMENTS = {"user_id": 1, "token": "x", "application_id": 1, "attachment_id": 1, "step": "company",
                     "slug": "no-such-call", "call_id": 1, "offer_id": 1, "slot_id": 1, "assignment_id": 1,
-                    "residency_id": 1, "email_id": 1}
+                    "residency_id": 1, "email_id": 1, "programme_id": 1, "site_id": 1,
+                    "question_id": 1}
 
 
 def private_get_routes(app: Flask) -> list[tuple[str, str, tuple[Role, ...]]]:

@@ -11,11 +11,7 @@ from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectField, SubmitField
 
 from incubator.database import utcnow
 from incubator.extensions import db
@@ -26,26 +22,9 @@ from incubator.services.applications import NotAllowed
 from incubator.storage import file_storage
 from incubator.web.access import login_required
 from incubator.web.apply import bp
+from incubator.web.apply.forms import AttachmentUploadForm
+from incubator.web.apply.steps import step_context
 from incubator.web.forms import show_service_error
-
-KIND_CHOICES = [("pitch_deck", _l("Pitch deck")), ("other", _l("Other document"))]
-
-
-class AttachmentUploadForm(FlaskForm):
-    kind = SelectField(_l("Kind of document"), choices=KIND_CHOICES, default="pitch_deck",
-                       description=_l("A new pitch deck replaces the one uploaded before."))
-    file = FileField(_l("PDF file"),
-                     validators=[FileRequired(message=_l("Choose a PDF file to upload."))],
-                     render_kw={"accept": "application/pdf,.pdf"})
-    submit = SubmitField(_l("Upload"))
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.file.description = _("PDF only, up to %(mb)d MB.", mb=max_upload_mb())
-
-
-def max_upload_mb() -> int:
-    return max(current_app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024), 1)
 
 
 def _own_application(application_id: int) -> Application:
@@ -56,10 +35,8 @@ def _own_application(application_id: int) -> Application:
 
 
 def _attachments_page(application: Application, form: AttachmentUploadForm, status: int) -> Any:
-    from incubator.web.apply.routes import _step_context  # imported late: routes imports this module
-
     return render_template("apply/step_attachments.html", upload_form=form,
-                           **_step_context(application, "attachments")), status
+                           **step_context(application, "attachments")), status
 
 
 def _back_to_step(application: Application) -> Any:

@@ -4,9 +4,13 @@ submit is checked at submission (a draft may be saved half-done)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     IntegerField,
@@ -129,6 +133,11 @@ class PreferencesForm(FlaskForm, SaveButtons):
             raise ValidationError(_l("Choose a month from now on."))
 
 
+class QuestionsForm(FlaskForm, SaveButtons):
+    """CSRF and the save button; the call's own questions are read from the request by id,
+    since each call asks different ones."""
+
+
 class SubmitForm(FlaskForm):
     consent = BooleanField(_l("I consent to Oslo Cancer Cluster processing this application and sharing it with "
                               "the reviewers and, for the exchange, with AstraZeneca BioVentureHub."))
@@ -153,3 +162,23 @@ STEP_FORMS: dict[str, type[FlaskForm]] = {
     "residency": ResidencyForm,
     "preferences": PreferencesForm,
 }
+
+
+KIND_CHOICES = [("pitch_deck", _l("Pitch deck")), ("other", _l("Other document"))]
+
+
+class AttachmentUploadForm(FlaskForm):
+    kind = SelectField(_l("Kind of document"), choices=KIND_CHOICES, default="pitch_deck",
+                       description=_l("A new pitch deck replaces the one uploaded before."))
+    file = FileField(_l("PDF file"),
+                     validators=[FileRequired(message=_l("Choose a PDF file to upload."))],
+                     render_kw={"accept": "application/pdf,.pdf"})
+    submit = SubmitField(_l("Upload"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.file.description = _("PDF only, up to %(mb)d MB.", mb=max_upload_mb())
+
+
+def max_upload_mb() -> int:
+    return max(current_app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024), 1)

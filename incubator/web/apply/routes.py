@@ -11,30 +11,37 @@ from sqlalchemy import select
 
 from incubator.database import utcnow
 from incubator.domain.applications import STEP_SLUGS, STEPS, ApplicationState
+from incubator.domain.questions import Answer
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Application, Call
 from incubator.services import ServiceError, applications
 from incubator.services.applications import NotAllowed
 from incubator.services.committee import shared_note_for_applicant
+from incubator.services.question_answers import save_question_answers
+from incubator.services.questions import AnswersInvalid, answer_of, answers_by_question
 from incubator.services.timeline import application_timeline
 from incubator.web.access import login_required, role_required
 from incubator.web.apply import bp
-from incubator.web.apply.forms import STEP_FORMS, PreferencesForm, StartForm, SubmitForm, WithdrawForm
+from incubator.web.apply.forms import (
+    STEP_FORMS,
+    AttachmentUploadForm,
+    PreferencesForm,
+    QuestionsForm,
+    StartForm,
+    SubmitForm,
+    WithdrawForm,
+)
+from incubator.web.apply.steps import load_own_application, step_context, steps_for
 from incubator.web.forms import form_status, show_service_error
 
 
 def load_call(slug: str) -> Call:
-    return db.session.scalar(select(Call).where(Call.slug == slug)) or abort(404)
-
-
-def load_own_application(application_id: int) -> Application:
-    """The signed-in applicant's application; anyone else's is 'not found', not 'forbidden',
-    so ids reveal nothing."""
-    application = db.session.get(Application, application_id)
-    if application is None or application.applicant_id != current_user.id:
+    """A call the public may see: drafts, and calls not yet opened, are 'not found'."""
+    call = db.session.scalar(select(Call).where(Call.slug == slug))
+    if call is None or not call.is_public(utcnow()):
         abort(404)
-    return application
+    return call
 
 
 @bp.route("/calls")
@@ -65,18 +72,6 @@ def start(slug: str) -> Any:
         flash(error.message, "danger")
         return render_template("apply/call.html", call=call, now=utcnow(), existing=None, start_form=form), 409
     return redirect(url_for("apply.step", application_id=application.id, step=STEP_SLUGS[0]))
-
-
-def _step_context(application: Application, step: str) -> dict[str, Any]:
-    now = utcnow()
-    return {
-        "application": application,
-        "step": next(s for s in STEPS if s.slug == step),
-        "steps": STEPS,
-        "missing": applications.missing_answers(application),
-        "editable": application.state == ApplicationState.DRAFT.value and application.call.is_open(now),
-        "now": now,
-    }
 
 
 def _fill_form(form: Any, application: Application, step: str) -> None:
@@ -112,15 +107,15 @@ def _step_data(form: Any, step: str) -> dict[str, Any]:
 @role_required(Role.APPLICANT)
 def step(application_id: int, step: str) -> Any:
     application = load_own_application(application_id)
-    if step not in STEP_SLUGS:
+    if step not in [s.slug for s in steps_for(application.call)]:
         abort(404)
     if application.state != ApplicationState.DRAFT.value:
         return redirect(url_for("apply.show_application", application_id=application.id))
     if step == "attachments":
-        from incubator.web.apply.attachments import AttachmentUploadForm
-
         return render_template("apply/step_attachments.html", upload_form=AttachmentUploadForm(),
-                               **_step_context(application, step))
+                               **step_context(application, step))
+    if step == "questions":
+        return _questions_step(application)
     if step == "review":
         return _review_page(application, SubmitForm(data={"consent": application.consent}))
     form = STEP_FORMS[step]()
@@ -140,12 +135,58 @@ def step(application_id: int, step: str) -> Any:
             flash(_("Saved."), "success")
             following = STEP_SLUGS[STEP_SLUGS.index(step) + 1]
             return redirect(url_for("apply.step", application_id=application.id, step=following))
-    return render_template("apply/step_form.html", form=form, **_step_context(application, step)), max(
+    return render_template("apply/step_form.html", form=form, **step_context(application, step)), max(
         status, form_status(form))
 
 
+def _questions_step(application: Application) -> Any:
+    form = QuestionsForm()
+    answers = {question_id: answer_of(row) for question_id, row in answers_by_question(application).items()}
+    problems: dict[int, str] = {}
+    status = 200
+    if form.validate_on_submit():
+        raw = {question.id: request.form.getlist(f"q-{question.id}") for question in application.call.questions}
+        uploads = {question.id: (upload.filename, upload.stream) for question in application.call.questions
+                   if (upload := request.files.get(f"q-{question.id}")) is not None and upload.filename}
+        try:
+            save_question_answers(application, current_user, raw, uploads, utcnow())
+        except NotAllowed:
+            abort(404)
+        except AnswersInvalid as invalid:
+            db.session.rollback()
+            problems, status = invalid.problems, 400
+            form.form_errors.append(invalid.message)
+            answers = _typed_answers(application, raw)
+        except ServiceError as error:
+            show_service_error(form, error)
+            status = 409
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for("apply.step", application_id=application.id, step="review"))
+    return render_template("apply/step_questions.html", form=form, call=application.call, answers=answers,
+                           question_errors=problems, **step_context(application, "questions")), max(
+        status, form_status(form))
+
+
+def _typed_answers(application: Application, raw: dict[int, list[str]]) -> dict[int, Answer]:
+    """What the person typed, shown again beside the problems, so nothing they wrote is lost."""
+    shown: dict[int, Answer] = {}
+    for question in application.call.questions:
+        values = [value for value in raw.get(question.id, []) if value.strip()]
+        if question.variant in ("single_choice", "multiple_choice"):
+            shown[question.id] = Answer(option_ids=tuple(int(v) for v in values if v.isdigit()))
+        elif question.variant == "pdf_upload":
+            saved = answers_by_question(application).get(question.id)
+            shown[question.id] = Answer(attachment_id=saved.attachment_id if saved else None)
+        elif question.variant == "yes_no":
+            shown[question.id] = Answer(yes={"yes": True, "no": False}.get(values[0]) if values else None)
+        else:
+            shown[question.id] = Answer(text=values[0] if values else None)
+    return shown
+
+
 def _review_page(application: Application, form: SubmitForm, status: int = 200) -> Any:
-    return render_template("apply/step_review.html", form=form, **_step_context(application, "review")), status
+    return render_template("apply/step_review.html", form=form, **step_context(application, "review")), status
 
 
 @bp.route("/applications/<int:application_id>/submit", methods=["POST"])

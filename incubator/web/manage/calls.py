@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from wtforms import DecimalField, FieldList, Form, FormField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional
 
+from incubator.domain.calls import next_state
 from incubator.domain.roles import Role
 from incubator.domain.rubric import LEVEL_DESCRIPTORS
 from incubator.extensions import db
@@ -22,7 +23,7 @@ from incubator.services import ServiceError
 from incubator.services.rubric import CriterionInput, replace_rubric, reviewing_started
 from incubator.web.access import role_required
 from incubator.web.forms import show_service_error
-from incubator.web.manage.routes import bp
+from incubator.web.manage.routes import CALL_STATE_LABELS, bp
 
 BLANK_ROWS = 2
 
@@ -39,6 +40,10 @@ class CriterionRow(Form):
                                 validators=[Optional(), Length(max=5000)], render_kw={"rows": 3})
 
 
+class LifecycleForm(FlaskForm):
+    submit = SubmitField(_l("Go"))
+
+
 class RubricForm(FlaskForm):
     criteria = FieldList(FormField(CriterionRow), min_entries=1)
     submit = SubmitField(_l("Save rubric"))
@@ -51,11 +56,17 @@ def load_call(call_id: int) -> Call:
 @bp.route("/calls/<int:call_id>")
 @role_required(Role.MANAGER)
 def call_hub(call_id: int) -> Any:
-    call = load_call(call_id)
+    return call_hub_page(load_call(call_id))
+
+
+def call_hub_page(call: Call, status: int = 200) -> Any:
+    """The hub, also shown again (with a 409) when a lifecycle step from it was refused."""
     counts = dict(db.session.execute(
         select(Application.state, func.count()).where(Application.call_id == call.id).group_by(Application.state)
     ).all())
-    return render_template("manage/call.html", call=call, counts=counts, reviewing_started=reviewing_started(call))
+    return render_template("manage/call.html", call=call, counts=counts, reviewing_started=reviewing_started(call),
+                           lifecycle_form=LifecycleForm(), next_state=next_state(call.state),
+                           state_labels=CALL_STATE_LABELS), status
 
 
 def _descriptors_text(descriptors: dict[str, str]) -> str:

@@ -16,6 +16,7 @@ from incubator.database import utcnow
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Call
+from incubator.services.questions import answers_for_call
 from incubator.services.ranking import (
     FLAGS,
     LISTED_STATES,
@@ -195,7 +196,8 @@ def ranking_csv_download(call_id: int) -> Any:
         return Response(" ".join(problems) + "\n", status=400, mimetype="text/plain")
     rows = ranking_for_call(call, all_criterion_means=True, now=utcnow(), **options.service_arguments())
     text = ranking_csv(rows, list(call.criteria), labels=csv_labels(), criterion_label=_("Mean: %(name)s"),
-                       yes_no=(_("yes"), _("no")))
+                       yes_no=(_("yes"), _("no")), questions=[(q.id, q.label) for q in call.questions],
+                       answers=answers_for_call(call, [row.application_id for row in rows]))
     record_csv_download(current_user, call, len(rows), options.service_arguments())
     # A byte order mark makes Excel read the file as UTF-8 (Ø, Å and Ö in company names).
     response = Response("\ufeff" + text, mimetype="text/csv")

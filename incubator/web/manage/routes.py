@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from flask import Blueprint, render_template
+from flask_babel import lazy_gettext as _l
 
 from incubator.database import utcnow
 from incubator.domain.roles import Role
@@ -13,6 +14,11 @@ from incubator.services import queries
 from incubator.web.access import role_required
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
+
+# Lazy, so module-level labels follow the reader's language.
+CALL_STATE_LABELS = {"draft": _l("draft"), "published": _l("published"), "closed": _l("closed"),
+                     "reviewing": _l("reviewing"), "deciding": _l("deciding"), "decided": _l("decided"),
+                     "archived": _l("archived")}
 
 
 @bp.route("/")
@@ -26,4 +32,5 @@ def overview() -> Any:
         # Periods end on the first day after them; the table names the last month inside.
         last_month=lambda day: day - dt.timedelta(days=1),
         now=utcnow(),
+        state_labels=CALL_STATE_LABELS,
     )

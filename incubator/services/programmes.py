@@ -1,0 +1,170 @@
+"""Partners, sites and programmes: created and edited by managers; a delete that would orphan
+calls, slots or applications is refused with the reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from incubator.domain.applications import COUNTRY_NAMES
+from incubator.domain.calls import is_known_timezone, slug_problem
+from incubator.domain.roles import Role
+from incubator.extensions import db
+from incubator.models import CallProgramme, Partner, Programme, ProgrammePreference, Site, Slot, User
+from incubator.services import ServiceError
+from incubator.services.audit import record_event
+
+
+class InUse(ServiceError):
+    """A delete refused because other records still point at the thing (answered with 409)."""
+
+
+@dataclass(frozen=True)
+class SiteInput:
+    name: str
+    organisation: str
+    city: str
+    country: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class ProgrammeInput:
+    name: str
+    slug: str
+    host_site_id: int
+    partner_id: int
+    summary: str
+    offers: list[str]
+
+
+def _require_manager(user: User) -> None:
+    if not user.has_role(Role.MANAGER):
+        raise ServiceError("Only programme managers change programmes, partners and sites.")
+
+
+def _taken(model: type, column: str, value: str, own_id: int | None) -> bool:
+    attribute = getattr(model, column)
+    query = select(func.count()).select_from(model).where(func.lower(attribute) == value.lower())
+    if own_id is not None:
+        query = query.where(model.id != own_id)
+    return bool(db.session.scalar(query))
+
+
+def create_partner(manager: User, name: str) -> Partner:
+    _require_manager(manager)
+    name = name.strip()
+    if not name:
+        raise ServiceError("Give the partner organisation a name.", field="name")
+    if _taken(Partner, "name", name, None):
+        raise ServiceError(f"A partner called {name} exists already.", field="name")
+    partner = Partner(name=name)
+    db.session.add(partner)
+    db.session.flush()
+    record_event(manager, "partner.created", "partner", partner.id, name=name)
+    return partner
+
+
+def _check_site(item: SiteInput, own_id: int | None) -> None:
+    if not item.name.strip():
+        raise ServiceError("Give the site a name.", field="name")
+    if _taken(Site, "name", item.name.strip(), own_id):
+        raise ServiceError(f"A site called {item.name.strip()} exists already.", field="name")
+    if item.country not in COUNTRY_NAMES:
+        raise ServiceError("Choose the site's country.", field="country")
+    if not is_known_timezone(item.timezone):
+        raise ServiceError(f"{item.timezone} is not a time zone name; use one like Europe/Oslo.", field="timezone")
+
+
+def save_site(manager: User, item: SiteInput, site: Site | None = None) -> Site:
+    """Create a site, or update ``site`` when given."""
+    _require_manager(manager)
+    _check_site(item, site.id if site else None)
+    created = site is None
+    site = site or Site()
+    site.name, site.organisation, site.city = item.name.strip(), item.organisation.strip(), item.city.strip()
+    site.country, site.timezone = item.country, item.timezone
+    db.session.add(site)
+    db.session.flush()
+    record_event(manager, "site.created" if created else "site.changed", "site", site.id, name=site.name)
+    return site
+
+
+def site_uses(site: Site) -> list[str]:
+    """What still points at a site, as phrases for the refusal message."""
+    uses = []
+    programmes = db.session.scalar(select(func.count()).where(Programme.host_site_id == site.id))
+    if programmes:
+        uses.append(f"{programmes} programme(s) it hosts")
+    slots = db.session.scalar(select(func.count()).where(Slot.site_id == site.id))
+    if slots:
+        uses.append(f"{slots} residency slot(s)")
+    return uses
+
+
+def delete_site(manager: User, site: Site) -> None:
+    _require_manager(manager)
+    uses = site_uses(site)
+    if uses:
+        raise InUse(f"{site.name} cannot be deleted: it still has {' and '.join(uses)}.")
+    record_event(manager, "site.deleted", "site", site.id, name=site.name)
+    db.session.delete(site)
+    db.session.flush()
+
+
+def _check_programme(item: ProgrammeInput, own_id: int | None) -> None:
+    if not item.name.strip():
+        raise ServiceError("Give the programme a name.", field="name")
+    if _taken(Programme, "name", item.name.strip(), own_id):
+        raise ServiceError(f"A programme called {item.name.strip()} exists already.", field="name")
+    problem = slug_problem(item.slug)
+    if problem:
+        raise ServiceError(problem, field="slug")
+    if _taken(Programme, "slug", item.slug, own_id):
+        raise ServiceError(f"Another programme uses the slug {item.slug}.", field="slug")
+    if db.session.get(Site, item.host_site_id) is None:
+        raise ServiceError("Choose the programme's host site.", field="host_site_id")
+    if db.session.get(Partner, item.partner_id) is None:
+        raise ServiceError("Choose the partner organisation that runs the programme.", field="partner_id")
+
+
+def save_programme(manager: User, item: ProgrammeInput, programme: Programme | None = None) -> Programme:
+    """Create a programme, or update ``programme`` when given."""
+    _require_manager(manager)
+    _check_programme(item, programme.id if programme else None)
+    created = programme is None
+    programme = programme or Programme()
+    programme.name, programme.slug = item.name.strip(), item.slug
+    programme.host_site_id, programme.partner_id = item.host_site_id, item.partner_id
+    programme.summary = item.summary.strip()
+    programme.offers = [offer.strip() for offer in item.offers if offer.strip()]
+    db.session.add(programme)
+    db.session.flush()
+    record_event(manager, "programme.created" if created else "programme.changed", "programme", programme.id,
+                 name=programme.name)
+    return programme
+
+
+def programme_uses(programme: Programme) -> list[str]:
+    uses = []
+    calls = db.session.scalar(select(func.count()).where(CallProgramme.programme_id == programme.id))
+    if calls:
+        uses.append(f"{calls} call(s) offering it")
+    slots = db.session.scalar(select(func.count()).where(Slot.programme_id == programme.id))
+    if slots:
+        uses.append(f"{slots} residency slot(s)")
+    chosen = db.session.scalar(select(func.count()).where(ProgrammePreference.programme_id == programme.id))
+    if chosen:
+        uses.append(f"{chosen} application(s) that chose it")
+    return uses
+
+
+def delete_programme(manager: User, programme: Programme) -> None:
+    _require_manager(manager)
+    uses = programme_uses(programme)
+    if uses:
+        raise InUse(f"{programme.name} cannot be deleted: it still has {' and '.join(uses)}.")
+    record_event(manager, "programme.deleted", "programme", programme.id, name=programme.name)
+    db.session.delete(programme)
+    db.session.flush()
