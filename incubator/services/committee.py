@@ -24,6 +24,7 @@ from incubator.services import ServiceError
 from incubator.services.audit import record_event
 from incubator.services.ranking import RankingRow, ranking_for_call
 from incubator.services.reviews import others_reviews_visible
+from incubator.services.visibility import applicant_view
 
 MAX_COMMENT_LENGTH = 5000
 MAX_NOTE_LENGTH = 10000
@@ -127,7 +128,7 @@ def save_note(manager: User, application: Application, internal: str, shared: st
 
 def shared_note_for_applicant(application: Application) -> str | None:
     """The note's shared part, once the decision is released; never the internal part."""
-    if application.decision_released_at is None:
+    if not applicant_view(application).decision_released:  # the one rule of what applicants see
         return None
     note = note_of(application)
     return note.shared if note is not None and note.shared else None

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from incubator.domain.roles import Role
 from incubator.domain.rubric import DEFAULT_RUBRIC
 from incubator.extensions import db
-from incubator.models import Call, CallProgramme, Criterion, Programme, ReviewerProfile, Site, Slot, User
+from incubator.models import Call, CallProgramme, Criterion, Partner, Programme, ReviewerProfile, Site, Slot, User
 from incubator.services.demo_showcase import seed_showcase
 from incubator.services.passwords import hash_password
 
@@ -87,6 +87,7 @@ def _programmes(occ_park: Site, bvh: Site) -> tuple[Programme, Programme]:
         slug="occ-incubator",
         name="OCC Incubator",
         host_site=occ_park,
+        partner=Partner(name="Oslo Cancer Cluster"),
         summary="Offices and shared or private labs next to the Radium Hospital, among 90+ cluster members.",
         offers=["office", "lab", "industrial expertise"],
     )
@@ -94,6 +95,7 @@ def _programmes(occ_park: Site, bvh: Site) -> tuple[Programme, Programme]:
         slug="bioventurehub-exchange",
         name="BioVentureHub exchange",
         host_site=bvh,
+        partner=Partner(name="AstraZeneca BioVentureHub"),
         summary="Office and lab space inside AstraZeneca's R&D site in Gothenburg, under the "
         "AstraZeneca / OCC / Oslo Science City agreement.",
         offers=["office", "lab", "industrial expertise", "international link"],

@@ -209,7 +209,7 @@ def _previous_call(now: dt.datetime, occ: Programme, exchange: Programme) -> Cal
         eligibility_summary="OCC Incubator: open to all. BioVentureHub exchange: companies registered in Norway.",
         timezone="Europe/Oslo", opens_at=_noon(opens), closes_at=_noon(closes),
         review_deadline=_noon(closes + dt.timedelta(days=21)), decision_date=closes + dt.timedelta(days=35),
-        reviewers_per_application=2,
+        reviewers_per_application=2, state="archived",  # decided, released, residents placed: done
     )
     call.programmes = [
         CallProgramme(programme=occ, position=0, eligible_countries=[], eligibility_note="Open to all"),
