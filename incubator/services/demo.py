@@ -12,7 +12,17 @@ from sqlalchemy import select
 from incubator.domain.roles import Role
 from incubator.domain.rubric import DEFAULT_RUBRIC
 from incubator.extensions import db
-from incubator.models import Call, CallProgramme, Criterion, Partner, Programme, ReviewerProfile, Site, Slot, User
+from incubator.models import (
+    Call,
+    CallProgramme,
+    Criterion,
+    Partner,
+    Programme,
+    ReviewerProfile,
+    Site,
+    Slot,
+    User,
+)
 from incubator.services.demo_showcase import seed_showcase
 from incubator.services.passwords import hash_password
 

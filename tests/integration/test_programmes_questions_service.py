@@ -117,7 +117,8 @@ def test_erasing_an_account_removes_its_answers_from_drafts_and_decided_applicat
         add_question(manager, call, QuestionInput(variant="long_text", label="Plan"))
         add_question(manager, call, QuestionInput(variant="multiple_choice", label="Needs", options=["Lab", "Desk"]))
     draft = make_application(applicant, draft_call)
-    decided = make_application(applicant, decided_call, state="rejected", complete=True)
+    decided = make_application(applicant, decided_call, state="rejected", complete=True,
+                               decided_at=utcnow(), decision_released_at=utcnow())
     for application in (draft, decided):
         plan, needs = application.call.questions
         store_answers(application, {plan.id: "Our secret plan", needs.id: [str(needs.options[0].id)]}, utcnow())

@@ -104,6 +104,7 @@ class CountingSMTP:
 
 def start_scheduler(url: str, smtp_port: int, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "test-secret-key-not-for-production",
+           "PUBLIC_BASE_URL": "http://localhost",
            "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp_port), "OUTBOX_DELIVERY": "manual",
            "SERVER_NAME": "localhost", "FLASK_APP": "incubator"}
     command = [FLASK, "--app", "incubator", "scheduler", "run", "--sweep-every", "0.5", "--deliver-every", "0.3",
