@@ -24,7 +24,7 @@ from incubator.extensions import db, limiter
 from incubator.models import User
 from incubator.services.passwords import hash_password
 
-pytest_plugins = ["tests.support.postgres", "tests.support.smtp", "tests.support.browser"]
+pytest_plugins = ["tests.support.postgres", "tests.support.smtp", "tests.support.browser", "tests.support.no_skips"]
 
 PASSWORD = "correct horse battery staple"
 BACKENDS = ["sqlite", "postgresql"]
