@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from incubator.config import FIXED_SETTINGS, settings_from_environment
 from incubator.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate, select_locale
 from incubator.storage import init_storage
+from incubator.web.inputs import install_input_guards
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     _init_extensions(app)
+    install_input_guards(app)  # before the blueprints: their rules use its id converter
     _register_blueprints(app)
     _register_error_handlers(app)
     _register_template_helpers(app)
@@ -118,7 +120,7 @@ def _register_error_handlers(app: Flask) -> None:
             return error
         if request.path.startswith("/static/"):
             return error
-        message = None
+        message = getattr(error, "user_message", None)
         if error.code == 429:
             message = _("Too many attempts in a short time. Wait a minute and try again.")
         elif error.code == 413:

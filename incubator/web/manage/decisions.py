@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -20,6 +20,7 @@ from incubator.extensions import db
 from incubator.models import Application, Call
 from incubator.services import ServiceError, decisions
 from incubator.web.access import role_required
+from incubator.web.inputs import form_ids
 from incubator.web.manage.routes import bp
 
 DECISION_CHOICES = [("accepted", _l("Accept")), ("waitlisted", _l("Waitlist")), ("rejected", _l("Reject"))]
@@ -120,7 +121,7 @@ def undo(application_id: int) -> Any:
 def decide_in_bulk(call_id: int) -> Any:
     call = load_call(call_id)
     form = BulkDecisionForm()
-    ids = request.form.getlist("application_ids", type=int)
+    ids = form_ids("application_ids")
     if not form.validate_on_submit():
         return _render_decisions(call, form, 400)
     if not ids:
