@@ -1,7 +1,7 @@
 """Hostile input stops at the edge with a 4xx and a reason, never a 500 deeper down.
 
 - ``DatabaseIdConverter`` replaces Werkzeug's ``int`` converter in every URL rule: an id is
-  1..2^63-1 in ASCII digits (what a BIGINT column can hold), anything else is a 404.
+  1..2^31-1 in ASCII digits (what the INTEGER id columns hold), anything else is a 404.
 - ``query_int`` is the one way a view reads a number from the query string; out of range or not
   a number answers 400 with a message.
 - ``refuse_nul_bytes`` refuses a NUL anywhere in the path, query or form (PostgreSQL text cannot
@@ -19,8 +19,10 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter, Map
 
-MAX_DATABASE_ID = 2**63 - 1  # the largest BIGINT; also covers INTEGER ids on SQLite
-MAX_QUERY_NUMBER_DIGITS = 18  # keeps int() cheap and every accepted value inside a BIGINT
+# Every id column is INTEGER: PostgreSQL refuses a larger parameter with an error (a 500), so
+# the bound is the column's, not Python's or SQLite's (2^63-1).
+MAX_DATABASE_ID = 2**31 - 1
+MAX_QUERY_NUMBER_DIGITS = 18  # keeps int() cheap; every bound a caller gives is far below it
 
 
 class InputRefused(BadRequest):
@@ -38,7 +40,7 @@ class DatabaseIdConverter(IntegerConverter):
     database accepts; both reached queries and answered 500 on PostgreSQL.
     """
 
-    regex = r"[0-9]{1,19}"
+    regex = r"[0-9]{1,10}"
 
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("min", 1)
@@ -47,7 +49,7 @@ class DatabaseIdConverter(IntegerConverter):
 
 
 def parse_id(text: str) -> int | None:
-    """``text`` as a row id (ASCII digits, 1..2^63-1), or None."""
+    """``text`` as a row id (ASCII digits, 1..MAX_DATABASE_ID), or None."""
     if not (text.isascii() and text.isdigit()) or len(text) > MAX_QUERY_NUMBER_DIGITS:
         return None
     value = int(text)
