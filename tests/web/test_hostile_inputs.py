@@ -27,10 +27,11 @@ from tests.web.walk import (
     build_path,
     build_world,
     changed_tables,
+    collect_forms,
     database_fingerprint,
-    forms_on,
     routes,
     valid_argument,
+    without_csrf,
 )
 
 # Ending one's own session is what these do on success; test_auth covers them.
@@ -100,21 +101,6 @@ class Prober:
             self.known = None
 
 
-def collect_forms(app: Flask, world: World) -> dict[str, ParsedForm]:
-    """Every form the GET pages offer, by method and action path, as each allowed role sees it."""
-    found: dict[str, ParsedForm] = {}
-    for rule, method in routes(app):
-        if method != "GET":
-            continue
-        path = build_path(rule.rule, {name: valid_argument(name, world) for name in rule.arguments})
-        for role in allowed_roles(app, rule.endpoint) & set(world.clients):
-            response = world.clients[role].get(path)
-            if response.status_code == 200 and response.mimetype == "text/html":
-                for form in forms_on(path, response.get_data(as_text=True)):
-                    found.setdefault(f"{form.method} {form.action}", form)
-    return found
-
-
 def probe_as_refused_role(prober: Prober, rule: Any, method: str, role: Role | None) -> None:
     """A visitor the page refuses: a valid and an overflowing id both end before any work."""
     for value in (None, "9223372036854775808"):
@@ -142,10 +128,8 @@ def fuzz_as_allowed_roles(prober: Prober, rule: Any, method: str, roles: list[Ro
         return
     valid_path = {name: valid_argument(name, prober.world) for name in rule.arguments}
     base_form = forms.get(f"{method} {build_path(rule.rule, valid_path)}")
-    base_fields = {name: value for name, value in (base_form.fields if base_form else {}).items()
-                   if name != "csrf_token"}
-    form_names = sorted(base_fields) or sorted({name for form in forms.values() for name in form.fields
-                                                if name != "csrf_token"})
+    base_fields = without_csrf(base_form.fields) if base_form else {}
+    form_names = sorted(base_fields) or sorted({name for form in forms.values() for name in without_csrf(form.fields)})
 
     @settings(max_examples=EXAMPLES_PER_ALLOWED_ROLE * len(roles), deadline=None, database=None,
               derandomize=True, suppress_health_check=list(HealthCheck))

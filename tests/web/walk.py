@@ -78,11 +78,13 @@ def _table_for_argument(name: str) -> Any:
     """``call_id`` -> the table ``calls``; ``email_id`` -> ``outbound_emails``: by naming convention."""
     if not name.endswith("_id"):
         return None
-    plural = name.removesuffix("_id") + "s"
+    singular = name.removesuffix("_id")
+    plurals = {singular + "s", singular[:-1] + "ies" if singular.endswith("y") else singular + "s"}
     tables = db.metadata.tables
-    if plural in tables:
-        return tables[plural]
-    matches = [table for table_name, table in tables.items() if table_name.endswith("_" + plural)]
+    for plural in plurals:
+        if plural in tables:
+            return tables[plural]
+    matches = [table for table_name, table in tables.items() if any(table_name.endswith("_" + p) for p in plurals)]
     return matches[0] if len(matches) == 1 else None
 
 
@@ -92,6 +94,8 @@ def valid_argument(name: str, world: World) -> str:
     if table is not None and "id" in table.c:
         found = db.session.scalar(select(func.min(table.c.id)))
         return str(found or 1)
+    if name.endswith("_id"):
+        return "1"  # an id of a table not found by name: a well-formed id still reaches the view
     if name in STRING_ARGUMENT_HINTS:
         return STRING_ARGUMENT_HINTS[name]
     for table in db.metadata.tables.values():  # e.g. <slug>: calls.slug
@@ -209,10 +213,30 @@ class _FormParser(HTMLParser):
             self._textarea = None
 
 
+def without_csrf(fields: dict[str, str]) -> dict[str, str]:
+    """The fields minus every CSRF token (prefixed forms name theirs ``<prefix>-csrf_token``)."""
+    return {name: value for name, value in fields.items() if not name.endswith("csrf_token")}
+
+
 def forms_on(page_path: str, html: str) -> list[ParsedForm]:
     parser = _FormParser(page_path)
     parser.feed(html)
     return parser.forms
+
+
+def collect_forms(app: Flask, world: World) -> dict[str, ParsedForm]:
+    """Every form the GET pages offer, by method and action path, as each allowed role sees it."""
+    found: dict[str, ParsedForm] = {}
+    for rule, method in routes(app):
+        if method != "GET":
+            continue
+        path = build_path(rule.rule, {name: valid_argument(name, world) for name in rule.arguments})
+        for role in allowed_roles(app, rule.endpoint) & set(world.clients):
+            response = world.clients[role].get(path)
+            if response.status_code == 200 and response.mimetype == "text/html":
+                for form in forms_on(path, response.get_data(as_text=True)):
+                    found.setdefault(f"{form.method} {form.action}", form)
+    return found
 
 
 # -------------------------------------------------------------------------------- fingerprint
