@@ -1,7 +1,7 @@
 """Two first saves of a one-per-key row at once give no 500 (issue 14 item 7).
 
 ``preferences_of`` (settings page, unsubscribe link), the reviewer profile and a call's
-reminder policy read a row and create it when missing. The deterministic test holds a
+reminder policy read a row and create it when missing; so does recording a conflict. The deterministic test holds a
 competing insert open in another connection while the service runs, which is exactly the
 losing interleaving; the request test sends real concurrent requests from threads.
 """
@@ -16,13 +16,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, insert, select
 
+from incubator.database import utcnow
 from incubator.domain.roles import Role
 from incubator.extensions import db
-from incubator.models import User
+from incubator.models import Application, Conflict, User
 from incubator.models.reminders import NotificationPreference
 from incubator.services import reminders
+from incubator.services.conflicts import record_conflict
 from incubator.services.rows import get_or_create
 from tests.conftest import csrf_token, log_in
+from tests.factories import make_application, make_call
 
 ROUNDS = 5
 CONCURRENT = 6
@@ -91,3 +94,40 @@ def race_first_saves(app: Flask, user: User) -> list[int]:
     for thread in threads:
         thread.join(timeout=60)
     return statuses
+
+
+def test_the_same_conflict_declared_twice_at_once_gives_one_row_and_no_error(app: Flask,
+                                                                             make_user: Callable[..., User]) -> None:
+    reviewer = make_user(Role.REVIEWER)
+    manager = make_user(Role.MANAGER)
+    application = make_application(make_user(Role.APPLICANT), make_call(), state="submitted", complete=True)
+    reviewer_id, manager_id, application_id = reviewer.id, manager.id, application.id
+    db.session.remove()
+    competitor = db.engine.connect()
+    transaction = competitor.begin()
+    competitor.execute(insert(Conflict).values(reviewer_id=reviewer_id, application_id=application_id,
+                                               reason="Former colleague", source="declared",
+                                               created_by_id=reviewer_id, created_at=utcnow()))
+    outcome: dict[str, object] = {}
+
+    def declare() -> None:
+        with app.app_context():
+            try:  # blocks on the competitor's uncommitted row, then must not fail
+                conflict = record_conflict(db.session.get(User, manager_id), db.session.get(User, reviewer_id),
+                                           db.session.get(Application, application_id), "Co-founder",
+                                           source="manager", now=utcnow())
+                outcome["reason"] = conflict.reason
+                db.session.commit()
+            except Exception as error:  # noqa: BLE001  # reported below as the test's failure
+                outcome["error"] = error
+                db.session.rollback()
+
+    thread = threading.Thread(target=declare)
+    thread.start()
+    time.sleep(0.5)
+    transaction.commit()
+    competitor.close()
+    thread.join(timeout=30)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["reason"] == "Former colleague"  # the winner's row
+    assert db.session.scalar(select(func.count()).select_from(Conflict)) == 1
