@@ -17,6 +17,7 @@ from incubator.domain.two_factor import parse_required_roles
 from incubator.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate, select_locale
 from incubator.links import configure_public_links
 from incubator.storage import StorageUnavailable, init_storage
+from incubator.web.inputs import install_input_guards
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     configure_logging(app.config["LOG_FORMAT"])
     _init_extensions(app)
     _check_rate_limit_storage(app)
+    install_input_guards(app)  # before the blueprints: their rules use its id converter
     _register_blueprints(app)
     _register_error_handlers(app)
     _register_template_helpers(app)
@@ -146,7 +148,7 @@ def _register_error_handlers(app: Flask) -> None:
             # A Host outside TRUSTED_HOSTS: no URL adapter exists, so the page layout (which
             # builds links) cannot render; a short plain answer says why.
             return Response(_("This service does not answer for that host name."), 400, mimetype="text/plain")
-        message = None
+        message = getattr(error, "user_message", None)
         if error.code == 429:
             message = _("Too many attempts in a short time. Wait a minute and try again.")
         elif error.code == 413:

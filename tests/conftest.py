@@ -30,7 +30,7 @@ from incubator.models import User
 from incubator.services.passwords import hash_password
 
 pytest_plugins = ["tests.support.postgres", "tests.support.smtp", "tests.support.browser", "tests.support.redis",
-                  "tests.support.s3"]
+                  "tests.support.s3", "tests.support.no_skips"]
 
 PASSWORD = "correct horse battery staple"
 # Staff in roles that must use two-factor sign-in are created enrolled with this secret;

@@ -18,6 +18,7 @@ from incubator.extensions import db
 from incubator.models import Application, Assignment, Conflict, Review, User
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
+from incubator.services.rows import dialect_insert
 
 
 def conflict_exists_clause(reviewer_id: int | ColumnElement[int]) -> ColumnElement[bool]:
@@ -84,22 +85,31 @@ def record_conflict(actor: User, reviewer: User, application: Application, reaso
     reason = reason.strip()
     if source != "detected" and not reason:
         raise ServiceError("Say briefly why there is a conflict.", field="reason")
-    existing = db.session.scalar(select(Conflict).where(
+    same = select(Conflict).where(
         Conflict.reviewer_id == reviewer.id,
         (Conflict.org_number == application.org_number) & (Conflict.country == application.country)
         if whole_company else Conflict.application_id == application.id,
-    ))
+    )
+    existing = db.session.scalar(same)
     if existing is not None:
         return existing
-    conflict = Conflict(
-        reviewer_id=reviewer.id,
-        application_id=None if whole_company else application.id,
-        country=application.country if whole_company else None,
-        org_number=application.org_number if whole_company else None,
-        reason=reason, source=source, created_by_id=actor.id, created_at=now,
+    # The same conflict declared at the same moment elsewhere (two tabs, reviewer and manager):
+    # the loser's insert does nothing and it returns the winner's row instead of a 500.
+    inserted = db.session.scalar(
+        dialect_insert(Conflict).values(
+            reviewer_id=reviewer.id,
+            application_id=None if whole_company else application.id,
+            country=application.country if whole_company else None,
+            org_number=application.org_number if whole_company else None,
+            reason=reason, source=source, created_by_id=actor.id, created_at=now,
+        ).on_conflict_do_nothing(
+            index_elements=["reviewer_id", "country", "org_number"] if whole_company
+            else ["reviewer_id", "application_id"],
+        ).returning(Conflict.id)
     )
-    db.session.add(conflict)
-    db.session.flush()
+    if inserted is None:
+        return db.session.scalars(same).one()
+    conflict = db.session.get_one(Conflict, inserted)
     removed = _remove_reviewer(reviewer.id, _company_application_ids(application) if whole_company else [application.id])
     record_event(actor, f"conflict.{source}", "application", application.id, reviewer_id=reviewer.id,
                  whole_company=whole_company, assignments_removed=removed)

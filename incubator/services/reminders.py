@@ -49,7 +49,7 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from incubator.database import UTCDateTime, utcnow
 from incubator.domain import reminders as policy_domain
@@ -71,6 +71,7 @@ from incubator.models.reminders import CallReminderPolicy, NotificationPreferenc
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
 from incubator.services.notifications import OUTBOX_DIRTY
+from incubator.services.rows import dialect_insert, get_or_create
 
 # Kinds of outbox rows that are not essential: they carry an unsubscribe link and header.
 NON_ESSENTIAL_KINDS = frozenset({"reminders"})
@@ -89,10 +90,7 @@ def save_policy(actor: User, call: Call, policy: ReminderPolicy) -> CallReminder
         policy.validate()
     except PolicyError as error:
         raise ServiceError(str(error), field=error.field) from error
-    row = db.session.get(CallReminderPolicy, call.id)
-    if row is None:
-        row = CallReminderPolicy(call_id=call.id)
-        db.session.add(row)
+    row = get_or_create(CallReminderPolicy, call_id=call.id)
     row.enabled = policy.enabled
     row.reviewer_days_before = list(policy.reviewer_days_before)
     row.overdue_every_days = policy.overdue_every_days
@@ -147,12 +145,7 @@ def unsubscribe_url(address: str) -> str:
 # --- Preferences ------------------------------------------------------------------------------
 
 def preferences_of(user: User) -> NotificationPreference:
-    row = db.session.get(NotificationPreference, user.id)
-    if row is None:
-        row = NotificationPreference(user_id=user.id)
-        db.session.add(row)
-        db.session.flush()
-    return row
+    return get_or_create(NotificationPreference, user_id=user.id)  # two first saves at once: no 500
 
 
 def is_unsubscribed(user: User) -> bool:
@@ -451,10 +444,6 @@ def _json_source(rows: list[dict[str, Any]], columns: dict[str, Any]) -> tuple[A
                   for name, type_ in columns.items()}
 
 
-def _dialect_insert(model: Any) -> Any:
-    return (postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(model)
-
-
 def _claim(reminders: Sequence[DueReminder], sweep_id: str, now: dt.datetime) -> set[str]:
     """Insert the keys; return those this sweep won (the others were claimed by someone else)."""
     if not reminders:
@@ -469,7 +458,7 @@ def _claim(reminders: Sequence[DueReminder], sweep_id: str, now: dt.datetime) ->
                        literal(sweep_id, String()), literal(now, UTCDateTime()))
                 .select_from(source).where(true()).order_by(c["key"]))
     statement = (
-        _dialect_insert(SentReminder)
+        dialect_insert(SentReminder)
         .from_select(["key", "kind", "recipient_id", "subject_id", "occasion", "sweep_id", "created_at"], selected)
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(SentReminder.key)
@@ -486,7 +475,7 @@ def _write_emails(emails: list[dict[str, Any]], now: dt.datetime) -> None:
                       literal("reminders", String()), literal("pending", String()), literal(0, Integer()),
                       literal(now, UTCDateTime()), literal(now, UTCDateTime())).select_from(source)
     db.session.execute(
-        _dialect_insert(OutboundEmail).from_select(
+        dialect_insert(OutboundEmail).from_select(
             ["to_address", "subject", "body_text", "dedupe_key", "kind", "status", "attempts", "created_at",
              "next_attempt_at"], selected)
     )

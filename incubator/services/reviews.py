@@ -30,6 +30,7 @@ from incubator.services.applications import NotAllowed
 from incubator.services.audit import record_event
 from incubator.services.conflicts import reviewer_can_see, visible_to_reviewer
 from incubator.services.ranking import criterion_rules
+from incubator.services.rows import get_or_create
 
 # Reviews are written while the committee looks at an application, and only then.
 REVIEWABLE_STATES = frozenset({ApplicationState.SUBMITTED, ApplicationState.UNDER_REVIEW})
@@ -321,9 +322,7 @@ def update_reviewer_profile(user: User, focus_areas: Iterable[str], expertise: s
                                  profile.min_load if profile else None)
     if problems:
         raise InvalidAnswers(problems)
-    if profile is None:
-        profile = ReviewerProfile(user_id=user.id)
-        db.session.add(profile)
+    profile = get_or_create(ReviewerProfile, user_id=user.id)  # two first saves at once: no 500
     profile.focus_areas = [area for area in FOCUS_AREAS if area in chosen]  # in the list's order
     profile.expertise = expertise
     profile.max_load = max_load

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import exists, select
 
@@ -32,6 +32,16 @@ def reviewing_started(call: Call) -> bool:
         Review.application_id == Application.id, Application.call_id == call.id))))
 
 
+MAX_LEVELS = 101  # a reviewer picks one level per criterion from a row of radio buttons
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return Decimal(text).is_finite()
+    except InvalidOperation:
+        return False
+
+
 def criterion_problems(item: CriterionInput) -> list[str]:
     problems = []
     if item.weight <= 0:
@@ -40,6 +50,10 @@ def criterion_problems(item: CriterionInput) -> list[str]:
         problems.append(f"{item.name}: the scale's maximum must be above its minimum.")
     elif item.step <= 0 or (item.scale_max - item.scale_min) % item.step != 0:
         problems.append(f"{item.name}: the step must divide the scale evenly.")
+    elif (item.scale_max - item.scale_min) / item.step >= MAX_LEVELS:
+        problems.append(f"{item.name}: the scale may have at most {MAX_LEVELS} levels.")
+    if not all(_is_number(level) for level in item.descriptors):
+        problems.append(f"{item.name}: each level descriptor starts with a number, like 3 = good.")
     if item.threshold is not None and not item.scale_min <= item.threshold <= item.scale_max:
         problems.append(f"{item.name}: the threshold must lie on the scale.")
     return problems

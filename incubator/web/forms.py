@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from incubator.domain.passwords import MAX_PASSWORD_LENGTH
 from incubator.extensions import db
@@ -42,6 +45,25 @@ def new_password_field(label: str | None = None) -> PasswordField:
         description=_l("At least 10 characters; a phrase of a few words works well."),
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class DecimalBounds:
+    """A decimal the database column can hold: within [minimum, maximum], at most ``places``
+    decimals. Without it 1E+100 overflowed a NUMERIC column and 1E-1000000 broke arithmetic."""
+
+    def __init__(self, minimum: Decimal | str, maximum: Decimal | str, places: int) -> None:
+        self.minimum, self.maximum, self.places = Decimal(minimum), Decimal(maximum), places
+
+    def __call__(self, form: FlaskForm, field: Any) -> None:
+        value = field.data
+        if value is None:
+            return
+        if not value.is_finite() or not self.minimum <= value <= self.maximum:
+            raise ValidationError(_l("Give a number from %(minimum)s to %(maximum)s.",
+                                     minimum=self.minimum, maximum=self.maximum))
+        exponent = value.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -self.places:
+            raise ValidationError(_l("Use at most %(places)d decimals.", places=self.places))
 
 
 def form_status(form: FlaskForm) -> int:

@@ -140,6 +140,9 @@ def test_submitting_with_all_scores_stores_the_weighted_score(reviewer_client, r
     ("4.3", "Team: 4.3 is not on the 0.5 step."),
     ("7", "Team: 7 is outside the scale 0–5."),
     ("lots", "Team: give a number."),
+    ("1E+1000000", "Team: give a number."),  # overflowed Decimal arithmetic (500) before
+    ("-1E+1000000", "Team: give a number."),
+    ("1E-1000000", "Team: give a number."),
 ])
 def test_score_off_scale_or_step_is_400_naming_the_criterion(reviewer_client, reviewer, assigned, criteria,
                                                              value, message) -> None:

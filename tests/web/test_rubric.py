@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from flask.testing import FlaskClient
 
 from incubator.domain.roles import Role
@@ -79,3 +80,26 @@ def test_rubric_and_call_pages_are_for_managers_only(reviewer_client: FlaskClien
 def test_unknown_call_is_404(manager_client: FlaskClient) -> None:
     assert manager_client.get("/manage/calls/999/rubric").status_code == 404
     assert manager_client.get("/manage/calls/999").status_code == 404
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"scale_max": "1E+100"}, "Give a number from -999.99 to 999.99."),  # overflowed NUMERIC(5,2): 500
+    ({"scale_min": "-1E+1000000"}, "Give a number from -999.99 to 999.99."),
+    ({"step": "1E-1000000"}, "Give a number from 0.01 to 999.99."),  # broke the step arithmetic
+    ({"step": "0.001"}, "Give a number from 0.01 to 999.99."),
+    ({"threshold": "2.555"}, "Use at most 2 decimals."),
+    ({"weight": "1E+100"}, "Give a number from 0.001 to 999."),
+    ({"scale_max": "999", "step": "0.01"}, "Team: the scale may have at most 101 levels."),
+    ({"descriptors": "good = Good"}, "Team: each level descriptor starts with a number"),
+])
+def test_rubric_numbers_beyond_their_columns_are_refused_with_a_message(manager_client: FlaskClient,
+                                                                        changes: dict[str, str],
+                                                                        message: str) -> None:
+    call = make_call()
+    response = manager_client.post(f"/manage/calls/{call.id}/rubric",
+                                   data=rubric_form(manager_client, call.id, [{**ROW, **changes}]))
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    db.session.refresh(call)
+    assert call.criteria == []
+    assert manager_client.get(f"/manage/calls/{call.id}/rubric").status_code == 200

@@ -17,6 +17,7 @@ from incubator.services import ServiceError, accounts, two_factor
 from incubator.web.access import role_required
 from incubator.web.admin.forms import ROLE_LABELS, AccountForm, InviteForm, ResetTwoFactorForm
 from incubator.web.forms import form_status, show_service_error
+from incubator.web.inputs import query_int
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -24,7 +25,7 @@ PAGE_SIZE = 50
 
 
 def _page_number() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    return query_int("page", 1)
 
 
 @bp.route("/users")

@@ -12,7 +12,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import DecimalField, FieldList, Form, FormField, StringField, SubmitField, TextAreaField
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms.validators import Length, Optional
 
 from incubator.domain.calls import next_state
 from incubator.domain.roles import Role
@@ -22,20 +22,24 @@ from incubator.models import Application, Call
 from incubator.services import ServiceError
 from incubator.services.rubric import CriterionInput, replace_rubric, reviewing_started
 from incubator.web.access import role_required
-from incubator.web.forms import show_service_error
+from incubator.web.forms import DecimalBounds, show_service_error
 from incubator.web.manage.routes import CALL_STATE_LABELS, bp
 
 BLANK_ROWS = 2
+MAX_CRITERIA = 30
+SCALE_BOUNDS = DecimalBounds("-999.99", "999.99", places=2)
 
 
 class CriterionRow(Form):
     name = StringField(_l("Name"), validators=[Optional(), Length(max=120)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)], render_kw={"rows": 2})
-    weight = DecimalField(_l("Weight"), validators=[Optional(), NumberRange(min=0.001, max=999)])
-    scale_min = DecimalField(_l("Scale from"), default=Decimal(0), validators=[Optional()])
-    scale_max = DecimalField(_l("Scale to"), default=Decimal(5), validators=[Optional()])
-    step = DecimalField(_l("Step"), default=Decimal("0.5"), validators=[Optional()])
-    threshold = DecimalField(_l("Threshold (optional)"), validators=[Optional()])
+    # Bounds are the columns' (NUMERIC(6,3) and NUMERIC(5,2)).
+    weight = DecimalField(_l("Weight"), validators=[Optional(), DecimalBounds("0.001", "999", places=3)])
+    scale_min = DecimalField(_l("Scale from"), default=Decimal(0), validators=[Optional(), SCALE_BOUNDS])
+    scale_max = DecimalField(_l("Scale to"), default=Decimal(5), validators=[Optional(), SCALE_BOUNDS])
+    step = DecimalField(_l("Step"), default=Decimal("0.5"),
+                        validators=[Optional(), DecimalBounds("0.01", "999.99", places=2)])
+    threshold = DecimalField(_l("Threshold (optional)"), validators=[Optional(), SCALE_BOUNDS])
     descriptors = TextAreaField(_l("Level descriptors, one per line: level = meaning"),
                                 validators=[Optional(), Length(max=5000)], render_kw={"rows": 3})
 
@@ -45,7 +49,7 @@ class LifecycleForm(FlaskForm):
 
 
 class RubricForm(FlaskForm):
-    criteria = FieldList(FormField(CriterionRow), min_entries=1)
+    criteria = FieldList(FormField(CriterionRow), min_entries=1, max_entries=MAX_CRITERIA)
     submit = SubmitField(_l("Save rubric"))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -22,6 +22,7 @@ from incubator.services import ServiceError, decisions
 from incubator.services.committee import rows_by_application
 from incubator.services.ranking import ranking_for_call
 from incubator.web.access import role_required
+from incubator.web.inputs import form_ids
 from incubator.web.manage.routes import bp
 
 DECISION_CHOICES = [("accepted", _l("Accept")), ("waitlisted", _l("Waitlist")), ("rejected", _l("Reject"))]
@@ -126,7 +127,7 @@ def undo(application_id: int) -> Any:
 def decide_in_bulk(call_id: int) -> Any:
     call = load_call(call_id)
     form = BulkDecisionForm()
-    ids = request.form.getlist("application_ids", type=int)
+    ids = form_ids("application_ids")
     if not form.validate_on_submit():
         return _render_decisions(call, form, 400)
     if not ids:

@@ -27,6 +27,7 @@ from incubator.services.ranking import (
     record_csv_download,
 )
 from incubator.web.access import role_required
+from incubator.web.inputs import InputRefused, parse_id, query_int
 from incubator.web.manage.routes import bp
 
 PAGE_SIZE = 100
@@ -119,8 +120,8 @@ def _parse_filters(args: Mapping[str, str], call: Call, options: BoardOptions, p
     programme = args.get("programme", "").strip()
     offered = {offered.programme_id for offered in call.programmes}
     if programme:
-        if programme.isdecimal() and int(programme) in offered:
-            options.programme_id = int(programme)
+        if parse_id(programme) in offered:
+            options.programme_id = parse_id(programme)
         else:
             problems.append(_("This call does not offer the programme %(value)s.", value=programme))
     state = args.get("state", "").strip()
@@ -140,10 +141,9 @@ def _parse_filters(args: Mapping[str, str], call: Call, options: BoardOptions, p
         problems.append(_("Normalised must be on or off."))
 
 
-def paginate(rows: list[RankingRow], requested: str | None) -> Page:
+def paginate(rows: list[RankingRow], requested: int) -> Page:
     pages = max(math.ceil(len(rows) / PAGE_SIZE), 1)
-    number = int(requested) if requested and requested.isdecimal() else 1
-    number = min(max(number, 1), pages)
+    number = min(max(requested, 1), pages)
     start = (number - 1) * PAGE_SIZE
     return Page(items=rows[start:start + PAGE_SIZE], page=number, pages=pages, total=len(rows))
 
@@ -153,10 +153,15 @@ def paginate(rows: list[RankingRow], requested: str | None) -> Page:
 def ranking(call_id: int) -> Any:
     call = load_call(call_id)
     options, problems = parse_options(request.args, call)
+    try:
+        page_number = query_int("page", 1)
+    except InputRefused as refused:
+        problems.append(refused.user_message)
+        page_number = 1
     rows = ranking_for_call(call, now=utcnow(), **options.service_arguments())
     criteria = {criterion.id: criterion.name for criterion in call.criteria}
     page = render_template(
-        "manage/ranking.html", call=call, options=options, page=paginate(rows, request.args.get("page")),
+        "manage/ranking.html", call=call, options=options, page=paginate(rows, page_number),
         problems=problems, criteria=criteria, states=LISTED_STATES, flags=FLAGS,
         flag_labels=flag_labels(), sort_keys=SORT_KEYS, descending_first=DESCENDING_FIRST,
     )

@@ -33,6 +33,7 @@ from incubator.models import Call, Offer, Programme, Residency, Site, Slot
 from incubator.services import ServiceError, residencies
 from incubator.web.access import role_required
 from incubator.web.forms import form_status, show_service_error
+from incubator.web.inputs import InputRefused, parse_id, query_int
 from incubator.web.manage.routes import bp
 
 REASONS = {
@@ -171,15 +172,16 @@ def _occupancy_arguments() -> dict[str, Any] | str:
         args["start_month"] = dt.datetime.strptime(start, "%Y-%m").date() if start else today
     except ValueError:
         return _("Give the first month as YYYY-MM.")
-    months = request.args.get("months", "12")
-    if not months.isdigit() or not 1 <= int(months) <= MAX_TIMELINE_MONTHS:
+    try:
+        args["months"] = query_int("months", 12, maximum=MAX_TIMELINE_MONTHS)
+    except InputRefused:
         return _("Show between 1 and %(max)d months.", max=MAX_TIMELINE_MONTHS)
-    args["months"] = int(months)
     for name in ("programme", "site"):
-        value = request.args.get(name, "")
-        if value and not value.isdigit():
+        try:
+            value = query_int(name, 0)
+        except InputRefused:
             return _("Choose a programme and a site from the lists.")
-        args[f"{name}_id"] = int(value) if value else None
+        args[f"{name}_id"] = value or None
     return args
 
 
@@ -271,9 +273,10 @@ def _posted_placements(preview: residencies.MatchPreview) -> dict[int, int] | st
         value = request.form.get(f"place-{application_id}", "")
         if not value:
             continue
-        if not value.isdigit() or int(value) not in preview.slots:
+        slot_id = parse_id(value)
+        if slot_id is None or slot_id not in preview.slots:
             return _("Choose each startup's slot from the list.")
-        placements[application_id] = int(value)
+        placements[application_id] = slot_id
     return placements
 
 

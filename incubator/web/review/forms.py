@@ -46,6 +46,10 @@ def _strip(value: str | None) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+MAX_SCORE_MAGNITUDE = Decimal("999.99")
+MIN_SCORE_ADJUSTED_EXPONENT = -30  # 1E-1000000 is no score either
+
+
 def show_number(value: Decimal) -> str:
     """4.50 → "4.5", 3.00 → "3": levels the way people write them."""
     text = format(value.normalize(), "f")
@@ -59,6 +63,10 @@ def parse_score(value: str) -> Decimal | None:
         return None
     number = Decimal(value)  # raises InvalidOperation for anything not a number
     if not number.is_finite():
+        raise InvalidOperation(value)
+    # A score column holds NUMERIC(5,2); beyond it, checking the scale's step overflowed
+    # Decimal arithmetic (1E+1000000) before the scale rule could say "outside the scale".
+    if number.copy_abs() > MAX_SCORE_MAGNITUDE or number.adjusted() < MIN_SCORE_ADJUSTED_EXPONENT:
         raise InvalidOperation(value)
     return number
 
