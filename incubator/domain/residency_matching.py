@@ -1,6 +1,6 @@
 """From applications and residency slots to a stable-matching instance, and back.
 
-Pure data in, pure data out; ``services.residencies`` fetches the rows and turns the result
+Pure data in, pure data out; ``services.match_runs`` fetches the rows and turns the result
 into offers. The solver itself is ``domain.matching`` (applicant-proposing deferred acceptance).
 
 Time works in whole months: a period is a half-open range ``[start, end)`` of first-of-month

@@ -18,7 +18,7 @@ from incubator.domain.applications import (
 )
 from incubator.domain.roles import Role
 from incubator.services.applications import state_shown_to_applicant
-from incubator.services.residencies import open_offer_for
+from incubator.services.offers import open_offer_for
 
 
 def in_zone(value: dt.datetime | None, zone: str | None = None) -> dt.datetime | None:

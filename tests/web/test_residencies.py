@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from incubator.extensions import db
 from incubator.models import OutboundEmail, Residency, Slot
 from incubator.models.residencies import Offer
-from incubator.services import residencies as service
+from incubator.services import match_runs
+from incubator.services import offers as offer_service
 from tests.conftest import csrf_token
 from tests.factories import make_call
 from tests.integration.test_residencies_service import NOW, decided, make_slot
@@ -91,8 +92,8 @@ def test_occupancy_timeline_csv_and_bad_input(manager_client: FlaskClient, make_
     call = make_call()
     make_slot(call, capacity=2, label="Benches")
     application = decided(make_user, call)
-    offer = service.confirm_offers(manager_client.user, call, service.match_preview(call).placements, 14, NOW)[0]
-    service.accept_offer(application.applicant, offer, NOW)
+    offer = offer_service.confirm_offers(manager_client.user, call, match_runs.match_preview(call).placements, 14, NOW)[0]
+    offer_service.accept_offer(application.applicant, offer, NOW)
     db.session.commit()
     page = manager_client.get("/manage/occupancy?start=2026-12&months=6")
     text = page.get_data(as_text=True)
@@ -111,8 +112,8 @@ def test_residency_lifecycle_pages(manager_client: FlaskClient, make_user) -> No
     call = make_call()
     make_slot(call, capacity=1, ends_on=dt.date(2028, 1, 1))
     application = decided(make_user, call, desired_length_months=6)
-    offer = service.confirm_offers(manager_client.user, call, service.match_preview(call).placements, 14, NOW)[0]
-    residency = service.accept_offer(application.applicant, offer, NOW)
+    offer = offer_service.confirm_offers(manager_client.user, call, match_runs.match_preview(call).placements, 14, NOW)[0]
+    residency = offer_service.accept_offer(application.applicant, offer, NOW)
     db.session.commit()
     token = csrf_token(manager_client, "/manage/residencies")
     response = manager_client.post(f"/manage/residencies/{residency.id}/extend", data={"csrf_token": token, "months": "7"})

@@ -21,7 +21,10 @@ from incubator.domain.applications import SPACE_TYPES
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Call, Offer, Programme, Residency, Site, Slot
-from incubator.services import ServiceError, residencies
+from incubator.services import ServiceError, match_runs, residencies
+from incubator.services import occupancy as occupancy_service
+from incubator.services import offers as offer_service
+from incubator.services import slots as slot_service
 from incubator.web.access import role_required
 from incubator.web.forms import form_status, show_service_error
 from incubator.web.manage.routes import bp
@@ -63,8 +66,8 @@ class SlotForm(FlaskForm):
         if field.data and self.first_month.data and field.data < self.first_month.data:
             raise ValidationError(_l("The last month must not be before the first month."))
 
-    def data_for_service(self) -> residencies.SlotData:
-        return residencies.SlotData(
+    def data_for_service(self) -> slot_service.SlotData:
+        return slot_service.SlotData(
             programme_id=self.programme_id.data, site_id=self.site_id.data, label=self.label.data or "",
             space_type=self.space_type.data, capacity=self.capacity.data,
             starts_on=rm.month_start(self.first_month.data),
@@ -97,7 +100,7 @@ def new_slot() -> Any:
     form.set_choices()
     if form.validate_on_submit():
         try:
-            slot = residencies.create_slot(current_user, form.data_for_service())
+            slot = slot_service.create_slot(current_user, form.data_for_service())
         except ServiceError as error:
             show_service_error(form, error)
             return render_template("manage/slots_form.html", form=form, slot=None), 409
@@ -116,7 +119,7 @@ def edit_slot(slot_id: int) -> Any:
         form.first_month.data, form.last_month.data = slot.starts_on, _last_month(slot)
     elif form.validate_on_submit():
         try:
-            residencies.update_slot(current_user, slot, form.data_for_service())
+            slot_service.update_slot(current_user, slot, form.data_for_service())
         except ServiceError as error:
             show_service_error(form, error)
             return render_template("manage/slots_form.html", form=form, slot=load_slot(slot_id),
@@ -133,7 +136,7 @@ def delete_slot(slot_id: int) -> Any:
     if not DeleteForm().validate_on_submit():
         abort(400)
     try:
-        residencies.delete_slot(current_user, slot)
+        slot_service.delete_slot(current_user, slot)
     except ServiceError as error:
         return render_template("errors/error.html", code=409, title=_("Slot not deleted"), message=error.message), 409
     flash(_("Slot deleted."), "info")
@@ -173,7 +176,7 @@ def occupancy() -> Any:
     if isinstance(args, str):
         return render_template("manage/residencies_occupancy.html", data=None, error=args, programmes=programmes,
                                sites=sites, args=request.args), 400
-    data = residencies.occupancy(**args)
+    data = occupancy_service.occupancy(**args)
     return render_template("manage/residencies_occupancy.html", data=data, error=None, programmes=programmes,
                            sites=sites, args=request.args)
 
@@ -184,8 +187,8 @@ def occupancy_csv() -> Any:
     args = _occupancy_arguments()
     if isinstance(args, str):
         return render_template("errors/error.html", code=400, title=_("Cannot export"), message=args), 400
-    data = residencies.occupancy(**args)
-    return Response(residencies.occupancy_csv(data), mimetype="text/csv",
+    data = occupancy_service.occupancy(**args)
+    return Response(occupancy_service.occupancy_csv(data), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=occupancy-{args['start_month']:%Y-%m}.csv"})
 
 
@@ -194,10 +197,10 @@ def occupancy_csv() -> Any:
 
 class MatchForm(FlaskForm):
     include_waitlisted = HiddenField()
-    response_days = IntegerField(_l("Days to answer"), default=residencies.DEFAULT_RESPONSE_DAYS, validators=[
+    response_days = IntegerField(_l("Days to answer"), default=offer_service.DEFAULT_RESPONSE_DAYS, validators=[
         InputRequired(_l("Give the number of days startups have to answer.")),
-        NumberRange(min=1, max=residencies.MAX_RESPONSE_DAYS,
-                    message=_l("Give between 1 and %(max)d days.", max=residencies.MAX_RESPONSE_DAYS))])
+        NumberRange(min=1, max=offer_service.MAX_RESPONSE_DAYS,
+                    message=_l("Give between 1 and %(max)d days.", max=offer_service.MAX_RESPONSE_DAYS))])
     check = SubmitField(_l("Check these placements"))
     confirm = SubmitField(_l("Confirm and send the offers"))
 
@@ -210,14 +213,14 @@ def load_call(call_id: int) -> Call:
     return db.session.get(Call, call_id) or abort(404)
 
 
-def _render_match(preview: residencies.MatchPreview, form: MatchForm, status: int = 200,
+def _render_match(preview: match_runs.MatchPreview, form: MatchForm, status: int = 200,
                   error: str | None = None) -> Any:
     return render_template("manage/match.html", preview=preview, call=preview.call, form=form, reasons=REASONS,
-                           warnings=_warnings(preview), offers=residencies.offers_for_call(preview.call),
+                           warnings=_warnings(preview), offers=offer_service.offers_for_call(preview.call),
                            withdraw_form=WithdrawOfferForm(), error=error, now=utcnow()), status
 
 
-def _warnings(preview: residencies.MatchPreview) -> list[str]:
+def _warnings(preview: match_runs.MatchPreview) -> list[str]:
     """Sentences naming each pair that makes a hand-edited result unstable, and odd placements."""
     check = preview.check
     if check is None:
@@ -243,10 +246,10 @@ def match(call_id: int) -> Any:
     call = load_call(call_id)
     waitlisted = request.args.get("waitlisted") == "1"
     form = MatchForm(include_waitlisted="1" if waitlisted else "")
-    return _render_match(residencies.match_preview(call, include_waitlisted=waitlisted), form)
+    return _render_match(match_runs.match_preview(call, include_waitlisted=waitlisted), form)
 
 
-def _posted_placements(preview: residencies.MatchPreview) -> dict[int, int] | str:
+def _posted_placements(preview: match_runs.MatchPreview) -> dict[int, int] | str:
     placements: dict[int, int] = {}
     for application_id in preview.applications:
         value = request.form.get(f"place-{application_id}", "")
@@ -264,24 +267,24 @@ def match_post(call_id: int) -> Any:
     call = load_call(call_id)
     form = MatchForm()
     waitlisted = form.include_waitlisted.data == "1"
-    preview = residencies.match_preview(call, include_waitlisted=waitlisted)
+    preview = match_runs.match_preview(call, include_waitlisted=waitlisted)
     if not form.validate_on_submit():
         return _render_match(preview, form, 400)
     placements = _posted_placements(preview)
     if isinstance(placements, str):
         return _render_match(preview, form, 400, placements)
     try:
-        adjusted = residencies.adjusted_preview(call, placements, include_waitlisted=waitlisted)
+        adjusted = match_runs.adjusted_preview(call, placements, include_waitlisted=waitlisted)
         if not form.confirm.data:
             return _render_match(adjusted, form)
-        offers = residencies.confirm_offers(current_user, call, placements, form.response_days.data, utcnow(),
+        offers = offer_service.confirm_offers(current_user, call, placements, form.response_days.data, utcnow(),
                                             include_waitlisted=waitlisted)
     except ServiceError as error:
         db.session.rollback()
         try:
-            shown = residencies.adjusted_preview(call, placements, include_waitlisted=waitlisted)
+            shown = match_runs.adjusted_preview(call, placements, include_waitlisted=waitlisted)
         except ServiceError:
-            shown = residencies.match_preview(call, include_waitlisted=waitlisted)
+            shown = match_runs.match_preview(call, include_waitlisted=waitlisted)
         return _render_match(shown, form, 409, error.message)
     flash(_("%(count)d offers sent; each startup has %(days)d days to answer.", count=len(offers),
             days=form.response_days.data), "success")
@@ -295,7 +298,7 @@ def withdraw_offer(offer_id: int) -> Any:
     if not WithdrawOfferForm().validate_on_submit():
         abort(400)
     try:
-        residencies.withdraw_offer(current_user, offer, utcnow())
+        offer_service.withdraw_offer(current_user, offer, utcnow())
     except ServiceError as error:
         return render_template("errors/error.html", code=409, title=_("Offer not withdrawn"),
                                message=error.message), 409
