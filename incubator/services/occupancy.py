@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import heapq
 import io
+import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from incubator.domain import residency_matching as rm
@@ -34,14 +36,22 @@ class Cell:
     offer_id: int | None = None
 
 
+# A slot of many places (a shared-desk floor) must not multiply the page: rows are drawn for at
+# most this many lanes of residents and offers; the rest are counted, and the free places are one
+# band, not one row per empty place.
+MAX_LANES_SHOWN = 20
+SLOTS_PER_PAGE = 25
+
+
 @dataclass
 class SlotTimeline:
     slot: Slot
-    lanes: list[list[Cell]]  # one row per place, cells spanning the months
+    lanes: list[list[Cell]]  # one row per lane of residents/offers (first fit), cells spanning the months
     open: list[bool]  # per month: inside the slot's period
     occupied: list[int]  # residencies per month
     offered: list[int]  # outstanding offers per month
     free: list[int]
+    hidden_lanes: int = 0  # lanes beyond MAX_LANES_SHOWN, counted but not drawn
 
     @property
     def utilisation(self) -> list[float | None]:
@@ -61,6 +71,25 @@ class Occupancy:
     months: list[dt.date]
     slots: list[SlotTimeline]
     vacancies: list[Vacancy] = field(default_factory=list)
+    page: int = 1
+    pages: int = 1
+    total_slots: int = 0
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
 
     @property
     def capacity(self) -> list[int]:
@@ -84,24 +113,61 @@ class _Stay:
     offer_id: int | None = None
 
 
-def occupancy(*, start_month: dt.date, months: int, programme_id: int | None = None,
-              site_id: int | None = None) -> Occupancy:
-    """Months across, slots down: who sits where, what is offered, free places, utilisation
-    (residents ÷ capacity, per month) and the months in which places become free."""
+def _window(start_month: dt.date, months: int) -> list[dt.date]:
     if months < 1:
         raise ValueError("show at least one month")
-    window = [rm.add_months(rm.month_start(start_month), n) for n in range(months)]
+    return [rm.add_months(rm.month_start(start_month), n) for n in range(months)]
+
+
+def _slots_query(window: list[dt.date], programme_id: int | None, site_id: int | None) -> Select[tuple[Slot]]:
     window_end = rm.add_months(window[-1], 1)
     query = select(Slot).where(Slot.starts_on < window_end, Slot.ends_on > window[0])
     if programme_id is not None:
         query = query.where(Slot.programme_id == programme_id)
     if site_id is not None:
         query = query.where(Slot.site_id == site_id)
+    return query
+
+
+def _timelines(slots: Sequence[Slot], window: list[dt.date]) -> list[SlotTimeline]:
+    stays = _stays([s.id for s in slots], window[0], rm.add_months(window[-1], 1))
+    return [_timeline(slot, window, stays[slot.id]) for slot in slots]
+
+
+SLOT_ORDER = (Slot.programme_id, Slot.site_id, Slot.label, Slot.id)
+
+
+def occupancy(*, start_month: dt.date, months: int, programme_id: int | None = None,
+              site_id: int | None = None, page: int = 1, per_page: int = SLOTS_PER_PAGE) -> Occupancy:
+    """Months across, slots down (one page of slots): who sits where, what is offered, free
+    places, utilisation (residents ÷ capacity, per month) and the months in which places become free."""
+    window = _window(start_month, months)
+    query = _slots_query(window, programme_id, site_id)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pages = max(math.ceil(total / per_page), 1)
+    page = min(max(page, 1), pages)
     slots = list(db.session.scalars(query.options(selectinload(Slot.programme), selectinload(Slot.site))
-                                    .order_by(Slot.programme_id, Slot.site_id, Slot.label, Slot.id)))
-    stays = _stays([s.id for s in slots], window[0], window_end)
-    timelines = [_timeline(slot, window, stays[slot.id]) for slot in slots]
-    return Occupancy(months=window, slots=timelines, vacancies=_vacancies(timelines, window))
+                                    .order_by(*SLOT_ORDER).offset((page - 1) * per_page).limit(per_page)))
+    timelines = _timelines(slots, window)
+    return Occupancy(months=window, slots=timelines, vacancies=_vacancies(timelines, window), page=page,
+                     pages=pages, total_slots=total)
+
+
+def occupancy_pages(*, start_month: dt.date, months: int, programme_id: int | None = None,
+                    site_id: int | None = None, per_page: int = SLOTS_PER_PAGE) -> Iterator[Occupancy]:
+    """Every slot, a page at a time (keyset by the slot order), for the CSV export to stream."""
+    window = _window(start_month, months)
+    query = _slots_query(window, programme_id, site_id).options(selectinload(Slot.programme),
+                                                                selectinload(Slot.site))
+    after: tuple[int, int, str, int] | None = None
+    while True:
+        chunk = query if after is None else query.where(tuple_(*SLOT_ORDER) > tuple_(*after))
+        slots = list(db.session.scalars(chunk.order_by(*SLOT_ORDER).limit(per_page)))
+        if not slots:
+            return
+        yield Occupancy(months=window, slots=_timelines(slots, window))
+        last = slots[-1]
+        after = (last.programme_id, last.site_id, last.label, last.id)
 
 
 def _month_index(day: dt.date, first: dt.date) -> int:
@@ -141,15 +207,17 @@ def _timeline(slot: Slot, window: list[dt.date], stays: list[_Stay]) -> SlotTime
     first, end = rm.slot_months(slot.starts_on, slot.ends_on)
     is_open = [first <= month < end for month in window]
     lanes_of_stays: list[list[_Stay]] = []
-    # Residents first so they take the top rows; then first-fit by start month.
+    free_from: list[tuple[int, int]] = []  # (end of the lane's last stay, lane number), earliest first
+    # Residents first so they take the top rows; then a stay joins the lane free soonest (a heap,
+    # so thousands of residents in one shared-desk slot cost n log n, not n x lanes).
     for stay in sorted(stays, key=lambda s: (s.offer_id is not None, s.start, s.end)):
-        lane = next((lane for lane in lanes_of_stays if lane[-1].end <= stay.start), None)
-        if lane is None:
-            lanes_of_stays.append([stay])
+        if free_from and free_from[0][0] <= stay.start:
+            _, number = heapq.heappop(free_from)
+            lanes_of_stays[number].append(stay)
         else:
-            lane.append(stay)
-    while len(lanes_of_stays) < slot.capacity:
-        lanes_of_stays.append([])
+            number = len(lanes_of_stays)
+            lanes_of_stays.append([stay])
+        heapq.heappush(free_from, (stay.end, number))
     occupied, offered = [0] * n, [0] * n
     for stay in stays:
         for i in range(max(stay.start, 0), min(stay.end, n)):
@@ -158,8 +226,9 @@ def _timeline(slot: Slot, window: list[dt.date], stays: list[_Stay]) -> SlotTime
             else:
                 offered[i] += 1
     free = [max(slot.capacity - occupied[i] - offered[i], 0) if is_open[i] else 0 for i in range(n)]
-    lanes = [_lane_cells(lane, is_open) for lane in lanes_of_stays]
-    return SlotTimeline(slot=slot, lanes=lanes, open=is_open, occupied=occupied, offered=offered, free=free)
+    lanes = [_lane_cells(lane, is_open) for lane in lanes_of_stays[:MAX_LANES_SHOWN]]
+    return SlotTimeline(slot=slot, lanes=lanes, open=is_open, occupied=occupied, offered=offered, free=free,
+                        hidden_lanes=max(len(lanes_of_stays) - MAX_LANES_SHOWN, 0))
 
 
 def _lane_cells(stays: list[_Stay], is_open: list[bool]) -> list[Cell]:
@@ -197,21 +266,26 @@ CSV_HEADER = ("programme", "site", "slot", "space_type", "month", "capacity", "r
               "utilisation")
 
 
-def occupancy_csv(data: Occupancy) -> str:
-    """One row per slot and month; utilisation is residents ÷ capacity, empty when closed."""
+def occupancy_csv(pages: Iterable[Occupancy]) -> Iterator[str]:
+    """One row per slot and month, a page of slots at a time (so a response can stream it);
+    utilisation is residents ÷ capacity, empty when closed."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
-    for timeline in data.slots:
-        slot = timeline.slot
-        for i, month in enumerate(data.months):
-            if not timeline.open[i]:
-                continue
-            share = timeline.utilisation[i]
-            writer.writerow([_safe(slot.programme.name), _safe(slot.site.name), _safe(slot.label), slot.space_type,
-                             f"{month:%Y-%m}", slot.capacity, timeline.occupied[i], timeline.offered[i],
-                             timeline.free[i], "" if share is None else f"{share:.2f}"])
-    return out.getvalue()
+    for data in pages:
+        for timeline in data.slots:
+            slot = timeline.slot
+            for i, month in enumerate(data.months):
+                if not timeline.open[i]:
+                    continue
+                share = timeline.utilisation[i]
+                writer.writerow([_safe(slot.programme.name), _safe(slot.site.name), _safe(slot.label),
+                                 slot.space_type, f"{month:%Y-%m}", slot.capacity, timeline.occupied[i],
+                                 timeline.offered[i], timeline.free[i], "" if share is None else f"{share:.2f}"])
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+    yield out.getvalue()
 
 
 def _safe(text: str) -> str:

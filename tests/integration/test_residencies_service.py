@@ -311,7 +311,47 @@ def test_occupancy_timeline_utilisation_vacancies_and_csv(make_user, manager) ->
     ]
     assert data.utilisation[1] == 0.5 and data.utilisation[0] is None
     assert [(v.month, v.places) for v in data.vacancies] == [(dt.date(2027, 4, 1), 1)]
-    csv_text = occupancy.occupancy_csv(data)
+    csv_text = "".join(occupancy.occupancy_csv(occupancy.occupancy_pages(start_month=dt.date(2026, 12, 1),
+                                                                         months=8)))
     assert csv_text.splitlines()[0].startswith("programme,site,slot")
     assert "'=Lab A" in csv_text and ",2027-01,2,1,1,0,0.50" in csv_text
     assert two.id == second.application_id
+
+
+def _residents(slot: Slot, count: int, make_user: Callable[..., User], call: Call) -> None:
+    """``count`` residencies over the same year in ``slot``, inserted directly (no offers needed)."""
+    for _ in range(count):
+        application = decided(make_user, call)
+        db.session.add(Residency(application_id=application.id, slot_id=slot.id, state="active", starts_on=START,
+                                 ends_on=dt.date(2028, 1, 1), created_at=NOW, updated_at=NOW))
+    db.session.commit()
+
+
+def test_occupancy_draws_one_row_per_resident_lane_never_one_per_place(make_user) -> None:
+    call = make_call()
+    shared = make_slot(call, capacity=10_000, label="Shared desks")
+    _residents(shared, occupancy.MAX_LANES_SHOWN + 3, make_user, call)
+
+    (timeline,) = occupancy.occupancy(start_month=START, months=12).slots
+    assert len(timeline.lanes) == occupancy.MAX_LANES_SHOWN
+    assert timeline.hidden_lanes == 3
+    assert timeline.occupied == [occupancy.MAX_LANES_SHOWN + 3] * 12  # hidden lanes still counted
+    assert timeline.free == [10_000 - occupancy.MAX_LANES_SHOWN - 3] * 12
+
+
+def test_occupancy_pages_slots_and_the_csv_covers_every_page(make_user) -> None:
+    call = make_call()
+    for number in range(5):
+        make_slot(call, capacity=1, label=f"Slot {number}")
+
+    first = occupancy.occupancy(start_month=START, months=2, per_page=2)
+    last = occupancy.occupancy(start_month=START, months=2, per_page=2, page=3)
+    beyond = occupancy.occupancy(start_month=START, months=2, per_page=2, page=99)
+    assert (first.total_slots, first.pages, first.has_prev, first.has_next) == (5, 3, False, True)
+    assert [t.slot.label for t in first.slots] == ["Slot 0", "Slot 1"]
+    assert [t.slot.label for t in last.slots] == ["Slot 4"] and not last.has_next
+    assert beyond.page == 3  # past the end shows the last page, not an empty one
+    pages = list(occupancy.occupancy_pages(start_month=START, months=2, per_page=2))
+    assert [len(page.slots) for page in pages] == [2, 2, 1]
+    rows = "".join(occupancy.occupancy_csv(pages)).splitlines()
+    assert len(rows) == 1 + 5 * 2

@@ -103,6 +103,12 @@ def test_occupancy_timeline_csv_and_bad_input(manager_client: FlaskClient, make_
     assert manager_client.get("/manage/occupancy?start=December").status_code == 400
     assert manager_client.get("/manage/occupancy?months=99").status_code == 400
     assert manager_client.get("/manage/occupancy?programme=x").status_code == 400
+    big = make_slot(call, capacity=10_000, label="Shared floor")
+    page = manager_client.get("/manage/occupancy?start=2027-01&months=6")
+    assert "Shared floor" in page.get_data(as_text=True)
+    assert page.get_data(as_text=True).count("<tr") < 20  # not one row per place of a 10,000-place slot
+    big.capacity = 0
+    db.session.commit()
     csv_response = manager_client.get("/manage/occupancy.csv?start=2027-01&months=2")
     assert csv_response.mimetype == "text/csv"
     assert csv_response.get_data(as_text=True).splitlines()[1].endswith("2027-01,2,1,0,1,0.50")

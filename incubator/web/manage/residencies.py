@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -176,7 +176,7 @@ def occupancy() -> Any:
     if isinstance(args, str):
         return render_template("manage/residencies_occupancy.html", data=None, error=args, programmes=programmes,
                                sites=sites, args=request.args), 400
-    data = occupancy_service.occupancy(**args)
+    data = occupancy_service.occupancy(**args, page=max(request.args.get("page", 1, type=int) or 1, 1))
     return render_template("manage/residencies_occupancy.html", data=data, error=None, programmes=programmes,
                            sites=sites, args=request.args)
 
@@ -187,8 +187,8 @@ def occupancy_csv() -> Any:
     args = _occupancy_arguments()
     if isinstance(args, str):
         return render_template("errors/error.html", code=400, title=_("Cannot export"), message=args), 400
-    data = occupancy_service.occupancy(**args)
-    return Response(occupancy_service.occupancy_csv(data), mimetype="text/csv",
+    rows = occupancy_service.occupancy_csv(occupancy_service.occupancy_pages(**args))
+    return Response(stream_with_context(rows), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=occupancy-{args['start_month']:%Y-%m}.csv"})
 
 
