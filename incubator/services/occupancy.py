@@ -154,7 +154,7 @@ def occupancy(*, start_month: dt.date, months: int, programme_id: int | None = N
 
 
 def occupancy_pages(*, start_month: dt.date, months: int, programme_id: int | None = None,
-                    site_id: int | None = None, per_page: int = SLOTS_PER_PAGE) -> Iterator[Occupancy]:
+                    site_id: int | None = None, per_page: int = 200) -> Iterator[Occupancy]:
     """Every slot, a page at a time (keyset by the slot order), for the CSV export to stream."""
     window = _window(start_month, months)
     query = _slots_query(window, programme_id, site_id).options(selectinload(Slot.programme),
