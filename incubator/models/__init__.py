@@ -2,6 +2,7 @@
 
 from incubator.models.applications import Application, Attachment, ProgrammePreference
 from incubator.models.audit import AuditEvent
+from incubator.models.match_runs import MatchPlacement, MatchRun
 from incubator.models.outbox import OutboundEmail
 from incubator.models.programmes import Call, CallProgramme, Criterion, Programme, Site, Slot
 from incubator.models.reminders import CallReminderPolicy, NotificationPreference, SentReminder
@@ -26,6 +27,8 @@ __all__ = [
     "CallProgramme",
     "Criterion",
     "OutboundEmail",
+    "MatchPlacement",
+    "MatchRun",
     "Offer",
     "Programme",
     "Residency",

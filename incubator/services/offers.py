@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 
 from flask import url_for
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -24,6 +24,7 @@ from incubator.extensions import db
 from incubator.models import (
     Application,
     Call,
+    MatchRun,
     Offer,
     OutboundEmail,
     Residency,
@@ -33,7 +34,7 @@ from incubator.models import (
 from incubator.models.residencies import LIVE_OFFER_STATES, OPEN_OFFER_STATES
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
-from incubator.services.match_runs import adjusted_preview, build_preview
+from incubator.services.match_runs import adjusted_preview, build_preview, is_stale, run_placements
 from incubator.services.notifications import queue_email
 from incubator.services.slots import ensure_manager, lock_slots, taken_periods
 
@@ -285,3 +286,29 @@ def offers_for_call(call: Call) -> list[Offer]:
 def open_offer_for(application_id: int) -> Offer | None:
     return db.session.scalar(select(Offer).where(and_(Offer.application_id == application_id,
                                                       Offer.state.in_(LIVE_OFFER_STATES))))
+
+
+def confirm_run(manager: User, run: MatchRun, response_days: int, now: dt.datetime) -> list[Offer]:
+    """Turn a stored, current match run into offers (``confirm_offers`` re-checks everything
+    under the slot locks); a run whose inputs changed since it was computed is refused."""
+    ensure_manager(manager)
+    if run.state == "confirmed":
+        raise ServiceError("This match has already been confirmed.")
+    if is_stale(run):
+        raise ServiceError("Decisions, rankings, slots or offers changed since this match was computed; "
+                           "compute it again before confirming.")
+    offers = confirm_offers(manager, run.call, run_placements(run), response_days, now,
+                            include_waitlisted=run.include_waitlisted)
+    run.state = "confirmed"
+    db.session.flush()
+    return offers
+
+
+def recent_offers_for_call(call: Call, limit: int) -> tuple[list[Offer], int]:
+    """The newest ``limit`` offers of a call, and how many it has in all."""
+    of_call = select(Offer).join(Application, Application.id == Offer.application_id).where(
+        Application.call_id == call.id)
+    total = db.session.scalar(select(func.count()).select_from(of_call.subquery())) or 0
+    shown = list(db.session.scalars(of_call.options(selectinload(Offer.application), selectinload(Offer.slot))
+                                    .order_by(Offer.created_at.desc(), Offer.id.desc()).limit(limit)))
+    return shown, total

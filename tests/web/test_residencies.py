@@ -54,38 +54,64 @@ def test_bad_slot_input_is_refused_with_a_message(manager_client: FlaskClient) -
     assert manager_client.get("/manage/slots/999/edit").status_code == 404
 
 
-def test_match_preview_adjust_with_warning_and_confirm(manager_client: FlaskClient, make_user) -> None:
+def test_match_is_computed_stored_adjusted_by_hand_and_confirmed(manager_client: FlaskClient, make_user) -> None:
     call = make_call()
     slot = make_slot(call, label="OCC lab A")
-    other = make_slot(call, label="OCC lab B", starts_on=dt.date(2028, 6, 1))  # too late for their stay
+    make_slot(call, label="OCC lab B", starts_on=dt.date(2028, 6, 1))  # too late for their stay
     better = decided(make_user, call)
     worse = decided(make_user, call)
     page_url = f"/manage/calls/{call.id}/match"
-    page = manager_client.get(page_url).get_data(as_text=True)
-    assert better.company_name in page and "went to startups ranked higher" in page
-
+    assert 'id="match-none"' in manager_client.get(page_url).get_data(as_text=True)
     token = csrf_token(manager_client, page_url)
-    swapped = {"csrf_token": token, "response_days": "7", f"place-{worse.id}": str(slot.id),
-               f"place-{better.id}": "", "check": "Check"}
-    response = manager_client.post(page_url, data=swapped)
-    assert response.status_code == 200
-    text = response.get_data(as_text=True)
-    assert f"Unstable: {better.company_name} would rather have OCC lab A" in text
 
-    bad = {**swapped, f"place-{better.id}": "nonsense"}
-    assert manager_client.post(page_url, data=bad).status_code == 400
-    outside = {**swapped, f"place-{better.id}": str(other.id), "confirm": "Confirm"}
-    response = manager_client.post(page_url, data=outside)
+    assert manager_client.post(f"{page_url}/compute", data={"csrf_token": token}).status_code == 302
+    page = manager_client.get(page_url).get_data(as_text=True)
+    assert better.company_name in page and "went to startups ranked higher" in page and "OCC lab A" in page
+
+    adjust = f"{page_url}/adjust"
+    response = manager_client.post(adjust, data={"csrf_token": token, "application_id": str(worse.id),
+                                                 "slot": "occ lab a"})
+    assert response.status_code == 409 and "would hold 2 startups" in response.get_data(as_text=True)
+    response = manager_client.post(adjust, data={"csrf_token": token, "application_id": str(worse.id),
+                                                 "slot": "OCC lab B"})
     assert response.status_code == 409 and "does not fit in the period of OCC lab B" in response.get_data(as_text=True)
+    response = manager_client.post(adjust, data={"csrf_token": token, "application_id": str(worse.id),
+                                                 "slot": "Nowhere"})
+    assert response.status_code == 400 and "No slot of this call" in response.get_data(as_text=True)
+    assert manager_client.post(adjust, data={"csrf_token": token, "application_id": "x"}).status_code == 400
+    assert manager_client.post(adjust, data={"csrf_token": token, "application_id": "99999"}).status_code == 409
+    assert manager_client.post(adjust, data={"csrf_token": token, "application_id": str(better.id),
+                                             "slot": ""}).status_code == 302
+    assert manager_client.post(adjust, data={"csrf_token": token, "application_id": str(worse.id),
+                                             "slot": str(slot.id)}).status_code == 302
+    assert "by hand" in manager_client.get(f"{page_url}?q={worse.company_name}").get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Offer)) == 0
 
-    response = manager_client.post(page_url, data={**swapped, "confirm": "Confirm"})
+    response = manager_client.post(page_url, data={"csrf_token": token, "response_days": "7", "confirm": "Confirm"})
     assert response.status_code == 302
     offer = db.session.scalar(select(Offer))
     assert offer.application_id == worse.id and offer.state == "offered"
     assert db.session.scalar(select(OutboundEmail.to_address).where(OutboundEmail.kind == "offer")) == worse.applicant.email
     page = manager_client.get(page_url).get_data(as_text=True)
-    assert "offered" in page and worse.company_name in page
+    assert "offered" in page and "has been confirmed" in page
+    again = manager_client.post(page_url, data={"csrf_token": token, "response_days": "7", "confirm": "Confirm"})
+    assert again.status_code == 409 and db.session.scalar(select(func.count()).select_from(Offer)) == 1
+
+
+def test_a_stale_match_is_flagged_and_cannot_be_confirmed(manager_client: FlaskClient, make_user) -> None:
+    call = make_call()
+    make_slot(call, label="OCC lab A")
+    decided(make_user, call)
+    page_url = f"/manage/calls/{call.id}/match"
+    token = csrf_token(manager_client, page_url)
+    manager_client.post(f"{page_url}/compute", data={"csrf_token": token})
+    assert 'id="match-stale"' not in manager_client.get(page_url).get_data(as_text=True)
+    make_slot(call, label="OCC lab C")  # a new slot: the stored result may no longer be the best
+
+    assert 'id="match-stale"' in manager_client.get(page_url).get_data(as_text=True)
+    response = manager_client.post(page_url, data={"csrf_token": token, "response_days": "7", "confirm": "Confirm"})
+    assert response.status_code == 409 and "compute it again" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Offer)) == 0
 
 
 def test_occupancy_timeline_csv_and_bad_input(manager_client: FlaskClient, make_user) -> None:

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import func, select
 from wtforms import DateField, HiddenField, IntegerField, MonthField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
@@ -196,69 +196,124 @@ def occupancy_csv() -> Any:
 
 
 class MatchForm(FlaskForm):
+    """Confirm the stored run: its placements become offers."""
+
     include_waitlisted = HiddenField()
     response_days = IntegerField(_l("Days to answer"), default=offer_service.DEFAULT_RESPONSE_DAYS, validators=[
         InputRequired(_l("Give the number of days startups have to answer.")),
         NumberRange(min=1, max=offer_service.MAX_RESPONSE_DAYS,
                     message=_l("Give between 1 and %(max)d days.", max=offer_service.MAX_RESPONSE_DAYS))])
-    check = SubmitField(_l("Check these placements"))
     confirm = SubmitField(_l("Confirm and send the offers"))
+
+
+class ComputeMatchForm(FlaskForm):
+    include_waitlisted = HiddenField()
+    compute = SubmitField(_l("Compute the match"))
+
+
+class AdjustForm(FlaskForm):
+    """Move one startup: picked by application number, the slot by its number or exact name."""
+
+    include_waitlisted = HiddenField()
+    application_id = IntegerField(_l("Application number"), validators=[
+        InputRequired(_l("Give the application number from the list."))])
+    slot = StringField(_l("Slot (number or exact name; empty for no place)"), validators=[Length(max=120)])
+    move = SubmitField(_l("Move"))
 
 
 class WithdrawOfferForm(FlaskForm):
     submit = SubmitField(_l("Withdraw"))
 
 
+OFFERS_SHOWN = 50
+
+
 def load_call(call_id: int) -> Call:
     return db.session.get(Call, call_id) or abort(404)
 
 
-def _render_match(preview: match_runs.MatchPreview, form: MatchForm, status: int = 200,
-                  error: str | None = None) -> Any:
-    return render_template("manage/match.html", preview=preview, call=preview.call, form=form, reasons=REASONS,
-                           warnings=_warnings(preview), offers=offer_service.offers_for_call(preview.call),
-                           withdraw_form=WithdrawOfferForm(), error=error, now=utcnow()), status
+def _waitlisted(form_value: str | None = None) -> bool:
+    return (form_value if form_value is not None else request.args.get("waitlisted")) == "1"
 
 
-def _warnings(preview: match_runs.MatchPreview) -> list[str]:
-    """Sentences naming each pair that makes a hand-edited result unstable, and odd placements."""
-    check = preview.check
-    if check is None:
-        return []
-    company = lambda a: preview.applications[int(a)].company_name or _("Application %(id)s", id=a)  # noqa: E731
-    label = lambda s: preview.slots[int(s)].label  # noqa: E731
-    found = [_("Unstable: %(company)s would rather have %(slot)s than its placement, and %(slot)s would rather have "
-               "%(company)s than someone it holds (or has a free place).", company=company(a), slot=label(s))
-             for a, s in check.blocking]
-    found += [_("%(company)s did not ask for %(slot)s (another programme or space type).", company=company(a),
-                slot=label(s)) for a, s in check.not_acceptable if (a, s) not in check.outside_period]
-    found += [_("%(company)s's stay does not fit in the period of %(slot)s.", company=company(a), slot=label(s))
-              for a, s in check.outside_period]
-    found += [_("%(slot)s would hold %(wanted)d startups in %(month)s but has %(capacity)d places.",
-                slot=label(p.slot), wanted=p.wanted, month=p.month.strftime("%B %Y"), capacity=p.capacity)
-              for p in check.over_capacity]
-    return found
+def _render_match(call: Call, waitlisted: bool, status: int = 200, error: str | None = None,
+                  form: MatchForm | None = None, adjust_form: AdjustForm | None = None) -> Any:
+    run = match_runs.latest_run(call, include_waitlisted=waitlisted)
+    flag = "1" if waitlisted else ""
+    after = request.args.get("after", type=int)
+    search = request.args.get("q", "").strip()[:100]
+    only = request.args.get("only", "")
+    page = match_runs.run_page(run, after=after, search=search, only=only) if run else None
+    offers, offer_count = offer_service.recent_offers_for_call(call, OFFERS_SHOWN)
+    return render_template(
+        "manage/match.html", call=call, run=run, stale=bool(run and match_runs.is_stale(run)), page=page,
+        waitlisted=waitlisted, search=search, only=only, after=after, reasons=REASONS,
+        unreleased=match_runs.unreleased_count(call), offers=offers, offer_count=offer_count,
+        form=form or MatchForm(include_waitlisted=flag), adjust_form=adjust_form or AdjustForm(include_waitlisted=flag),
+        compute_form=ComputeMatchForm(include_waitlisted=flag), withdraw_form=WithdrawOfferForm(), error=error,
+    ), status
 
 
 @bp.route("/calls/<int:call_id>/match")
 @role_required(Role.MANAGER)
 def match(call_id: int) -> Any:
+    return _render_match(load_call(call_id), _waitlisted())
+
+
+@bp.route("/calls/<int:call_id>/match/compute", methods=["POST"])
+@role_required(Role.MANAGER)
+def compute_match(call_id: int) -> Any:
     call = load_call(call_id)
-    waitlisted = request.args.get("waitlisted") == "1"
-    form = MatchForm(include_waitlisted="1" if waitlisted else "")
-    return _render_match(match_runs.match_preview(call, include_waitlisted=waitlisted), form)
+    form = ComputeMatchForm()
+    waitlisted = _waitlisted(form.include_waitlisted.data)
+    if not form.validate_on_submit():
+        return _render_match(call, waitlisted, 400, _("The form expired; reload the page and try again."))
+    run = match_runs.compute_run(current_user, call, utcnow(), include_waitlisted=waitlisted)
+    flash(_("Match computed: %(placed)d placed, %(unmatched)d without a place.", placed=run.placed,
+            unmatched=run.unmatched), "success")
+    return redirect(url_for("manage.match", call_id=call.id, waitlisted=1 if waitlisted else None))
 
 
-def _posted_placements(preview: match_runs.MatchPreview) -> dict[int, int] | str:
-    placements: dict[int, int] = {}
-    for application_id in preview.applications:
-        value = request.form.get(f"place-{application_id}", "")
-        if not value:
-            continue
-        if not value.isdigit() or int(value) not in preview.slots:
-            return _("Choose each startup's slot from the list.")
-        placements[application_id] = int(value)
-    return placements
+def _slot_named(call: Call, text: str) -> Slot | None | str:
+    """The slot the manager typed (number or exact name), None for no place, or a message."""
+    text = text.strip()
+    if not text:
+        return None
+    programme_ids = [offered.programme_id for offered in call.programmes]
+    query = select(Slot).where(Slot.programme_id.in_(programme_ids))
+    if text.isdigit():
+        found = db.session.scalars(query.where(Slot.id == int(text))).all()
+    else:
+        found = db.session.scalars(query.where(func.lower(Slot.label) == text.lower()).limit(2)).all()
+    if len(found) == 1:
+        return found[0]
+    if found:
+        return _("Several slots are named %(name)s; give the slot's number instead.", name=text)
+    return _("No slot of this call's programmes is called %(name)s.", name=text)
+
+
+@bp.route("/calls/<int:call_id>/match/adjust", methods=["POST"])
+@role_required(Role.MANAGER)
+def adjust_match(call_id: int) -> Any:
+    call = load_call(call_id)
+    form = AdjustForm()
+    waitlisted = _waitlisted(form.include_waitlisted.data)
+    if not form.validate_on_submit():
+        return _render_match(call, waitlisted, 400, adjust_form=form)
+    run = match_runs.latest_run(call, include_waitlisted=waitlisted)
+    if run is None:
+        return _render_match(call, waitlisted, 409, _("Compute the match before adjusting it."), adjust_form=form)
+    slot = _slot_named(call, form.slot.data or "")
+    if isinstance(slot, str):
+        form.slot.errors = [slot]
+        return _render_match(call, waitlisted, 400, adjust_form=form)
+    try:
+        match_runs.adjust_placement(current_user, run, form.application_id.data, slot)
+    except ServiceError as error:
+        db.session.rollback()
+        return _render_match(call, waitlisted, 409, error.message, adjust_form=form)
+    flash(_("Placement changed."), "success")
+    return redirect(url_for("manage.match", call_id=call.id, waitlisted=1 if waitlisted else None))
 
 
 @bp.route("/calls/<int:call_id>/match", methods=["POST"])
@@ -266,26 +321,17 @@ def _posted_placements(preview: match_runs.MatchPreview) -> dict[int, int] | str
 def match_post(call_id: int) -> Any:
     call = load_call(call_id)
     form = MatchForm()
-    waitlisted = form.include_waitlisted.data == "1"
-    preview = match_runs.match_preview(call, include_waitlisted=waitlisted)
+    waitlisted = _waitlisted(form.include_waitlisted.data)
     if not form.validate_on_submit():
-        return _render_match(preview, form, 400)
-    placements = _posted_placements(preview)
-    if isinstance(placements, str):
-        return _render_match(preview, form, 400, placements)
+        return _render_match(call, waitlisted, 400, form=form)
+    run = match_runs.latest_run(call, include_waitlisted=waitlisted)
+    if run is None:
+        return _render_match(call, waitlisted, 409, _("Compute the match before confirming it."), form=form)
     try:
-        adjusted = match_runs.adjusted_preview(call, placements, include_waitlisted=waitlisted)
-        if not form.confirm.data:
-            return _render_match(adjusted, form)
-        offers = offer_service.confirm_offers(current_user, call, placements, form.response_days.data, utcnow(),
-                                            include_waitlisted=waitlisted)
+        offers = offer_service.confirm_run(current_user, run, form.response_days.data, utcnow())
     except ServiceError as error:
         db.session.rollback()
-        try:
-            shown = match_runs.adjusted_preview(call, placements, include_waitlisted=waitlisted)
-        except ServiceError:
-            shown = match_runs.match_preview(call, include_waitlisted=waitlisted)
-        return _render_match(shown, form, 409, error.message)
+        return _render_match(call, waitlisted, 409, error.message, form=form)
     flash(_("%(count)d offers sent; each startup has %(days)d days to answer.", count=len(offers),
             days=form.response_days.data), "success")
     return redirect(url_for("manage.match", call_id=call.id))
