@@ -35,9 +35,11 @@ def all_programmes() -> Sequence[Programme]:
     ).all()
 
 
-def all_slots() -> Sequence[Slot]:
+def all_slots(limit: int | None = None) -> Sequence[Slot]:
+    """Slots in inventory order; ``limit`` keeps an overview bounded (the slots page paginates)."""
     return db.session.scalars(
         select(Slot)
         .options(selectinload(Slot.programme), selectinload(Slot.site))
-        .order_by(Slot.programme_id, Slot.starts_on, Slot.label)
+        .order_by(Slot.programme_id, Slot.starts_on, Slot.label, Slot.id)
+        .limit(limit)
     ).all()

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import selectinload
 
 from incubator.domain import residency_matching as rm
 from incubator.extensions import db
 from incubator.models import (
+    Application,
     Residency,
-    Slot,
     User,
 )
+from incubator.models.residencies import RESIDENCY_STATES
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
 from incubator.services.slots import ensure_manager, lock_slots, taken_periods
@@ -79,10 +81,39 @@ def complete_residency(manager: User, residency: Residency, now: dt.datetime) ->
 
 
 
-def residencies_for(*, programme_id: int | None = None, active_only: bool = False) -> list[Residency]:
-    query = select(Residency).options(selectinload(Residency.application), selectinload(Residency.slot))
-    if programme_id is not None:
-        query = query.join(Slot, Slot.id == Residency.slot_id).where(Slot.programme_id == programme_id)
-    if active_only:
-        query = query.where(Residency.state == "active")
-    return list(db.session.scalars(query.order_by(Residency.starts_on, Residency.id)))
+RESIDENCIES_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class ResidencyPage:
+    items: list[Residency]
+    next_after: str | None  # keyset token "YYYY-MM-DD.id" of the last row, when there is more
+
+
+def residency_page(*, search: str = "", slot_id: int | None = None, state: str = "", after: str | None = None,
+                   per_page: int = RESIDENCIES_PER_PAGE) -> ResidencyPage:
+    """Residencies by start date, a keyset page at a time; searched by company, filtered by slot
+    and state. A malformed ``after`` starts from the beginning."""
+    query = (select(Residency).join(Application, Application.id == Residency.application_id)
+             .options(selectinload(Residency.application), selectinload(Residency.slot)))
+    if search:
+        query = query.where(func.lower(Application.company_name).contains(search.lower(), autoescape=True))
+    if slot_id is not None:
+        query = query.where(Residency.slot_id == slot_id)
+    if state in RESIDENCY_STATES:
+        query = query.where(Residency.state == state)
+    position = _keyset(after)
+    if position is not None:
+        query = query.where(tuple_(Residency.starts_on, Residency.id) > tuple_(*position))
+    rows = list(db.session.scalars(query.order_by(Residency.starts_on, Residency.id).limit(per_page + 1)))
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    return ResidencyPage(rows, f"{rows[-1].starts_on.isoformat()}.{rows[-1].id}" if more else None)
+
+
+def _keyset(token: str | None) -> tuple[dt.date, int] | None:
+    day, _, number = (token or "").partition(".")
+    try:
+        return dt.date.fromisoformat(day), int(number)
+    except ValueError:
+        return None

@@ -20,7 +20,9 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import selectinload
 
 from incubator.domain import residency_matching as rm
 from incubator.domain.residency_matching import Period, SlotSpec
@@ -169,3 +171,19 @@ def slot_spec(slot: Slot, periods: Sequence[Period]) -> SlotSpec:
     occupied = rm.monthly_occupancy(periods, rm.months_in(first, end)) if end > first else {}
     return SlotSpec(id=str(slot.id), programme_id=slot.programme_id, space_type=slot.space_type,
                     capacity=slot.capacity, starts_on=slot.starts_on, ends_on=slot.ends_on, occupied=occupied)
+
+
+SLOTS_PER_PAGE = 50
+
+
+def slot_page(*, search: str = "", programme_id: int | None = None, page: int = 1,
+              per_page: int = SLOTS_PER_PAGE) -> Pagination:
+    """One page of the slot inventory, searched by name (or number) and filtered by programme."""
+    query = select(Slot).options(selectinload(Slot.programme), selectinload(Slot.site))
+    if search:
+        named = func.lower(Slot.label).contains(search.lower(), autoescape=True)
+        query = query.where(or_(named, Slot.id == int(search)) if search.isdigit() else named)
+    if programme_id is not None:
+        query = query.where(Slot.programme_id == programme_id)
+    query = query.order_by(Slot.programme_id, Slot.starts_on, Slot.label, Slot.id)
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)

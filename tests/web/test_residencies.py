@@ -167,3 +167,55 @@ def test_applicant_cannot_open_manager_residency_pages(applicant_client: FlaskCl
                 "/manage/residencies", "/manage/calls/1/match"]:
         assert applicant_client.get(url).status_code == 403, url
     assert db.session.scalar(select(func.count()).select_from(Residency)) == 0
+
+
+def _rows(html: str, table_id: str) -> int:
+    body = html.split(f'id="{table_id}"', 1)[1].split("</table>", 1)[0].split("<tbody>", 1)[1]
+    return body.count("<tr")
+
+
+def test_slots_page_is_paginated_and_searchable(manager_client: FlaskClient) -> None:
+    from incubator.services.slots import SLOTS_PER_PAGE
+
+    call = make_call()
+    programme = call.programmes[0].programme
+    db.session.add_all([Slot(programme=programme, site=programme.host_site, label=f"Desk {n:03d}",
+                             space_type="office_desk", capacity=1, starts_on=dt.date(2027, 1, 1),
+                             ends_on=dt.date(2028, 1, 1)) for n in range(SLOTS_PER_PAGE + 1)])
+    db.session.commit()
+    first = manager_client.get("/manage/slots").get_data(as_text=True)
+    assert _rows(first, "slots-table") == SLOTS_PER_PAGE and "Page 1 of 2" in first
+    second = manager_client.get("/manage/slots?page=2").get_data(as_text=True)
+    assert _rows(second, "slots-table") == 1 and f"Desk {SLOTS_PER_PAGE:03d}" in second
+    found = manager_client.get("/manage/slots?q=desk 007").get_data(as_text=True)
+    assert _rows(found, "slots-table") == 1 and "Desk 007" in found
+    assert "No slots found" in manager_client.get("/manage/slots?q=%25").get_data(as_text=True)
+    assert manager_client.get("/manage/slots?page=x&programme=y").status_code == 200
+
+
+def test_residencies_page_keyset_pages_search_and_slot_filter(manager_client: FlaskClient, make_user) -> None:
+    from incubator.services import residencies as residency_service
+
+    call = make_call()
+    one, two = make_slot(call, capacity=100, label="One"), make_slot(call, capacity=100, label="Two")
+    for n in range(5):
+        application = decided(make_user, call)
+        db.session.add(Residency(application_id=application.id, slot_id=(one if n < 4 else two).id, state="active",
+                                 starts_on=dt.date(2027, 1 + n, 1), ends_on=dt.date(2028, 1, 1), created_at=NOW,
+                                 updated_at=NOW))
+    db.session.commit()
+    first = residency_service.residency_page(per_page=2)
+    second = residency_service.residency_page(per_page=2, after=first.next_after)
+    third = residency_service.residency_page(per_page=2, after=second.next_after)
+    assert [len(p.items) for p in (first, second, third)] == [2, 2, 1] and third.next_after is None
+    starts = [r.starts_on.month for p in (first, second, third) for r in p.items]
+    assert starts == [1, 2, 3, 4, 5]
+    assert residency_service.residency_page(per_page=5).next_after is None  # exactly one page
+
+    page = manager_client.get(f"/manage/residencies?slot={two.id}").get_data(as_text=True)
+    assert _rows(page, "residencies-table") == 1
+    name = db.session.scalar(select(Residency).where(Residency.slot_id == two.id)).application.company_name
+    assert name in page
+    searched = manager_client.get(f"/manage/residencies?q={name}").get_data(as_text=True)
+    assert _rows(searched, "residencies-table") == 1
+    assert manager_client.get("/manage/residencies?after=garbage&slot=x").status_code == 200

@@ -85,8 +85,14 @@ def load_slot(slot_id: int) -> Slot:
 @bp.route("/slots")
 @role_required(Role.MANAGER)
 def slots() -> Any:
-    rows = db.session.scalars(select(Slot).order_by(Slot.programme_id, Slot.starts_on, Slot.label)).all()
-    return render_template("manage/slots.html", slots=rows, last_month=_last_month)
+    search = request.args.get("q", "").strip()[:100]
+    programme = request.args.get("programme", "")
+    programme_id = int(programme) if programme.isdigit() else None
+    page = slot_service.slot_page(search=search, programme_id=programme_id,
+                                  page=max(request.args.get("page", 1, type=int) or 1, 1))
+    programmes = db.session.scalars(select(Programme).order_by(Programme.name)).all()
+    return render_template("manage/slots.html", page=page, search=search, programme_id=programme_id,
+                           programmes=programmes, last_month=_last_month)
 
 
 def _last_month(slot: Slot) -> dt.date:
@@ -372,9 +378,14 @@ class CompleteForm(FlaskForm):
 
 
 def _render_residencies(status: int = 200, error: str | None = None) -> Any:
-    return render_template("manage/residencies.html", residencies=residencies.residencies_for(), error=error,
-                           end_form=EndEarlyForm(), extend_form=ExtendForm(), complete_form=CompleteForm(),
-                           today=utcnow().date()), status
+    search = request.args.get("q", "").strip()[:100]
+    slot = request.args.get("slot", "")
+    state = request.args.get("state", "")
+    page = residencies.residency_page(search=search, slot_id=int(slot) if slot.isdigit() else None, state=state,
+                                      after=request.args.get("after"))
+    return render_template("manage/residencies.html", page=page, search=search, slot=slot, state=state,
+                           after=request.args.get("after"), error=error, end_form=EndEarlyForm(),
+                           extend_form=ExtendForm(), complete_form=CompleteForm(), today=utcnow().date()), status
 
 
 @bp.route("/residencies")

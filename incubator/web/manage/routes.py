@@ -14,6 +14,8 @@ from incubator.web.access import role_required
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
+SLOTS_ON_OVERVIEW = 20
+
 
 @bp.route("/")
 @role_required(Role.MANAGER)
@@ -22,7 +24,7 @@ def overview() -> Any:
         "manage/overview.html",
         calls=queries.all_calls(),
         programmes=queries.all_programmes(),
-        slots=queries.all_slots(),
+        slots=queries.all_slots(limit=SLOTS_ON_OVERVIEW),  # the slots page lists them all, paginated
         # Periods end on the first day after them; the table names the last month inside.
         last_month=lambda day: day - dt.timedelta(days=1),
         now=utcnow(),
