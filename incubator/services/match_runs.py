@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, Row, case, cast, func, insert, or_, select, update
+from sqlalchemy import Row, case, func, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from incubator.domain import residency_matching as rm
@@ -56,18 +56,6 @@ def _ranking_positions(call: Call) -> dict[int, int]:
     from incubator.services.ranking import ranking_for_call  # the board's module, kept out of import time
 
     return {row.application_id: row.rank for row in ranking_for_call(call) if row.rank is not None}
-
-
-def mean_scores(application_ids: Sequence[int]) -> dict[int, float]:
-    """Mean weighted score of submitted reviews per application (shown beside the match)."""
-    if not application_ids:
-        return {}
-    rows = db.session.execute(
-        select(Review.application_id, cast(func.avg(Review.weighted_score), Float))
-        .where(Review.application_id.in_(application_ids), Review.state == "submitted",
-               Review.weighted_score.is_not(None))
-        .group_by(Review.application_id))
-    return {application_id: mean for application_id, mean in rows if mean is not None}
 
 
 def _participants(call: Call, include_waitlisted: bool) -> list[Application]:

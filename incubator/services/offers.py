@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 
 from flask import url_for
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import String, and_, cast, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -243,26 +243,28 @@ def expire_offers(now: dt.datetime) -> int:
 
 
 OFFER_REMINDER_BEFORE = dt.timedelta(days=2)
+OFFER_REMINDER_KEY = "offer-reminder:"  # + offer id: the outbox dedupe key of its reminder
 
 
 def remind_expiring_offers(now: dt.datetime, before: dt.timedelta = OFFER_REMINDER_BEFORE) -> int:
     """Remind startups whose offer expires within ``before``; once per offer, ever.
 
-    The outbox's unique dedupe key makes "once" a database fact: keys already queued are read
-    in one query, and a second scheduler racing for the same offer loses inside a savepoint.
-    Flushes; the caller commits.
+    The outbox's unique dedupe key makes "once" a database fact: offers whose reminder is
+    already queued are left out by the query itself (a join on the key, not a list of keys
+    bound one parameter each), and a second scheduler racing for the same offer loses inside a
+    savepoint. Flushes; the caller commits.
     """
+    reminded = select(OutboundEmail.id).where(
+        OutboundEmail.dedupe_key == literal(OFFER_REMINDER_KEY) + cast(Offer.id, String)).exists()
     due = list(db.session.scalars(
         select(Offer).where(Offer.state == "offered", Offer.response_deadline > now,
-                            Offer.response_deadline <= now + before)
+                            Offer.response_deadline <= now + before, ~reminded)
         .options(selectinload(Offer.application), selectinload(Offer.slot)).order_by(Offer.id)))
-    keys = {offer.id: f"offer-reminder:{offer.id}" for offer in due}
-    already = set(db.session.scalars(select(OutboundEmail.dedupe_key)
-                                     .where(OutboundEmail.dedupe_key.in_(list(keys.values()))))) if keys else set()
+    keys = {offer.id: f"{OFFER_REMINDER_KEY}{offer.id}" for offer in due}
     sent = 0
     for offer in due:
         applicant = offer.application.applicant
-        if keys[offer.id] in already or not applicant.active:
+        if not applicant.active:
             continue
         try:
             with db.session.begin_nested():
