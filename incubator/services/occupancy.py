@@ -275,10 +275,11 @@ def occupancy_csv(pages: Iterable[Occupancy]) -> Iterator[str]:
     for data in pages:
         for timeline in data.slots:
             slot = timeline.slot
+            utilisation = timeline.utilisation  # a property computing every month: once per slot
             for i, month in enumerate(data.months):
                 if not timeline.open[i]:
                     continue
-                share = timeline.utilisation[i]
+                share = utilisation[i]
                 writer.writerow([_safe(slot.programme.name), _safe(slot.site.name), _safe(slot.label),
                                  slot.space_type, f"{month:%Y-%m}", slot.capacity, timeline.occupied[i],
                                  timeline.offered[i], timeline.free[i], "" if share is None else f"{share:.2f}"])

@@ -482,13 +482,29 @@ def ranking_csv(rows: Sequence[RankingRow], criteria: Sequence[Criterion | Crite
     ``labels`` and ``criterion_label`` let the web layer pass translated headers; the
     column order never changes, so scripts can rely on it.
     """
+    return "".join(ranking_csv_chunks(rows, criteria, labels=labels, criterion_label=criterion_label,
+                                      yes_no=yes_no))
+
+
+CSV_ROWS_PER_CHUNK = 1_000
+
+
+def ranking_csv_chunks(rows: Iterable[RankingRow], criteria: Sequence[Criterion | CriterionRule], *,
+                       labels: Mapping[str, str] | None = None, criterion_label: str = "Mean: %(name)s",
+                       yes_no: tuple[str, str] = ("yes", "no")) -> Iterator[str]:
+    """``ranking_csv`` a thousand rows at a time, so a response can stream it instead of
+    building the whole file in memory first."""
     headers = {**CSV_COLUMNS, **(labels or {})}
     names = {criterion.id: criterion.name for criterion in criteria}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([safe_cell(headers[key]) for key in CSV_COLUMNS]
                     + [safe_cell(criterion_label % {"name": criterion.name}) for criterion in criteria])
-    for row in rows:
+    for number, row in enumerate(rows, start=1):
+        if number % CSV_ROWS_PER_CHUNK == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
         scores = row.scores
         values: list[object] = [
             row.rank, row.application_id, row.company_name, "; ".join(row.programmes), row.state,
@@ -501,4 +517,4 @@ def ranking_csv(rows: Sequence[RankingRow], criteria: Sequence[Criterion | Crite
         ]
         values += [row.criterion_means.get(criterion.id) for criterion in criteria]
         writer.writerow([safe_cell(value) for value in values])
-    return out.getvalue()
+    yield out.getvalue()
