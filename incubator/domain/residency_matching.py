@@ -140,6 +140,8 @@ class SlotSpec:
     occupied: Mapping[dt.date, int] = field(default_factory=dict)
 
     def free_in(self, period: Period) -> int:
+        if not self.occupied:  # most slots of a new intake: nobody there yet
+            return self.capacity
         busiest = max((self.occupied.get(month, 0) for month in _months_of(period)), default=0)
         return max(self.capacity - busiest, 0)
 
@@ -271,7 +273,7 @@ def _matching_slot(slot: SlotSpec, listing: list[Candidate], periods: Mapping[st
     """The slot's ranking of the candidates who listed it, and its capacity for the solver."""
     listing.sort(key=lambda candidate: order_keys[candidate.id])
     months = sorted({month for period in {periods[c.id] for c in listing} for month in _months_of(period)})
-    busiest = max((slot.occupied.get(month, 0) for month in months), default=0)
+    busiest = max((slot.occupied.get(month, 0) for month in months), default=0) if slot.occupied else 0
     return MatchingSlot(capacity=max(slot.capacity - busiest, 0), ranking=tuple(c.id for c in listing))
 
 

@@ -168,7 +168,8 @@ def taken_periods(slot_ids: Sequence[int], *, include_offers: bool,
 
 def slot_spec(slot: Slot, periods: Sequence[Period]) -> SlotSpec:
     first, end = rm.slot_months(slot.starts_on, slot.ends_on)
-    occupied = rm.monthly_occupancy(periods, rm.months_in(first, end)) if end > first else {}
+    counts = rm.monthly_occupancy(periods, rm.months_in(first, end)) if end > first and periods else {}
+    occupied = {month: count for month, count in counts.items() if count}  # empty months are implied
     return SlotSpec(id=str(slot.id), programme_id=slot.programme_id, space_type=slot.space_type,
                     capacity=slot.capacity, starts_on=slot.starts_on, ends_on=slot.ends_on, occupied=occupied)
 
