@@ -91,6 +91,9 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=7, help="timed requests per page (default 7)")
     parser.add_argument("--slow", type=float, default=5.0,
                         help="a page whose first timed request takes longer is timed only once (default 5 s)")
+    parser.add_argument("--skip", default="",
+                        help="pages to leave out, comma-separated parts of their names (e.g. 'assign,decisions' "
+                        "for a 100k run without the pages that take minutes there)")
     parser.add_argument("--seed", type=int, default=2027)
     args = parser.parse_args()
     args.pg_sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
@@ -296,7 +299,9 @@ def run_dataset(database_url: str, n: int, args: argparse.Namespace, instance: P
     compute_seconds = compute_match(app, call_id)
     clients = {role: logged_in(app, email) for role, email in emails.items()}
     clients["anonymous"] = app.test_client()
-    results = [measure(app, clients, page, args.repeat, args.slow) for page in pages(call_id)]
+    skipped = [part.strip() for part in args.skip.split(",") if part.strip()]
+    chosen = [page for page in pages(call_id) if page.name == "home" or not any(s in page.name for s in skipped)]
+    results = [measure(app, clients, page, args.repeat, args.slow) for page in chosen]
     report(f"{dialect}, {n:,} applications (built in {built:.1f} s; computing and storing the match run: "
            f"{compute_seconds:.2f} s)", results)
     with app.app_context():
