@@ -188,3 +188,14 @@ def slot_page(*, search: str = "", programme_id: int | None = None, page: int = 
         query = query.where(Slot.programme_id == programme_id)
     query = query.order_by(Slot.programme_id, Slot.starts_on, Slot.label, Slot.id)
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+def find_call_slots(programme_ids: Sequence[int], text: str, limit: int = 20) -> list[Slot]:
+    """Slots of these programmes whose name contains ``text`` (or whose number it is), for
+    picking one by typing rather than from a list of every slot."""
+    query = select(Slot).where(Slot.programme_id.in_(programme_ids))
+    text = text.strip()
+    if text:
+        named = func.lower(Slot.label).contains(text.lower(), autoescape=True)
+        query = query.where(or_(named, Slot.id == int(text)) if text.isdigit() else named)
+    return list(db.session.scalars(query.order_by(Slot.label, Slot.id).limit(limit)))

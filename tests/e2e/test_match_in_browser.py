@@ -53,6 +53,9 @@ def test_manager_matches_startup_accepts_timeline_shows_it(page: Page, live_app:
     page.goto(f"{live_server}/manage/calls/{call_id}/match")
     page.get_by_role("button", name="Compute the match").click()
     expect(page.locator("#match-table")).to_contain_text("Radium lab benches")
+    page.get_by_label(re.compile("^Slot \\(number or exact name")).fill("radium")  # suggestions from the server
+    expect(page.locator("#slot-suggestions option")).to_have_count(1)
+    expect(page.locator("#slot-suggestions option")).to_have_text("Radium lab benches")
     page.get_by_label("Days to answer").fill("10")
     page.get_by_role("button", name="Confirm and send the offers").click()
     expect(page.get_by_role("status").first).to_contain_text("1 offers sent")

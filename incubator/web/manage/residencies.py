@@ -6,7 +6,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import (
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -251,11 +261,15 @@ def _render_match(call: Call, waitlisted: bool, status: int = 200, error: str | 
     only = request.args.get("only", "")
     page = match_runs.run_page(run, after=after, search=search, only=only) if run else None
     offers, offer_count = offer_service.recent_offers_for_call(call, OFFERS_SHOWN)
+    adjust_form = adjust_form or AdjustForm(include_waitlisted=flag)
+    # static/js/slot-search.js suggests slots from the server as the manager types.
+    adjust_form.slot.render_kw = {"list": "slot-suggestions", "autocomplete": "off",
+                                  "data-slot-search": url_for("manage.call_slots_json", call_id=call.id)}
     return render_template(
         "manage/match.html", call=call, run=run, stale=bool(run and match_runs.is_stale(run)), page=page,
         waitlisted=waitlisted, search=search, only=only, after=after, reasons=REASONS,
         unreleased=match_runs.unreleased_count(call), offers=offers, offer_count=offer_count,
-        form=form or MatchForm(include_waitlisted=flag), adjust_form=adjust_form or AdjustForm(include_waitlisted=flag),
+        form=form or MatchForm(include_waitlisted=flag), adjust_form=adjust_form,
         compute_form=ComputeMatchForm(include_waitlisted=flag), withdraw_form=WithdrawOfferForm(), error=error,
     ), status
 
@@ -296,6 +310,17 @@ def _slot_named(call: Call, text: str) -> Slot | None | str:
     if found:
         return _("Several slots are named %(name)s; give the slot's number instead.", name=text)
     return _("No slot of this call's programmes is called %(name)s.", name=text)
+
+
+@bp.route("/calls/<int:call_id>/slots.json")
+@role_required(Role.MANAGER)
+def call_slots_json(call_id: int) -> Any:
+    """Up to 20 of the call's slots matching ``q``: what static/slot-search.js suggests as the
+    manager types, so no page carries a list of every slot."""
+    call = load_call(call_id)
+    found = slot_service.find_call_slots([offered.programme_id for offered in call.programmes],
+                                         request.args.get("q", "")[:100])
+    return jsonify([{"id": slot.id, "label": slot.label, "value": f"{slot.id}"} for slot in found])
 
 
 @bp.route("/calls/<int:call_id>/match/adjust", methods=["POST"])
