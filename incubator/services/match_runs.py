@@ -53,9 +53,9 @@ def _ranking_positions(call: Call) -> dict[int, int]:
     submitted reviews, ties by earlier submission); applications without a score get none and
     are ranked after all others, by submission time, in ``domain.residency_matching``.
     """
-    from incubator.services.ranking import ranking_for_call  # the board's module, kept out of import time
+    from incubator.services.ranking import ranking_positions  # the board's module, kept out of import time
 
-    return {row.application_id: row.rank for row in ranking_for_call(call) if row.rank is not None}
+    return ranking_positions(call)
 
 
 def _participants(call: Call, include_waitlisted: bool) -> list[Application]:

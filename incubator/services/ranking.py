@@ -144,6 +144,19 @@ def ranking_for_call(
         return _sort_ranked(shown, sort, descending)
 
 
+def ranking_positions(call: Call) -> dict[int, int]:
+    """Each ranked application's position in the call (1 = best), as on the board.
+
+    The board's ranking without what only the board shows (review progress, criterion means,
+    flags, programmes): the residency match needs the order alone.
+    """
+    with _garbage_collection_paused():
+        rows = _application_rows(call.id)
+        _attach_scores(rows, call, criterion_rules(call), False)
+        ordered = _attach_ranks(rows, False)
+    return {row.application_id: row.rank for row in ordered if row.rank is not None}
+
+
 @contextmanager
 def _garbage_collection_paused() -> Iterator[None]:
     """Build the board without the cyclic garbage collector running.

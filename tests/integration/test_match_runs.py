@@ -149,3 +149,15 @@ def test_adjusting_rechecks_the_changed_slot_and_keeps_counts(make_user, manager
     db.session.commit()
     assert [o.application_id for o in offers] == [second.id] and run.state == "confirmed"
     assert db.session.scalar(select(func.count()).select_from(MatchRun)) == 1
+
+
+def test_the_match_uses_the_boards_ranking_positions(make_user) -> None:
+    from incubator.services.ranking import ranking_for_call, ranking_positions
+
+    call = make_call()
+    applications = [decided(make_user, call) for _ in range(4)]
+    for application, value in zip(applications, ["2.0", "4.5", "3.0", "4.5"], strict=True):
+        score(make_user, application, value)
+    board = {row.application_id: row.rank for row in ranking_for_call(call) if row.rank is not None}
+    assert ranking_positions(call) == board
+    assert board[applications[1].id] < board[applications[2].id] < board[applications[0].id]
