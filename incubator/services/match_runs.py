@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, case, func, insert, or_, select, update
+from sqlalchemy import Row, Select, case, func, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from incubator.domain import residency_matching as rm
@@ -29,6 +29,7 @@ from incubator.models import (
     MatchPlacement,
     MatchRun,
     Offer,
+    ProgrammePreference,
     Residency,
     Review,
     Slot,
@@ -58,9 +59,9 @@ def _ranking_positions(call: Call) -> dict[int, int]:
     return ranking_positions(call)
 
 
-def _participants(call: Call, include_waitlisted: bool) -> list[Application]:
-    """Released accepted (and, if asked, waitlisted) applications with no live or refused offer
-    and no residency yet."""
+def _participants_query(call: Call, include_waitlisted: bool) -> Select[tuple[int]]:
+    """Ids of the released accepted (and, if asked, waitlisted) applications with no live or
+    refused offer and no residency yet."""
     states = [ApplicationState.ACCEPTED.value]
     if include_waitlisted:
         states.append(ApplicationState.WAITLISTED.value)
@@ -68,12 +69,52 @@ def _participants(call: Call, include_waitlisted: bool) -> list[Application]:
         Offer.application_id == Application.id,
         Offer.state.in_((*LIVE_OFFER_STATES, *FINISHED_OFFER_STATES))).exists()
     has_residency = select(Residency.id).where(Residency.application_id == Application.id).exists()
-    return list(db.session.scalars(
-        select(Application)
-        .where(Application.call_id == call.id, Application.state.in_(states),
-               Application.decision_released_at.is_not(None), ~has_offer, ~has_residency)
-        .options(selectinload(Application.preferences))
-        .order_by(Application.id)))
+    return select(Application.id).where(
+        Application.call_id == call.id, Application.state.in_(states),
+        Application.decision_released_at.is_not(None), ~has_offer, ~has_residency)
+
+
+def _candidates(call: Call, include_waitlisted: bool, ranks: Mapping[int, int]) -> list[Candidate]:
+    """The participants as the domain needs them: two column queries, no model objects (a
+    large intake has tens of thousands; offers are made for a few, loaded then)."""
+    participants = _participants_query(call, include_waitlisted)
+    preferences: dict[int, list[int]] = {}
+    for application_id, programme_id in db.session.execute(
+            select(ProgrammePreference.application_id, ProgrammePreference.programme_id)
+            .where(ProgrammePreference.application_id.in_(participants))
+            .order_by(ProgrammePreference.application_id, ProgrammePreference.rank)):
+        preferences.setdefault(application_id, []).append(programme_id)
+    rows = db.session.execute(
+        select(Application.id, Application.space_type, Application.desired_start, Application.desired_length_months,
+               Application.submitted_at)
+        .where(Application.id.in_(participants)).order_by(Application.id))
+    return [Candidate(id=str(application_id), programme_ids=tuple(preferences.get(application_id, ())),
+                      space_type=space_type, desired_start=start, length_months=length, rank=ranks.get(application_id),
+                      submitted_at=submitted_at)
+            for application_id, space_type, start, length, submitted_at in rows]
+
+
+class Participants(Mapping[int, Application]):
+    """The participants by id; an application is loaded only when asked for (to make its offer)."""
+
+    def __init__(self, ids: Iterable[int]) -> None:
+        self._ids = dict.fromkeys(ids)
+
+    def __getitem__(self, application_id: int) -> Application:
+        if application_id not in self._ids:
+            raise KeyError(application_id)
+        application = db.session.get(Application, application_id)
+        assert application is not None
+        return application
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, application_id: object) -> bool:
+        return application_id in self._ids
 
 
 def unreleased_count(call: Call) -> int:
@@ -97,7 +138,7 @@ class MatchPreview:
     call: Call
     include_waitlisted: bool
     built: rm.BuiltInstance
-    applications: dict[int, Application]
+    applications: Mapping[int, Application]
     slots: dict[int, Slot]
     placements: dict[int, int]  # application id -> slot id
     unmatched: dict[int, str]  # application id -> reason code (domain.residency_matching)
@@ -119,16 +160,11 @@ class MatchPreview:
 
 
 def build_preview(call: Call, include_waitlisted: bool, only_slots: Sequence[int] | None = None) -> MatchPreview:
-    applications = {a.id: a for a in _participants(call, include_waitlisted)}
     slots = {s.id: s for s in call_slots(call, only_slots)}
     ranks = _ranking_positions(call)
     taken = taken_periods(list(slots), include_offers=True)
-    candidates = [
-        Candidate(id=str(a.id), programme_ids=tuple(p.programme_id for p in a.preferences), space_type=a.space_type,
-                  desired_start=a.desired_start, length_months=a.desired_length_months, rank=ranks.get(a.id),
-                  submitted_at=a.submitted_at)
-        for a in applications.values()
-    ]
+    candidates = _candidates(call, include_waitlisted, ranks)
+    applications = Participants(int(candidate.id) for candidate in candidates)
     built = rm.build_instance(candidates, [slot_spec(s, taken[s.id]) for s in slots.values()])
     return MatchPreview(call=call, include_waitlisted=include_waitlisted, built=built, applications=applications,
                         slots=slots, placements={}, unmatched={}, ranks=ranks)

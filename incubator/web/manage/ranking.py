@@ -21,6 +21,7 @@ from incubator.services.ranking import (
     LISTED_STATES,
     SORT_KEYS,
     RankingRow,
+    criterion_rules,
     ranking_csv_chunks,
     ranking_for_call,
 )
@@ -193,8 +194,10 @@ def ranking_csv_download(call_id: int) -> Any:
         # A download cannot show a message beside the table; say what was wrong instead.
         return Response(" ".join(problems) + "\n", status=400, mimetype="text/plain")
     rows = ranking_for_call(call, all_criterion_means=True, now=utcnow(), **options.service_arguments())
-    chunks = ranking_csv_chunks(rows, list(call.criteria), labels=csv_labels(), criterion_label=_("Mean: %(name)s"),
-                                yes_no=(_("yes"), _("no")))
+    # Plain rules, not model objects: the body is written after the view returns, when the
+    # request's session may be gone (objects loaded in it would then be detached).
+    chunks = ranking_csv_chunks(rows, criterion_rules(call), labels=csv_labels(),
+                                criterion_label=_("Mean: %(name)s"), yes_no=(_("yes"), _("no")))
     # A byte order mark makes Excel read the file as UTF-8 (Ø, Å and Ö in company names).
     response = Response(stream_with_context(itertools.chain(["\ufeff"], chunks)), mimetype="text/csv")
     response.headers.set("Content-Disposition", "attachment", filename=csv_filename(call))
