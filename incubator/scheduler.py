@@ -20,7 +20,7 @@ database state besides, so even then nothing is sent twice:
   UPDATE (and ``SKIP LOCKED`` on PostgreSQL).
 - ``outbox-reset-stuck`` (every 5 min): rows left in 'sending' for over 10 minutes by a process
   that died go back to pending (``mail.reset_stuck_deliveries``; at-least-once, see there).
-- ``offer-expiry`` (every 5 min): ``services.residencies.expire_offers(now)`` when that exists.
+- ``offer-expiry`` (every 5 min): ``services.offers.expire_offers(now)``.
 - ``retention-anonymise`` (every 6 h): ``services.retention.anonymise_expired``; rejected and
   withdrawn applications past ``RETENTION_YEARS`` are anonymised, one bounded batch per run
   (the next run takes the rest); what is done is no longer selected.
@@ -98,16 +98,14 @@ def reset_stuck(now: dt.datetime | None = None, stuck_after: float = Intervals.s
 
 
 def expire_offers(now: dt.datetime | None = None) -> Any:
-    """Offer expiry belongs to the residencies service; skipped until that service exists."""
-    try:
-        from incubator.services.residencies import expire_offers as expire
-    except (ImportError, AttributeError):
-        return None
+    """Expire offers past their deadline (refilling their places), then remind the ones close to it."""
+    # Imported here so the scheduler module stays light to import; a failing import must fail loudly.
+    from incubator.services.offers import expire_offers as expire
+    from incubator.services.offers import remind_expiring_offers
+
     now = now or utcnow()
     result = expire(now)
     db.session.commit()
-    from incubator.services.residencies import remind_expiring_offers
-
     remind_expiring_offers(now)  # offers still open are reminded two days before they expire
     db.session.commit()
     return result

@@ -48,7 +48,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from incubator.domain.applications import DEVELOPMENT_STAGES, FOCUS_AREAS
 
@@ -114,6 +113,9 @@ def text_similarity(reviewer_texts: Sequence[str], application_texts: Sequence[s
     shape = (len(reviewer_texts), len(application_texts))
     if not shape[0] or not shape[1]:
         return np.zeros(shape, dtype=np.float64)
+    # scikit-learn takes over a second to import; only computing assignments needs it.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     vectoriser = TfidfVectorizer(sublinear_tf=True, stop_words="english", strip_accents="unicode")
     try:
         vectors = vectoriser.fit_transform([*reviewer_texts, *application_texts])

@@ -54,9 +54,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from ortools.graph.python import min_cost_flow
 
 from incubator.domain.errors import (
     MAX_COUNT,
@@ -69,6 +69,9 @@ from incubator.domain.errors import (
     require_object,
     type_name,
 )
+
+if TYPE_CHECKING:
+    from ortools.graph.python import min_cost_flow
 
 ReviewerId = str
 ApplicationId = str
@@ -334,6 +337,9 @@ def _solve_flow(instance: AssignmentInstance, pair_r: np.ndarray, pair_x: np.nda
     total_demand = int(instance.demand.sum())
     affinity = instance.affinity[pair_r, pair_x]
     scale, bonus = _cost_scale(instance, affinity, total_demand)
+
+    # OR-Tools is heavy to import; only solving needs it, so commands and web workers start fast.
+    from ortools.graph.python import min_cost_flow
 
     flow = min_cost_flow.SimpleMinCostFlow()
     _add_arcs(flow, SOURCE, reviewer_node, instance.min_load, -bonus)  # minimums first

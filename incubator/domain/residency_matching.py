@@ -1,6 +1,6 @@
 """From applications and residency slots to a stable-matching instance, and back.
 
-Pure data in, pure data out; ``services.residencies`` fetches the rows and turns the result
+Pure data in, pure data out; ``services.match_runs`` fetches the rows and turns the result
 into offers. The solver itself is ``domain.matching`` (applicant-proposing deferred acceptance).
 
 Time works in whole months: a period is a half-open range ``[start, end)`` of first-of-month
@@ -34,6 +34,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import groupby
 
 from incubator.domain.matching import MatchingInstance, MatchingResult, blocking_pairs, solve_matching
 from incubator.domain.matching import Slot as MatchingSlot
@@ -46,6 +48,8 @@ SPACE_FIT: dict[str, dict[str, int]] = {
     "lab_bench": {"lab_bench": 0, "office_lab": 1},
     "office_lab": {"office_lab": 0},
 }
+
+SPACE_TYPES_OFFERED = ("office_desk", "lab_bench", "office_lab")  # every slot is one of these
 
 # Why an applicant got no place; the web layer turns these into sentences.
 NO_PERIOD = "no_period"  # no desired start or length in the application
@@ -76,6 +80,12 @@ def months_in(start: dt.date, end: dt.date) -> list[dt.date]:
         months.append(month)
         month = add_months(month, 1)
     return months
+
+
+@lru_cache(maxsize=4096)
+def _months_of(period: Period) -> tuple[dt.date, ...]:
+    """``months_in`` for the few distinct periods a match has, computed once each."""
+    return tuple(months_in(*period))
 
 
 def slot_months(starts_on: dt.date, ends_on: dt.date) -> Period:
@@ -130,7 +140,9 @@ class SlotSpec:
     occupied: Mapping[dt.date, int] = field(default_factory=dict)
 
     def free_in(self, period: Period) -> int:
-        busiest = max((self.occupied.get(month, 0) for month in months_in(*period)), default=0)
+        if not self.occupied:  # most slots of a new intake: nobody there yet
+            return self.capacity
+        busiest = max((self.occupied.get(month, 0) for month in _months_of(period)), default=0)
         return max(self.capacity - busiest, 0)
 
     def covers(self, period: Period) -> bool:
@@ -160,6 +172,7 @@ class BuiltInstance:
 def build_instance(candidates: Iterable[Candidate], slots: Iterable[SlotSpec]) -> BuiltInstance:
     by_id = {candidate.id: candidate for candidate in candidates}
     slot_by_id = {slot.id: slot for slot in slots}
+    index = _SlotIndex(slot_by_id.values())
     periods: dict[str, Period] = {}
     lists: dict[str, tuple[str, ...]] = {}
     no_option: dict[str, str] = {}
@@ -167,39 +180,84 @@ def build_instance(candidates: Iterable[Candidate], slots: Iterable[SlotSpec]) -
         period = candidate.period
         if period is not None:
             periods[candidate.id] = period
-        listed, reason = _rank_slots(candidate, period, slot_by_id.values())
+        listed, reason = _rank_slots(candidate, period, index)
         lists[candidate.id] = listed
         if reason is not None:
             no_option[candidate.id] = reason
-    matching_slots = {
-        slot.id: _matching_slot(slot, by_id, lists, periods) for slot in slot_by_id.values()
-    }
+    listing: dict[str, list[Candidate]] = {slot_id: [] for slot_id in slot_by_id}
+    for candidate_id, listed in lists.items():  # inverted once: each slot sees only who listed it
+        for slot_id in listed:
+            listing[slot_id].append(by_id[candidate_id])
+    order_keys = {candidate_id: applicant_order_key(by_id[candidate_id]) for candidate_id in lists}
+    matching_slots = {slot.id: _matching_slot(slot, listing[slot.id], periods, order_keys)
+                      for slot in slot_by_id.values()}
     instance = MatchingInstance(applicants=lists, slots=matching_slots)
     return BuiltInstance(instance, by_id, slot_by_id, periods, no_option)
 
 
-def _rank_slots(
-    candidate: Candidate, period: Period | None, slots: Iterable[SlotSpec]
-) -> tuple[tuple[str, ...], str | None]:
-    """The candidate's acceptable slots, best first, or () and the reason there are none."""
+class _SlotIndex:
+    """Slots grouped by (programme, space type), each group's answer per period remembered.
+
+    Many candidates share a programme, a space type and a period (a few dozen start months times
+    a few lengths), so ranking a candidate's slots costs its groups plus the slots it lists: the
+    instance is built in O(entries), not O(candidates x slots).
+    """
+
+    def __init__(self, slots: Iterable[SlotSpec]) -> None:
+        self.groups: dict[tuple[int, str], list[SlotSpec]] = {}
+        for slot in slots:
+            self.groups.setdefault((slot.programme_id, slot.space_type), []).append(slot)
+        for group in self.groups.values():
+            group.sort(key=lambda slot: (slot.starts_on, slot.id))
+        self.programmes = {programme for programme, _ in self.groups}
+        self.order = {slot.id: (slot.starts_on, slot.id) for group in self.groups.values() for slot in group}
+        self._fits: dict[tuple[int, str, Period], tuple[bool, tuple[str, ...]]] = {}
+
+    def fitting(self, programme: int, space_type: str, period: Period) -> tuple[bool, tuple[str, ...]]:
+        """(any slot of the group covers the period, the covering slots with room, in order)."""
+        key = (programme, space_type, period)
+        if key not in self._fits:
+            covering = [slot for slot in self.groups[(programme, space_type)] if slot.covers(period)]
+            self._fits[key] = (bool(covering), tuple(slot.id for slot in covering if slot.free_in(period) > 0))
+        return self._fits[key]
+
+
+def _rank_slots(candidate: Candidate, period: Period | None, index: _SlotIndex) -> tuple[tuple[str, ...], str | None]:
+    """The candidate's acceptable slots, best first, or () and the reason there are none.
+
+    Best first: programme preference, then space fit, then the earlier slot, then slot id; each
+    (programme, space type) group is already in (start, id) order, so groups are concatenated.
+    """
     if period is None:
         return (), NO_PERIOD
-    preference = {programme: index for index, programme in enumerate(candidate.programme_ids)}
-    in_programmes = [slot for slot in slots if slot.programme_id in preference]
-    if not in_programmes:
+    groups = []
+    for preference, programme in enumerate(dict.fromkeys(candidate.programme_ids)):
+        for space_type in SPACE_TYPES_OFFERED:
+            fit = space_fit(candidate.space_type, space_type)
+            if fit is not None and (programme, space_type) in index.groups:
+                groups.append((preference, fit, programme, space_type))
+    if not any(programme in index.programmes for programme in candidate.programme_ids):
         return (), NO_PROGRAMME_SLOT
-    of_type = [slot for slot in in_programmes if space_fit(candidate.space_type, slot.space_type) is not None]
-    if not of_type:
+    if not groups:
         return (), NO_SPACE_TYPE
-    in_window = [slot for slot in of_type if slot.covers(period)]
-    if not in_window:
+    groups.sort()
+    covered, listed = False, []
+    for _, same_rank in groupby(groups, key=lambda group: group[:2]):
+        chunk: list[str] = []
+        parts = 0
+        for _, _, programme, space_type in same_rank:
+            any_covering, with_room = index.fitting(programme, space_type, period)
+            covered = covered or any_covering
+            chunk.extend(with_room)
+            parts += 1
+        if parts > 1:  # equal preference and fit (any space will do): earlier slot first, across types
+            chunk.sort(key=index.order.__getitem__)
+        listed.extend(chunk)
+    if not covered:
         return (), NO_WINDOW
-    with_room = [slot for slot in in_window if slot.free_in(period) > 0]
-    if not with_room:
+    if not listed:
         return (), NO_CAPACITY
-    with_room.sort(key=lambda slot: (preference[slot.programme_id], space_fit(candidate.space_type, slot.space_type),
-                                     slot.starts_on, slot.id))
-    return tuple(slot.id for slot in with_room), None
+    return tuple(listed), None
 
 
 def applicant_order_key(candidate: Candidate) -> tuple[bool, int, dt.datetime, str]:
@@ -210,16 +268,12 @@ def applicant_order_key(candidate: Candidate) -> tuple[bool, int, dt.datetime, s
     return (candidate.rank is None, candidate.rank or 0, submitted, candidate.id)
 
 
-def _matching_slot(
-    slot: SlotSpec,
-    candidates: Mapping[str, Candidate],
-    lists: Mapping[str, tuple[str, ...]],
-    periods: Mapping[str, Period],
-) -> MatchingSlot:
-    listing = [candidates[c] for c, listed in lists.items() if slot.id in listed]
-    listing.sort(key=applicant_order_key)
-    months = sorted({month for c in listing for month in months_in(*periods[c.id])})
-    busiest = max((slot.occupied.get(month, 0) for month in months), default=0)
+def _matching_slot(slot: SlotSpec, listing: list[Candidate], periods: Mapping[str, Period],
+                   order_keys: Mapping[str, tuple[bool, int, dt.datetime, str]]) -> MatchingSlot:
+    """The slot's ranking of the candidates who listed it, and its capacity for the solver."""
+    listing.sort(key=lambda candidate: order_keys[candidate.id])
+    months = sorted({month for period in {periods[c.id] for c in listing} for month in _months_of(period)})
+    busiest = max((slot.occupied.get(month, 0) for month in months), default=0) if slot.occupied else 0
     return MatchingSlot(capacity=max(slot.capacity - busiest, 0), ranking=tuple(c.id for c in listing))
 
 

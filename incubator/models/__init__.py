@@ -3,6 +3,7 @@
 from incubator.models.applications import Application, Attachment, ProgrammePreference
 from incubator.models.audit import AuditEvent
 from incubator.models.committee import Bid, CallReviewer, CommitteeComment, CommitteeNote
+from incubator.models.match_runs import MatchPlacement, MatchRun
 from incubator.models.outbox import OutboundEmail
 from incubator.models.programmes import Call, CallProgramme, Criterion, Partner, Programme, Site, Slot
 from incubator.models.questions import CallQuestion, QuestionAnswer, QuestionOption
@@ -38,6 +39,8 @@ __all__ = [
     "CallProgramme",
     "Criterion",
     "OutboundEmail",
+    "MatchPlacement",
+    "MatchRun",
     "Offer",
     "Programme",
     "Residency",

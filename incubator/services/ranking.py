@@ -146,6 +146,19 @@ def ranking_for_call(
         return _sort_ranked(shown, sort, descending)
 
 
+def ranking_positions(call: Call) -> dict[int, int]:
+    """Each ranked application's position in the call (1 = best), as on the board.
+
+    The board's ranking without what only the board shows (review progress, criterion means,
+    flags, programmes): the residency match needs the order alone.
+    """
+    with _garbage_collection_paused():
+        rows = _application_rows(call.id)
+        _attach_scores(rows, call, criterion_rules(call), False)
+        ordered = _attach_ranks(rows, False)
+    return {row.application_id: row.rank for row in ordered if row.rank is not None}
+
+
 @contextmanager
 def _garbage_collection_paused() -> Iterator[None]:
     """Build the board without the cyclic garbage collector running.
@@ -487,6 +500,19 @@ def ranking_csv(rows: Sequence[RankingRow], criteria: Sequence[Criterion | Crite
     ``labels`` and ``criterion_label`` let the web layer pass translated headers; the
     column order never changes, so scripts can rely on it.
     """
+    return "".join(ranking_csv_chunks(rows, criteria, labels=labels, criterion_label=criterion_label,
+                                      yes_no=yes_no, questions=questions, answers=answers))
+
+
+CSV_ROWS_PER_CHUNK = 1_000
+
+
+def ranking_csv_chunks(rows: Iterable[RankingRow], criteria: Sequence[Criterion | CriterionRule], *,
+                       labels: Mapping[str, str] | None = None, criterion_label: str = "Mean: %(name)s",
+                       yes_no: tuple[str, str] = ("yes", "no"), questions: Sequence[tuple[int, str]] = (),
+                       answers: Mapping[int, Mapping[int, str]] | None = None) -> Iterator[str]:
+    """``ranking_csv`` a thousand rows at a time, so a response can stream it instead of
+    building the whole file in memory first."""
     headers = {**CSV_COLUMNS, **(labels or {})}
     names = {criterion.id: criterion.name for criterion in criteria}
     out = io.StringIO()
@@ -494,7 +520,11 @@ def ranking_csv(rows: Sequence[RankingRow], criteria: Sequence[Criterion | Crite
     writer.writerow([safe_cell(headers[key]) for key in CSV_COLUMNS]
                     + [safe_cell(criterion_label % {"name": criterion.name}) for criterion in criteria]
                     + [safe_cell(label) for _, label in questions])
-    for row in rows:
+    for number, row in enumerate(rows, start=1):
+        if number % CSV_ROWS_PER_CHUNK == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
         scores = row.scores
         values: list[object] = [
             row.rank, row.application_id, row.company_name, "; ".join(row.programmes), row.state,
@@ -509,7 +539,7 @@ def ranking_csv(rows: Sequence[RankingRow], criteria: Sequence[Criterion | Crite
         given = (answers or {}).get(row.application_id, {})
         values += [given.get(question_id) for question_id, _ in questions]
         writer.writerow([safe_cell(value) for value in values])
-    return out.getvalue()
+    yield out.getvalue()
 
 
 def record_csv_download(manager: User, call: Call, row_count: int, options: Mapping[str, Any]) -> None:

@@ -17,8 +17,8 @@ from incubator.domain.applications import (
     STATE_LABELS,
 )
 from incubator.domain.roles import Role
+from incubator.services.offers import open_offer_for
 from incubator.services.questions import answered_questions
-from incubator.services.residencies import open_offer_for
 from incubator.services.visibility import applicant_view
 from incubator.web.markdown import render_markdown
 

@@ -1,4 +1,4 @@
-"""In Chromium: a manager runs the match for a call and confirms the offers; the startup
+"""In Chromium: a manager computes the match for a call and confirms the offers; the startup
 accepts its offer from the emailed link; the occupancy timeline shows the residency."""
 
 from __future__ import annotations
@@ -53,7 +53,11 @@ def test_manager_matches_startup_accepts_timeline_shows_it(page: Page, live_app:
 
     log_in(page, live_server, "manager@occ.example")
     page.goto(f"{live_server}/manage/calls/{call_id}/match")
-    expect(page.get_by_label("Slot for RadioTarget AS")).to_have_value(re.compile(r"\d+"))
+    page.get_by_role("button", name="Compute the match").click()
+    expect(page.locator("#match-table")).to_contain_text("Radium lab benches")
+    page.get_by_label(re.compile("^Slot \\(number or exact name")).fill("radium")  # suggestions from the server
+    expect(page.locator("#slot-suggestions option")).to_have_count(1)
+    expect(page.locator("#slot-suggestions option")).to_have_text("Radium lab benches")
     page.get_by_label("Days to answer").fill("10")
     page.get_by_role("button", name="Confirm and send the offers").click()
     expect(page.locator("#offers-to-send")).to_contain_text("RadioTarget AS")

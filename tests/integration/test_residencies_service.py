@@ -16,8 +16,8 @@ from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Application, Call, OutboundEmail, Programme, Residency, Review, Slot, User
 from incubator.models.residencies import Offer
-from incubator.services import ServiceError
-from incubator.services import residencies as service
+from incubator.services import ServiceError, match_runs, occupancy, residencies, slots
+from incubator.services import offers as offer_service
 from tests.factories import make_application, make_call
 
 NOW = dt.datetime(2026, 10, 1, 12, tzinfo=dt.UTC)
@@ -60,8 +60,8 @@ def manager(make_user: Callable[..., User]) -> User:
 
 
 def offer_all(manager: User, call: Call, days: int = 14, now: dt.datetime = NOW) -> list[Offer]:
-    preview = service.match_preview(call)
-    offers = service.confirm_offers(manager, call, preview.placements, days, now)
+    preview = match_runs.match_preview(call)
+    offers = offer_service.confirm_offers(manager, call, preview.placements, days, now)
     db.session.commit()
     return offers
 
@@ -79,12 +79,12 @@ def test_preview_places_by_ranking_and_explains_the_rest(make_user, manager) -> 
     waiting = decided(make_user, call, state="waitlisted")
     too_late = decided(make_user, call, desired_start=dt.date(2030, 1, 1))
 
-    preview = service.match_preview(call)
+    preview = match_runs.match_preview(call)
     assert preview.placements == {second.id: slot.id}
     assert preview.unmatched == {first.id: rm.OUTRANKED, too_late.id: rm.NO_WINDOW}
     assert preview.unreleased == 1
     assert waiting.id not in preview.applications
-    assert waiting.id in service.match_preview(call, include_waitlisted=True).applications
+    assert waiting.id in match_runs.match_preview(call, include_waitlisted=True).applications
 
 
 def test_without_scores_earlier_submission_wins(make_user) -> None:
@@ -93,17 +93,17 @@ def test_without_scores_earlier_submission_wins(make_user) -> None:
     first, second = decided(make_user, call), decided(make_user, call)
     second.submitted_at, first.submitted_at = NOW - dt.timedelta(days=3), NOW - dt.timedelta(days=2)
     db.session.commit()
-    assert service.match_preview(call).placements == {second.id: slot.id}
+    assert match_runs.match_preview(call).placements == {second.id: slot.id}
 
 
 def test_adjusted_preview_names_the_blocking_pair(make_user) -> None:
     call = make_call()
     slot = make_slot(call)
     better, worse = decided(make_user, call), decided(make_user, call)
-    preview = service.adjusted_preview(call, {worse.id: slot.id})
+    preview = match_runs.adjusted_preview(call, {worse.id: slot.id})
     assert preview.check is not None and preview.check.blocking == [(str(better.id), str(slot.id))]
     with pytest.raises(ServiceError, match="not .*waiting for an offer"):
-        service.adjusted_preview(call, {999_999: slot.id})
+        match_runs.adjusted_preview(call, {999_999: slot.id})
 
 
 # --------------------------------------------------------------------------- offers
@@ -121,9 +121,9 @@ def test_confirm_makes_offers_with_a_deadline_and_emails(make_user, manager) -> 
     assert len(emails) == 2 and "Please accept or decline by" in emails[0].body_text
     assert f"/offers/{offers[0].id}" in emails[0].body_text
     # They are no longer waiting, so a second confirm cannot offer them again.
-    assert service.match_preview(call).applications == {}
+    assert match_runs.match_preview(call).applications == {}
     with pytest.raises(ServiceError, match="not .*waiting"):
-        service.confirm_offers(manager, call, {one.id: offers[0].slot_id}, 10, NOW)
+        offer_service.confirm_offers(manager, call, {one.id: offers[0].slot_id}, 10, NOW)
 
 
 def test_confirm_refuses_more_than_capacity_and_bad_days(make_user, manager) -> None:
@@ -131,10 +131,10 @@ def test_confirm_refuses_more_than_capacity_and_bad_days(make_user, manager) -> 
     slot = make_slot(call)
     one, two = decided(make_user, call), decided(make_user, call)
     with pytest.raises(ServiceError, match="would hold 2 startups"):
-        service.confirm_offers(manager, call, {one.id: slot.id, two.id: slot.id}, 10, NOW)
+        offer_service.confirm_offers(manager, call, {one.id: slot.id, two.id: slot.id}, 10, NOW)
     db.session.rollback()
     with pytest.raises(ServiceError, match="days to answer"):
-        service.confirm_offers(manager, call, {one.id: slot.id}, 0, NOW)
+        offer_service.confirm_offers(manager, call, {one.id: slot.id}, 0, NOW)
 
 
 def test_accept_creates_residency_and_refuses_others_and_late_answers(make_user, manager) -> None:
@@ -142,20 +142,20 @@ def test_accept_creates_residency_and_refuses_others_and_late_answers(make_user,
     make_slot(call, capacity=2)
     one, two = decided(make_user, call), decided(make_user, call)
     first, second = offer_all(manager, call)
-    with pytest.raises(service.OfferNotFound):
-        service.accept_offer(two.applicant, first, NOW)
-    residency = service.accept_offer(one.applicant, first, NOW + dt.timedelta(days=1))
+    with pytest.raises(offer_service.OfferNotFound):
+        offer_service.accept_offer(two.applicant, first, NOW)
+    residency = offer_service.accept_offer(one.applicant, first, NOW + dt.timedelta(days=1))
     db.session.commit()
     assert (residency.state, residency.starts_on, residency.ends_on) == ("active", START, dt.date(2028, 1, 1))
     assert first.state == "accepted"
     with pytest.raises(ServiceError, match="already accepted"):
-        service.accept_offer(one.applicant, first, NOW + dt.timedelta(days=2))
+        offer_service.accept_offer(one.applicant, first, NOW + dt.timedelta(days=2))
     db.session.rollback()
     with pytest.raises(ServiceError, match="deadline .* has passed"):
-        service.accept_offer(two.applicant, second, NOW + dt.timedelta(days=15))
+        offer_service.accept_offer(two.applicant, second, NOW + dt.timedelta(days=15))
     db.session.rollback()
     with pytest.raises(ServiceError, match="deadline .* has passed"):
-        service.decline_offer(two.applicant, second, NOW + dt.timedelta(days=15))
+        offer_service.decline_offer(two.applicant, second, NOW + dt.timedelta(days=15))
 
 
 def test_accept_never_exceeds_capacity(make_user, manager) -> None:
@@ -168,10 +168,10 @@ def test_accept_never_exceeds_capacity(make_user, manager) -> None:
                              ends_on=dt.date(2028, 1, 1), response_deadline=NOW + dt.timedelta(days=5), offered_at=NOW))
     db.session.commit()
     offer_one, offer_two = db.session.scalars(select(Offer).order_by(Offer.id)).all()
-    service.accept_offer(one.applicant, offer_one, NOW)
+    offer_service.accept_offer(one.applicant, offer_one, NOW)
     db.session.commit()
     with pytest.raises(ServiceError, match="last place .* just been taken"):
-        service.accept_offer(two.applicant, offer_two, NOW)
+        offer_service.accept_offer(two.applicant, offer_two, NOW)
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Residency)) == 1
 
@@ -184,14 +184,14 @@ def test_decline_offers_the_place_to_the_next_waitlisted_startup(make_user, mana
     later = decided(make_user, call, state="waitlisted")
     better = decided(make_user, call, state="waitlisted")
     score(make_user, better, "4.0")
-    refill = service.decline_offer(one.applicant, offer, NOW + dt.timedelta(days=1))
+    refill = offer_service.decline_offer(one.applicant, offer, NOW + dt.timedelta(days=1))
     db.session.commit()
     assert offer.state == "declined"
     assert refill is not None and refill.application_id == better.id and refill.slot_id == slot.id
     assert refill.refill_of_id == offer.id and refill.response_deadline == NOW + dt.timedelta(days=15)
     assert later.id not in {o.application_id for o in db.session.scalars(select(Offer))}
     # The decliner is not offered a place again.
-    assert one.id not in service.match_preview(call, include_waitlisted=True).applications
+    assert one.id not in match_runs.match_preview(call, include_waitlisted=True).applications
 
 
 def test_expire_offers_is_idempotent_and_refills(make_user, manager) -> None:
@@ -200,14 +200,14 @@ def test_expire_offers_is_idempotent_and_refills(make_user, manager) -> None:
     decided(make_user, call)
     (offer,) = offer_all(manager, call, days=3)
     waiting = decided(make_user, call, state="waitlisted")
-    assert service.expire_offers(NOW + dt.timedelta(days=2)) == 0
-    assert service.expire_offers(NOW + dt.timedelta(days=3)) == 1
+    assert offer_service.expire_offers(NOW + dt.timedelta(days=2)) == 0
+    assert offer_service.expire_offers(NOW + dt.timedelta(days=3)) == 1
     db.session.commit()
-    assert service.expire_offers(NOW + dt.timedelta(days=3)) == 0
+    assert offer_service.expire_offers(NOW + dt.timedelta(days=3)) == 0
     db.session.commit()
     db.session.refresh(offer)
     assert offer.state == "expired"
-    refill = service.open_offer_for(waiting.id)
+    refill = offer_service.open_offer_for(waiting.id)
     assert refill is not None and refill.state == "offered"
     kinds = sorted(db.session.scalars(select(OutboundEmail.kind)))
     assert kinds == ["offer", "offer", "offer_expired"]
@@ -218,12 +218,12 @@ def test_offer_reminder_goes_once_two_days_before_expiry_and_not_after_an_answer
     make_slot(call, capacity=2)
     first, second = decided(make_user, call), decided(make_user, call)
     offers = {offer.application_id: offer for offer in offer_all(manager, call, days=5)}
-    service.accept_offer(second.applicant, offers[second.id], NOW + dt.timedelta(days=1))
+    offer_service.accept_offer(second.applicant, offers[second.id], NOW + dt.timedelta(days=1))
     db.session.commit()
-    assert service.remind_expiring_offers(NOW + dt.timedelta(days=2, hours=23)) == 0  # not yet
-    assert service.remind_expiring_offers(NOW + dt.timedelta(days=3, hours=1)) == 1
+    assert offer_service.remind_expiring_offers(NOW + dt.timedelta(days=2, hours=23)) == 0  # not yet
+    assert offer_service.remind_expiring_offers(NOW + dt.timedelta(days=3, hours=1)) == 1
     db.session.commit()
-    assert service.remind_expiring_offers(NOW + dt.timedelta(days=4)) == 0  # once, ever
+    assert offer_service.remind_expiring_offers(NOW + dt.timedelta(days=4)) == 0  # once, ever
     db.session.commit()
     reminders = db.session.scalars(select(OutboundEmail).where(OutboundEmail.kind == "offer_reminder")).all()
     assert [email.to_address for email in reminders] == [first.applicant.email]
@@ -238,21 +238,21 @@ def test_slot_update_cannot_strand_residents(make_user, manager) -> None:
     slot = make_slot(call, capacity=2)
     one = decided(make_user, call)
     (offer,) = offer_all(manager, call)
-    service.accept_offer(one.applicant, offer, NOW)
+    offer_service.accept_offer(one.applicant, offer, NOW)
     db.session.commit()
-    data = service.SlotData(programme_id=slot.programme_id, site_id=slot.site_id, label="Renamed",
+    data = slots.SlotData(programme_id=slot.programme_id, site_id=slot.site_id, label="Renamed",
                             space_type=slot.space_type, capacity=0, starts_on=slot.starts_on, ends_on=slot.ends_on)
     with pytest.raises(ServiceError, match="capacity cannot be lower"):
-        service.update_slot(manager, slot, data)
+        slots.update_slot(manager, slot, data)
     db.session.rollback()
-    short = service.SlotData(**{**data.__dict__, "capacity": 1, "ends_on": dt.date(2027, 6, 1)})
+    short = slots.SlotData(**{**data.__dict__, "capacity": 1, "ends_on": dt.date(2027, 6, 1)})
     with pytest.raises(ServiceError, match="outside the new period"):
-        service.update_slot(manager, slot, short)
+        slots.update_slot(manager, slot, short)
     db.session.rollback()
-    service.update_slot(manager, slot, service.SlotData(**{**data.__dict__, "capacity": 1}))
+    slots.update_slot(manager, slot, slots.SlotData(**{**data.__dict__, "capacity": 1}))
     assert slot.label == "Renamed"
     with pytest.raises(ServiceError, match="has offers or residencies"):
-        service.delete_slot(manager, slot)
+        slots.delete_slot(manager, slot)
 
 
 # --------------------------------------------------------------------------- residencies
@@ -263,27 +263,27 @@ def test_residency_end_early_extend_and_complete(make_user, manager) -> None:
     slot = make_slot(call, capacity=1, ends_on=dt.date(2028, 7, 1))
     one = decided(make_user, call, desired_length_months=6)
     (offer,) = offer_all(manager, call)
-    residency = service.accept_offer(one.applicant, offer, NOW)
+    residency = offer_service.accept_offer(one.applicant, offer, NOW)
     db.session.commit()
-    service.extend_residency(manager, residency, 6, NOW)
+    residencies.extend_residency(manager, residency, 6, NOW)
     assert residency.ends_on == dt.date(2028, 1, 1) and residency.original_ends_on == dt.date(2027, 7, 1)
     with pytest.raises(ServiceError, match="ends before that"):
-        service.extend_residency(manager, residency, 7, NOW)
+        residencies.extend_residency(manager, residency, 7, NOW)
     # Another startup books the next months: no more room to extend into them.
     db.session.add(Residency(application=decided(make_user, call), slot=slot, starts_on=dt.date(2028, 1, 1),
                              ends_on=dt.date(2028, 4, 1)))
     db.session.commit()
     with pytest.raises(ServiceError, match="no free place in January 2028"):
-        service.extend_residency(manager, residency, 1, NOW)
+        residencies.extend_residency(manager, residency, 1, NOW)
     db.session.rollback()
     with pytest.raises(ServiceError, match="not reached its end"):
-        service.complete_residency(manager, residency, NOW)
+        residencies.complete_residency(manager, residency, NOW)
     with pytest.raises(ServiceError, match="end date after"):
-        service.end_residency_early(manager, residency, dt.date(2028, 2, 1), NOW)
-    service.end_residency_early(manager, residency, dt.date(2027, 3, 15), NOW)
+        residencies.end_residency_early(manager, residency, dt.date(2028, 2, 1), NOW)
+    residencies.end_residency_early(manager, residency, dt.date(2027, 3, 15), NOW)
     assert (residency.state, residency.ends_on) == ("ended_early", dt.date(2027, 3, 15))
     with pytest.raises(ServiceError, match="not active"):
-        service.complete_residency(manager, residency, NOW)
+        residencies.complete_residency(manager, residency, NOW)
 
 
 # --------------------------------------------------------------------------- occupancy
@@ -295,10 +295,10 @@ def test_occupancy_timeline_utilisation_vacancies_and_csv(make_user, manager) ->
     one = decided(make_user, call, desired_length_months=3)
     two = decided(make_user, call, desired_length_months=6)
     first, second = offer_all(manager, call)
-    service.accept_offer(one.applicant, first, NOW)
+    offer_service.accept_offer(one.applicant, first, NOW)
     db.session.commit()
 
-    data = service.occupancy(start_month=dt.date(2026, 12, 1), months=8)
+    data = occupancy.occupancy(start_month=dt.date(2026, 12, 1), months=8)
     (timeline,) = data.slots
     assert timeline.slot.id == slot.id
     assert timeline.open == [False, True, True, True, True, True, True, False]
@@ -311,7 +311,47 @@ def test_occupancy_timeline_utilisation_vacancies_and_csv(make_user, manager) ->
     ]
     assert data.utilisation[1] == 0.5 and data.utilisation[0] is None
     assert [(v.month, v.places) for v in data.vacancies] == [(dt.date(2027, 4, 1), 1)]
-    csv_text = service.occupancy_csv(data)
+    csv_text = "".join(occupancy.occupancy_csv(occupancy.occupancy_pages(start_month=dt.date(2026, 12, 1),
+                                                                         months=8)))
     assert csv_text.splitlines()[0].startswith("programme,site,slot")
     assert "'=Lab A" in csv_text and ",2027-01,2,1,1,0,0.50" in csv_text
     assert two.id == second.application_id
+
+
+def _residents(slot: Slot, count: int, make_user: Callable[..., User], call: Call) -> None:
+    """``count`` residencies over the same year in ``slot``, inserted directly (no offers needed)."""
+    for _ in range(count):
+        application = decided(make_user, call)
+        db.session.add(Residency(application_id=application.id, slot_id=slot.id, state="active", starts_on=START,
+                                 ends_on=dt.date(2028, 1, 1), created_at=NOW, updated_at=NOW))
+    db.session.commit()
+
+
+def test_occupancy_draws_one_row_per_resident_lane_never_one_per_place(make_user) -> None:
+    call = make_call()
+    shared = make_slot(call, capacity=10_000, label="Shared desks")
+    _residents(shared, occupancy.MAX_LANES_SHOWN + 3, make_user, call)
+
+    (timeline,) = occupancy.occupancy(start_month=START, months=12).slots
+    assert len(timeline.lanes) == occupancy.MAX_LANES_SHOWN
+    assert timeline.hidden_lanes == 3
+    assert timeline.occupied == [occupancy.MAX_LANES_SHOWN + 3] * 12  # hidden lanes still counted
+    assert timeline.free == [10_000 - occupancy.MAX_LANES_SHOWN - 3] * 12
+
+
+def test_occupancy_pages_slots_and_the_csv_covers_every_page(make_user) -> None:
+    call = make_call()
+    for number in range(5):
+        make_slot(call, capacity=1, label=f"Slot {number}")
+
+    first = occupancy.occupancy(start_month=START, months=2, per_page=2)
+    last = occupancy.occupancy(start_month=START, months=2, per_page=2, page=3)
+    beyond = occupancy.occupancy(start_month=START, months=2, per_page=2, page=99)
+    assert (first.total_slots, first.pages, first.has_prev, first.has_next) == (5, 3, False, True)
+    assert [t.slot.label for t in first.slots] == ["Slot 0", "Slot 1"]
+    assert [t.slot.label for t in last.slots] == ["Slot 4"] and not last.has_next
+    assert beyond.page == 3  # past the end shows the last page, not an empty one
+    pages = list(occupancy.occupancy_pages(start_month=START, months=2, per_page=2))
+    assert [len(page.slots) for page in pages] == [2, 2, 1]
+    rows = "".join(occupancy.occupancy_csv(pages)).splitlines()
+    assert len(rows) == 1 + 5 * 2

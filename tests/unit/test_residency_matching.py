@@ -112,3 +112,20 @@ def test_adjustment_outside_period_is_refused_and_unknown_ids_raise() -> None:
     assert rm.check_placements(built, {"a": "s"}).outside_period == [("a", "s")]
     with pytest.raises(ValueError, match="unknown id"):
         rm.check_placements(built, {"a": "nope"})
+
+
+def test_any_space_will_do_lists_slots_of_every_type_by_start_then_id() -> None:
+    later_lab = slot("1", space="office_lab", starts=dt.date(2026, 12, 1))
+    earlier_desk = slot("2", space="office_desk", starts=dt.date(2026, 11, 1))
+    bench = slot("10", space="lab_bench", starts=dt.date(2026, 12, 1))
+    other_programme = slot("3", programme=BVH, starts=dt.date(2026, 1, 1))
+    built = rm.build_instance([cand("a", OCC, BVH, space=None)], [later_lab, earlier_desk, bench, other_programme])
+    # Earlier start first; equal starts by id as text ("1" < "10"); the second programme after all of the first.
+    assert built.instance.applicants["a"] == ("2", "1", "10", "3")
+
+
+def test_each_slot_ranks_only_the_candidates_that_listed_it() -> None:
+    desk, lab = slot("d", capacity=2), slot("l", space="lab_bench", capacity=2)
+    built = rm.build_instance([cand("x", rank=2), cand("y", rank=1), cand("z", space="lab_bench")], [desk, lab])
+    assert built.instance.slots["d"].ranking == ("y", "x")
+    assert built.instance.slots["l"].ranking == ("z",)

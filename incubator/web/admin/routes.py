@@ -13,7 +13,7 @@ from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import AuditEvent, OutboundEmail, User
 from incubator.models.outbox import OUTBOX_STATES
-from incubator.services import ServiceError, accounts, two_factor
+from incubator.services import ServiceError, accounts, queries, two_factor
 from incubator.web.access import role_required
 from incubator.web.admin.forms import ROLE_LABELS, AccountForm, InviteForm, ResetTwoFactorForm
 from incubator.web.forms import form_status, show_service_error
@@ -104,29 +104,35 @@ def reset_two_factor(user_id: int) -> Any:
     return redirect(url_for("admin.user_detail", user_id=user.id))
 
 
+def _before() -> int | None:
+    """The keyset of an older page of a log; anything else shows the newest page."""
+    value = request.args.get("before", "")
+    return int(value) if value.isdigit() else None
+
+
 @bp.route("/outbox")
 @role_required(Role.ADMIN)
 def outbox() -> Any:
     status = request.args.get("status", "")
-    query = select(OutboundEmail).order_by(OutboundEmail.id.desc())
-    if status in OUTBOX_STATES:
-        query = query.where(OutboundEmail.status == status)
+    status = status if status in OUTBOX_STATES else ""
+    search = request.args.get("q", "").strip()[:100]
     counts = dict(
         db.session.execute(
             select(OutboundEmail.status, func.count()).group_by(OutboundEmail.status)
         ).all()
     )
-    page = db.paginate(query, page=_page_number(), per_page=PAGE_SIZE, error_out=False)
-    return render_template("admin/outbox.html", page=page, status=status, counts=counts,
-                           states=OUTBOX_STATES)
+    page = queries.outbox_page(status=status, search=search, before=_before())
+    return render_template("admin/outbox.html", page=page, status=status, search=search, counts=counts,
+                           states=OUTBOX_STATES, before=_before())
 
 
 @bp.route("/audit")
 @role_required(Role.ADMIN)
 def audit() -> Any:
-    query = select(AuditEvent).order_by(AuditEvent.id.desc())
     action = request.args.get("action", "").strip()[:80]
-    if action:
-        query = query.where(AuditEvent.action.startswith(action))
-    page = db.paginate(query, page=_page_number(), per_page=PAGE_SIZE, error_out=False)
-    return render_template("admin/audit.html", page=page, action=action)
+    subject = request.args.get("subject", "").strip()[:40]
+    subject_id = request.args.get("subject_id", "")
+    page = queries.audit_page(action=action, subject_type=subject,
+                              subject_id=int(subject_id) if subject_id.isdigit() else None, before=_before())
+    return render_template("admin/audit.html", page=page, action=action, subject=subject,
+                           subject_id=subject_id if subject_id.isdigit() else "", before=_before())

@@ -15,7 +15,7 @@ from incubator.database import utcnow
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Offer
-from incubator.services import ServiceError, residencies
+from incubator.services import ServiceError, offers
 from incubator.web.access import role_required
 from incubator.web.apply import bp
 
@@ -55,10 +55,10 @@ def _answer(offer_id: int, form: FlaskForm, accept: bool) -> Any:
         return _page(offer, _("Your form expired or did not come from this site. Submit it again."), 400)
     try:
         if accept:
-            residencies.accept_offer(current_user, offer, utcnow())
+            offers.accept_offer(current_user, offer, utcnow())
         else:
-            residencies.decline_offer(current_user, offer, utcnow())
-    except residencies.OfferNotFound:
+            offers.decline_offer(current_user, offer, utcnow())
+    except offers.OfferNotFound:
         abort(404)
     except ServiceError as error:
         db.session.rollback()  # nothing half-done; show the offer as it really stands

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, abort, render_template, request
+from flask import Response, abort, render_template, request, stream_with_context
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -22,7 +23,8 @@ from incubator.services.ranking import (
     LISTED_STATES,
     SORT_KEYS,
     RankingRow,
-    ranking_csv,
+    criterion_rules,
+    ranking_csv_chunks,
     ranking_for_call,
     record_csv_download,
 )
@@ -200,12 +202,15 @@ def ranking_csv_download(call_id: int) -> Any:
         # A download cannot show a message beside the table; say what was wrong instead.
         return Response(" ".join(problems) + "\n", status=400, mimetype="text/plain")
     rows = ranking_for_call(call, all_criterion_means=True, now=utcnow(), **options.service_arguments())
-    text = ranking_csv(rows, list(call.criteria), labels=csv_labels(), criterion_label=_("Mean: %(name)s"),
-                       yes_no=(_("yes"), _("no")), questions=[(q.id, q.label) for q in call.questions],
-                       answers=answers_for_call(call, [row.application_id for row in rows]))
+    # Plain rules and values, not model objects: the body is written after the view returns,
+    # when the request's session may be gone (objects loaded in it would then be detached).
+    chunks = ranking_csv_chunks(rows, criterion_rules(call), labels=csv_labels(),
+                                criterion_label=_("Mean: %(name)s"), yes_no=(_("yes"), _("no")),
+                                questions=[(q.id, q.label) for q in call.questions],
+                                answers=answers_for_call(call, [row.application_id for row in rows]))
     record_csv_download(current_user, call, len(rows), options.service_arguments())
     # A byte order mark makes Excel read the file as UTF-8 (Ø, Å and Ö in company names).
-    response = Response("\ufeff" + text, mimetype="text/csv")
+    response = Response(stream_with_context(itertools.chain(["\ufeff"], chunks)), mimetype="text/csv")
     response.headers.set("Content-Disposition", "attachment", filename=csv_filename(call))
     response.headers["Cache-Control"] = "no-store"  # scores are confidential to the committee
     return response

@@ -6,12 +6,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import func, select
 from wtforms import (
     BooleanField,
     DateField,
@@ -30,7 +40,10 @@ from incubator.domain.applications import SPACE_TYPES
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Call, Offer, Programme, Residency, Site, Slot
-from incubator.services import ServiceError, residencies
+from incubator.services import ServiceError, match_runs, residencies
+from incubator.services import occupancy as occupancy_service
+from incubator.services import offers as offer_service
+from incubator.services import slots as slot_service
 from incubator.web.access import role_required
 from incubator.web.forms import form_status, show_service_error
 from incubator.web.inputs import InputRefused, parse_id, query_int
@@ -73,8 +86,8 @@ class SlotForm(FlaskForm):
         if field.data and self.first_month.data and field.data < self.first_month.data:
             raise ValidationError(_l("The last month must not be before the first month."))
 
-    def data_for_service(self) -> residencies.SlotData:
-        return residencies.SlotData(
+    def data_for_service(self) -> slot_service.SlotData:
+        return slot_service.SlotData(
             programme_id=self.programme_id.data, site_id=self.site_id.data, label=self.label.data or "",
             space_type=self.space_type.data, capacity=self.capacity.data,
             starts_on=rm.month_start(self.first_month.data),
@@ -94,8 +107,14 @@ def load_slot(slot_id: int) -> Slot:
 @bp.route("/slots")
 @role_required(Role.MANAGER)
 def slots() -> Any:
-    rows = db.session.scalars(select(Slot).order_by(Slot.programme_id, Slot.starts_on, Slot.label)).all()
-    return render_template("manage/slots.html", slots=rows, last_month=_last_month)
+    search = request.args.get("q", "").strip()[:100]
+    programme = request.args.get("programme", "")
+    programme_id = int(programme) if programme.isdigit() else None
+    page = slot_service.slot_page(search=search, programme_id=programme_id,
+                                  page=max(request.args.get("page", 1, type=int) or 1, 1))
+    programmes = db.session.scalars(select(Programme).order_by(Programme.name)).all()
+    return render_template("manage/slots.html", page=page, search=search, programme_id=programme_id,
+                           programmes=programmes, last_month=_last_month)
 
 
 def _last_month(slot: Slot) -> dt.date:
@@ -109,7 +128,7 @@ def new_slot() -> Any:
     form.set_choices()
     if form.validate_on_submit():
         try:
-            slot = residencies.create_slot(current_user, form.data_for_service())
+            slot = slot_service.create_slot(current_user, form.data_for_service())
         except ServiceError as error:
             show_service_error(form, error)
             return render_template("manage/slots_form.html", form=form, slot=None), 409
@@ -128,7 +147,7 @@ def edit_slot(slot_id: int) -> Any:
         form.first_month.data, form.last_month.data = slot.starts_on, _last_month(slot)
     elif form.validate_on_submit():
         try:
-            residencies.update_slot(current_user, slot, form.data_for_service())
+            slot_service.update_slot(current_user, slot, form.data_for_service())
         except ServiceError as error:
             show_service_error(form, error)
             return render_template("manage/slots_form.html", form=form, slot=load_slot(slot_id),
@@ -153,7 +172,7 @@ def delete_slot(slot_id: int) -> Any:
     if not form.validate_on_submit():
         return render_template("manage/slot_delete.html", slot=slot, form=form), 400
     try:
-        residencies.delete_slot(current_user, slot)
+        slot_service.delete_slot(current_user, slot)
     except ServiceError as error:
         return render_template("errors/error.html", code=409, title=_("Slot not deleted"), message=error.message), 409
     flash(_("Slot deleted."), "info")
@@ -194,7 +213,7 @@ def occupancy() -> Any:
     if isinstance(args, str):
         return render_template("manage/residencies_occupancy.html", data=None, error=args, programmes=programmes,
                                sites=sites, args=request.args), 400
-    data = residencies.occupancy(**args)
+    data = occupancy_service.occupancy(**args, page=max(request.args.get("page", 1, type=int) or 1, 1))
     return render_template("manage/residencies_occupancy.html", data=data, error=None, programmes=programmes,
                            sites=sites, args=request.args)
 
@@ -205,8 +224,8 @@ def occupancy_csv() -> Any:
     args = _occupancy_arguments()
     if isinstance(args, str):
         return render_template("errors/error.html", code=400, title=_("Cannot export"), message=args), 400
-    data = residencies.occupancy(**args)
-    return Response(residencies.occupancy_csv(data), mimetype="text/csv",
+    rows = occupancy_service.occupancy_csv(occupancy_service.occupancy_pages(**args))
+    return Response(stream_with_context(rows), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=occupancy-{args['start_month']:%Y-%m}.csv"})
 
 
@@ -214,78 +233,146 @@ def occupancy_csv() -> Any:
 
 
 class MatchForm(FlaskForm):
+    """Confirm the stored run: its placements become offers."""
+
     include_waitlisted = HiddenField()
-    response_days = IntegerField(_l("Days to answer"), default=residencies.DEFAULT_RESPONSE_DAYS, validators=[
+    response_days = IntegerField(_l("Days to answer"), default=offer_service.DEFAULT_RESPONSE_DAYS, validators=[
         InputRequired(_l("Give the number of days startups have to answer.")),
-        NumberRange(min=1, max=residencies.MAX_RESPONSE_DAYS,
-                    message=_l("Give between 1 and %(max)d days.", max=residencies.MAX_RESPONSE_DAYS))])
-    check = SubmitField(_l("Check these placements"))
+        NumberRange(min=1, max=offer_service.MAX_RESPONSE_DAYS,
+                    message=_l("Give between 1 and %(max)d days.", max=offer_service.MAX_RESPONSE_DAYS))])
     confirm = SubmitField(_l("Confirm and send the offers"))
+
+
+class ComputeMatchForm(FlaskForm):
+    include_waitlisted = HiddenField()
+    compute = SubmitField(_l("Compute the match"))
+
+
+class AdjustForm(FlaskForm):
+    """Move one startup: picked by application number, the slot by its number or exact name."""
+
+    include_waitlisted = HiddenField()
+    application_id = IntegerField(_l("Application number"), validators=[
+        InputRequired(_l("Give the application number from the list."))])
+    slot = StringField(_l("Slot (number or exact name; empty for no place)"), validators=[Length(max=120)])
+    move = SubmitField(_l("Move"))
 
 
 class WithdrawOfferForm(FlaskForm):
     submit = SubmitField(_l("Withdraw"))
 
 
+OFFERS_SHOWN = 50
+
+
 def load_call(call_id: int) -> Call:
     return db.session.get(Call, call_id) or abort(404)
 
 
-def _render_match(preview: residencies.MatchPreview, form: MatchForm, status: int = 200,
-                  error: str | None = None) -> Any:
-    return render_template("manage/match.html", preview=preview, call=preview.call, form=form, reasons=REASONS,
-                           warnings=_warnings(preview), offers=residencies.offers_for_call(preview.call),
-                           withdraw_form=WithdrawOfferForm(), error=error, now=utcnow()), status
+def _waitlisted(form_value: str | None = None) -> bool:
+    return (form_value if form_value is not None else request.args.get("waitlisted")) == "1"
 
 
-def _warnings(preview: residencies.MatchPreview) -> list[str]:
-    """Sentences naming each pair that makes a hand-edited result unstable, and odd placements."""
-    check = preview.check
-    if check is None:
-        return []
-    company = lambda a: preview.applications[int(a)].company_name or _("Application %(id)s", id=a)  # noqa: E731
-    label = lambda s: preview.slots[int(s)].label  # noqa: E731
-    found = [_("Unstable: %(company)s would rather have %(slot)s than its placement, and %(slot)s would rather have "
-               "%(company)s than someone it holds (or has a free place).", company=company(a), slot=label(s))
-             for a, s in check.blocking]
-    found += [_("%(company)s did not ask for %(slot)s (another programme or space type).", company=company(a),
-                slot=label(s)) for a, s in check.not_acceptable if (a, s) not in check.outside_period]
-    found += [_("%(company)s's stay does not fit in the period of %(slot)s.", company=company(a), slot=label(s))
-              for a, s in check.outside_period]
-    found += [_("%(slot)s would hold %(wanted)d startups in %(month)s but has %(capacity)d places.",
-                slot=label(p.slot), wanted=p.wanted, month=p.month.strftime("%B %Y"), capacity=p.capacity)
-              for p in check.over_capacity]
-    return found
+def _render_match(call: Call, waitlisted: bool, status: int = 200, error: str | None = None,
+                  form: MatchForm | None = None, adjust_form: AdjustForm | None = None) -> Any:
+    run = match_runs.latest_run(call, include_waitlisted=waitlisted)
+    flag = "1" if waitlisted else ""
+    after = request.args.get("after", type=int)
+    search = request.args.get("q", "").strip()[:100]
+    only = request.args.get("only", "")
+    page = match_runs.run_page(run, after=after, search=search, only=only) if run else None
+    offers, offer_count = offer_service.recent_offers_for_call(call, OFFERS_SHOWN)
+    adjust_form = adjust_form or AdjustForm(include_waitlisted=flag)
+    # static/js/slot-search.js suggests slots from the server as the manager types.
+    adjust_form.slot.render_kw = {"list": "slot-suggestions", "autocomplete": "off",
+                                  "data-slot-search": url_for("manage.call_slots_json", call_id=call.id)}
+    return render_template(
+        "manage/match.html", call=call, run=run, stale=bool(run and match_runs.is_stale(run)), page=page,
+        waitlisted=waitlisted, search=search, only=only, after=after, reasons=REASONS,
+        unreleased=match_runs.unreleased_count(call), offers=offers, offer_count=offer_count,
+        form=form or MatchForm(include_waitlisted=flag), adjust_form=adjust_form,
+        compute_form=ComputeMatchForm(include_waitlisted=flag), withdraw_form=WithdrawOfferForm(), error=error,
+    ), status
 
 
 @bp.route("/calls/<int:call_id>/match")
 @role_required(Role.MANAGER)
 def match(call_id: int) -> Any:
+    return _render_match(load_call(call_id), _waitlisted())
+
+
+@bp.route("/calls/<int:call_id>/match/compute", methods=["POST"])
+@role_required(Role.MANAGER)
+def compute_match(call_id: int) -> Any:
     call = load_call(call_id)
-    waitlisted = request.args.get("waitlisted") == "1"
-    form = MatchForm(include_waitlisted="1" if waitlisted else "")
-    return _render_match(residencies.match_preview(call, include_waitlisted=waitlisted), form)
+    form = ComputeMatchForm()
+    waitlisted = _waitlisted(form.include_waitlisted.data)
+    if not form.validate_on_submit():
+        return _render_match(call, waitlisted, 400, _("The form expired; reload the page and try again."))
+    run = match_runs.compute_run(current_user, call, utcnow(), include_waitlisted=waitlisted)
+    flash(_("Match computed: %(placed)d placed, %(unmatched)d without a place.", placed=run.placed,
+            unmatched=run.unmatched), "success")
+    return redirect(url_for("manage.match", call_id=call.id, waitlisted=1 if waitlisted else None))
 
 
-def _posted_placements(preview: residencies.MatchPreview) -> dict[int, int] | str:
-    placements: dict[int, int] = {}
-    for application_id in preview.applications:
-        value = request.form.get(f"place-{application_id}", "")
-        if not value:
-            continue
-        slot_id = parse_id(value)
-        if slot_id is None or slot_id not in preview.slots:
-            return _("Choose each startup's slot from the list.")
-        placements[application_id] = slot_id
-    return placements
+def _slot_named(call: Call, text: str) -> Slot | None | str:
+    """The slot the manager typed (number or exact name), None for no place, or a message."""
+    text = text.strip()
+    if not text:
+        return None
+    programme_ids = [offered.programme_id for offered in call.programmes]
+    query = select(Slot).where(Slot.programme_id.in_(programme_ids))
+    if text.isdigit():
+        found = db.session.scalars(query.where(Slot.id == int(text))).all()
+    else:
+        found = db.session.scalars(query.where(func.lower(Slot.label) == text.lower()).limit(2)).all()
+    if len(found) == 1:
+        return found[0]
+    if found:
+        return _("Several slots are named %(name)s; give the slot's number instead.", name=text)
+    return _("No slot of this call's programmes is called %(name)s.", name=text)
 
 
-def _render_offer_confirmation(preview: residencies.MatchPreview, placements: dict[int, int], form: MatchForm,
-                               status: int, error: str | None) -> Any:
-    rows = [(preview.applications[a], preview.slots[s]) for a, s in sorted(placements.items())
-            if a in preview.applications and s in preview.slots]
-    return render_template("manage/match_confirm.html", call=preview.call, form=form, rows=rows,
-                           placements=placements, warnings=_warnings(preview), error=error), status
+@bp.route("/calls/<int:call_id>/slots.json")
+@role_required(Role.MANAGER)
+def call_slots_json(call_id: int) -> Any:
+    """Up to 20 of the call's slots matching ``q``: what static/slot-search.js suggests as the
+    manager types, so no page carries a list of every slot."""
+    call = load_call(call_id)
+    found = slot_service.find_call_slots([offered.programme_id for offered in call.programmes],
+                                         request.args.get("q", "")[:100])
+    return jsonify([{"id": slot.id, "label": slot.label, "value": f"{slot.id}"} for slot in found])
+
+
+@bp.route("/calls/<int:call_id>/match/adjust", methods=["POST"])
+@role_required(Role.MANAGER)
+def adjust_match(call_id: int) -> Any:
+    call = load_call(call_id)
+    form = AdjustForm()
+    waitlisted = _waitlisted(form.include_waitlisted.data)
+    if not form.validate_on_submit():
+        return _render_match(call, waitlisted, 400, adjust_form=form)
+    run = match_runs.latest_run(call, include_waitlisted=waitlisted)
+    if run is None:
+        return _render_match(call, waitlisted, 409, _("Compute the match before adjusting it."), adjust_form=form)
+    slot = _slot_named(call, form.slot.data or "")
+    if isinstance(slot, str):
+        form.slot.errors = [slot]
+        return _render_match(call, waitlisted, 400, adjust_form=form)
+    try:
+        match_runs.adjust_placement(current_user, run, form.application_id.data, slot)
+    except ServiceError as error:
+        db.session.rollback()
+        return _render_match(call, waitlisted, 409, error.message, adjust_form=form)
+    flash(_("Placement changed."), "success")
+    return redirect(url_for("manage.match", call_id=call.id, waitlisted=1 if waitlisted else None))
+
+
+def _render_offer_confirmation(run: Any, form: MatchForm, status: int, error: str | None) -> Any:
+    """What confirming sends: the number of offers and the first page of them."""
+    page = match_runs.run_page(run, only="placed")
+    return render_template("manage/match_confirm.html", call=run.call, run=run, form=form, page=page,
+                           error=error), status
 
 
 @bp.route("/calls/<int:call_id>/match", methods=["POST"])
@@ -293,31 +380,27 @@ def _render_offer_confirmation(preview: residencies.MatchPreview, placements: di
 def match_post(call_id: int) -> Any:
     call = load_call(call_id)
     form = MatchForm()
-    waitlisted = form.include_waitlisted.data == "1"
-    preview = residencies.match_preview(call, include_waitlisted=waitlisted)
+    waitlisted = _waitlisted(form.include_waitlisted.data)
     if not form.validate_on_submit():
-        return _render_match(preview, form, 400)
-    placements = _posted_placements(preview)
-    if isinstance(placements, str):
-        return _render_match(preview, form, 400, placements)
+        return _render_match(call, waitlisted, 400, form=form)
+    run = match_runs.latest_run(call, include_waitlisted=waitlisted)
+    if run is None:
+        return _render_match(call, waitlisted, 409, _("Compute the match before confirming it."), form=form)
     try:
-        adjusted = residencies.adjusted_preview(call, placements, include_waitlisted=waitlisted)
-        if not form.confirm.data:
-            return _render_match(adjusted, form)
-        if request.form.get("confirmed") != "y":
-            # Offers go out at once and cannot be unsent: confirm on a page of their own first.
+        if request.form.get("confirmed") != "y" or request.form.get("run_id") != str(run.id):
+            # Offers go out at once and cannot be unsent: confirm on a page of their own first,
+            # and only the run that page showed (a newer computation needs a new look).
             asked = request.form.get("from_confirmation") == "1"
-            return _render_offer_confirmation(adjusted, placements, form, 400 if asked else 200,
-                                              _("Tick the box to confirm sending the offers.") if asked else None)
-        offers = residencies.confirm_offers(current_user, call, placements, form.response_days.data, utcnow(),
-                                            include_waitlisted=waitlisted)
+            message = None
+            if asked:
+                message = (_("Tick the box to confirm sending the offers.")
+                           if request.form.get("run_id") == str(run.id)
+                           else _("The match was computed again since; check these offers."))
+            return _render_offer_confirmation(run, form, 400 if asked else 200, message)
+        offers = offer_service.confirm_run(current_user, run, form.response_days.data, utcnow())
     except ServiceError as error:
         db.session.rollback()
-        try:
-            shown = residencies.adjusted_preview(call, placements, include_waitlisted=waitlisted)
-        except ServiceError:
-            shown = residencies.match_preview(call, include_waitlisted=waitlisted)
-        return _render_match(shown, form, 409, error.message)
+        return _render_match(call, waitlisted, 409, error.message, form=form)
     flash(_("%(count)d offers sent; each startup has %(days)d days to answer.", count=len(offers),
             days=form.response_days.data), "success")
     return redirect(url_for("manage.match", call_id=call.id))
@@ -330,7 +413,7 @@ def withdraw_offer(offer_id: int) -> Any:
     if not WithdrawOfferForm().validate_on_submit():
         abort(400)
     try:
-        residencies.withdraw_offer(current_user, offer, utcnow())
+        offer_service.withdraw_offer(current_user, offer, utcnow())
     except ServiceError as error:
         return render_template("errors/error.html", code=409, title=_("Offer not withdrawn"),
                                message=error.message), 409
@@ -358,9 +441,14 @@ class CompleteForm(FlaskForm):
 
 
 def _render_residencies(status: int = 200, error: str | None = None) -> Any:
-    return render_template("manage/residencies.html", residencies=residencies.residencies_for(), error=error,
-                           end_form=EndEarlyForm(), extend_form=ExtendForm(), complete_form=CompleteForm(),
-                           today=utcnow().date()), status
+    search = request.args.get("q", "").strip()[:100]
+    slot = request.args.get("slot", "")
+    state = request.args.get("state", "")
+    page = residencies.residency_page(search=search, slot_id=parse_id(slot), state=state,
+                                      after=request.args.get("after"))
+    return render_template("manage/residencies.html", page=page, search=search, slot=slot, state=state,
+                           after=request.args.get("after"), error=error, end_form=EndEarlyForm(),
+                           extend_form=ExtendForm(), complete_form=CompleteForm(), today=utcnow().date()), status
 
 
 @bp.route("/residencies")

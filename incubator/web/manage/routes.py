@@ -20,6 +20,8 @@ CALL_STATE_LABELS = {"draft": _l("draft"), "published": _l("published"), "closed
                      "reviewing": _l("reviewing"), "deciding": _l("deciding"), "decided": _l("decided"),
                      "archived": _l("archived")}
 
+SLOTS_ON_OVERVIEW = 20
+
 
 @bp.route("/")
 @role_required(Role.MANAGER)
@@ -28,7 +30,7 @@ def overview() -> Any:
         "manage/overview.html",
         calls=queries.all_calls(),
         programmes=queries.all_programmes(),
-        slots=queries.all_slots(),
+        slots=queries.all_slots(limit=SLOTS_ON_OVERVIEW),  # the slots page lists them all, paginated
         # Periods end on the first day after them; the table names the last month inside.
         last_month=lambda day: day - dt.timedelta(days=1),
         now=utcnow(),
