@@ -119,6 +119,9 @@ class FreshContextClient(FlaskClient):
     """
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
+        # Buffered: a streamed body (CSV exports) is read while its request's contexts are
+        # still the innermost ones, as a server would, not after this app context ended.
+        kwargs.setdefault("buffered", True)
         with self.application.app_context():
             return super().open(*args, **kwargs)
 

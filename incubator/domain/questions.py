@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
+from incubator.domain.ids import as_row_id
+
 
 class Variant(StrEnum):
     SHORT_TEXT = "short_text"
@@ -163,9 +165,10 @@ def _multiple_choice(spec: QuestionSpec, values: list[str]) -> Answer:
 def _pdf_upload(spec: QuestionSpec, values: list[str]) -> Answer:
     # The file itself is checked where every upload is (services.attachments); here the answer
     # is the stored document's id, and the service makes sure it is this application's.
-    if not values[0].isdigit():
+    attachment_id = as_row_id(values[0])
+    if attachment_id is None:
         raise AnswerProblem("Upload a PDF file.")
-    return Answer(attachment_id=int(values[0]))
+    return Answer(attachment_id=attachment_id)
 
 
 _CHECKERS = {

@@ -25,6 +25,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from incubator.domain import residency_matching as rm
+from incubator.domain.ids import as_row_id
 from incubator.domain.residency_matching import Period, SlotSpec
 from incubator.domain.roles import Role
 from incubator.extensions import db
@@ -183,7 +184,8 @@ def slot_page(*, search: str = "", programme_id: int | None = None, page: int = 
     query = select(Slot).options(selectinload(Slot.programme), selectinload(Slot.site))
     if search:
         named = func.lower(Slot.label).contains(search.lower(), autoescape=True)
-        query = query.where(or_(named, Slot.id == int(search)) if search.isdigit() else named)
+        slot_id = as_row_id(search)
+        query = query.where(or_(named, Slot.id == slot_id) if slot_id else named)
     if programme_id is not None:
         query = query.where(Slot.programme_id == programme_id)
     query = query.order_by(Slot.programme_id, Slot.starts_on, Slot.label, Slot.id)
@@ -197,5 +199,6 @@ def find_call_slots(programme_ids: Sequence[int], text: str, limit: int = 20) ->
     text = text.strip()
     if text:
         named = func.lower(Slot.label).contains(text.lower(), autoescape=True)
-        query = query.where(or_(named, Slot.id == int(text)) if text.isdigit() else named)
+        slot_id = as_row_id(text)
+        query = query.where(or_(named, Slot.id == slot_id) if slot_id else named)
     return list(db.session.scalars(query.order_by(Slot.label, Slot.id).limit(limit)))

@@ -19,9 +19,10 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter, Map
 
+from incubator.domain.ids import MAX_DATABASE_ID, as_row_id
+
 # Every id column is INTEGER: PostgreSQL refuses a larger parameter with an error (a 500), so
 # the bound is the column's, not Python's or SQLite's (2^63-1).
-MAX_DATABASE_ID = 2**31 - 1
 MAX_QUERY_NUMBER_DIGITS = 18  # keeps int() cheap; every bound a caller gives is far below it
 
 
@@ -50,10 +51,7 @@ class DatabaseIdConverter(IntegerConverter):
 
 def parse_id(text: str) -> int | None:
     """``text`` as a row id (ASCII digits, 1..MAX_DATABASE_ID), or None."""
-    if not (text.isascii() and text.isdigit()) or len(text) > MAX_QUERY_NUMBER_DIGITS:
-        return None
-    value = int(text)
-    return value if 1 <= value <= MAX_DATABASE_ID else None
+    return as_row_id(text)
 
 
 def query_int(name: str, default: int, *, minimum: int = 1, maximum: int = MAX_DATABASE_ID) -> int:

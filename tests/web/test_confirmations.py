@@ -7,7 +7,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from incubator.extensions import db
-from incubator.models import Slot
+from incubator.models import MatchRun, Slot
 from incubator.models.residencies import Offer
 from tests.conftest import PASSWORD, csrf_token
 from tests.factories import make_call
@@ -38,17 +38,20 @@ def test_slot_deletion_pages_are_for_managers(applicant_client: FlaskClient, rev
 
 def test_sending_offers_shows_a_confirmation_page_first(manager_client: FlaskClient, make_user) -> None:
     call = make_call()
-    slot = make_slot(call, label="OCC lab A")
+    make_slot(call, label="OCC lab A")
     startup = decided(make_user, call)
     url = f"/manage/calls/{call.id}/match"
-    form = {"csrf_token": csrf_token(manager_client, url), "response_days": "7",
-            f"place-{startup.id}": str(slot.id), "confirm": "Confirm"}
+    token = csrf_token(manager_client, url)
+    assert manager_client.post(f"{url}/compute", data={"csrf_token": token}).status_code == 302
+    run_id = str(db.session.scalar(select(MatchRun.id)))
+    form = {"csrf_token": token, "response_days": "7", "confirm": "Confirm"}
     asked = manager_client.post(url, data=form)
     text = asked.get_data(as_text=True)
     assert asked.status_code == 200 and "Send these offers?" in text
     listed = text.split('id="offers-to-send"')[1].split("</table>")[0]
     assert startup.company_name in listed and "OCC lab A" in listed
     assert db.session.scalar(select(func.count()).select_from(Offer)) == 0
+    form["run_id"] = run_id  # the confirmation page names the run it showed
     unticked = manager_client.post(url, data={**form, "from_confirmation": "1"})
     assert unticked.status_code == 400 and "Tick the box to confirm sending the offers." in unticked.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Offer)) == 0

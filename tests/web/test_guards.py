@@ -26,7 +26,7 @@ from incubator.extensions import csrf, db
 from incubator.models import Application, Offer, User
 from incubator.services import ServiceError
 from incubator.services import applications as application_service
-from incubator.services import residencies as residency_service
+from incubator.services import offers as offer_service
 from tests.conftest import csrf_token
 from tests.factories import make_application, make_call
 from tests.integration.test_residencies_service import decided, make_slot
@@ -205,13 +205,13 @@ def test_an_offer_answered_exactly_at_its_deadline_is_refused(app: Flask, make_u
         db.session.add(offer)
         offers.append(offer)
     db.session.commit()
-    for answer in (residency_service.accept_offer, residency_service.decline_offer):
+    for answer in (offer_service.accept_offer, offer_service.decline_offer):
         for offer in offers:
             with pytest.raises(ServiceError, match="deadline to answer this offer has passed"):
                 answer(offer.application.applicant, offer, offer.response_deadline)
             db.session.rollback()
     early = offers[0].response_deadline - dt.timedelta(seconds=1)
-    residency_service.accept_offer(offers[0].application.applicant, offers[0], early)
+    offer_service.accept_offer(offers[0].application.applicant, offers[0], early)
     assert offers[0].state == "accepted"
 
 
@@ -220,10 +220,10 @@ def test_a_hand_placement_into_a_full_slot_is_refused_at_confirm(app: Flask, mak
     call = make_call()
     slot = make_slot(call, capacity=1)
     first, second = decided(make_user, call), decided(make_user, call)
-    offer = residency_service.confirm_offers(manager, call, {first.id: slot.id}, 14, utcnow())[0]
-    residency_service.accept_offer(first.applicant, offer, utcnow())
+    offer = offer_service.confirm_offers(manager, call, {first.id: slot.id}, 14, utcnow())[0]
+    offer_service.accept_offer(first.applicant, offer, utcnow())
     db.session.commit()
     with pytest.raises(ServiceError, match="would hold 2 startups"):
-        residency_service.confirm_offers(manager, call, {second.id: slot.id}, 14, utcnow())
+        offer_service.confirm_offers(manager, call, {second.id: slot.id}, 14, utcnow())
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Offer)) == 1

@@ -93,6 +93,8 @@ class Prober:
         else:
             response = client.post(url, query_string=query, data={**(form or {}), "csrf_token": self.world.csrf[role]})
         where = f"{method} {url} ?{query} as {role} with {form}"
+        if url == "/readyz" and response.status_code == 503:
+            return  # "not ready" is /readyz's answer for a test database without a scheduler, by design
         assert response.status_code < 500, where
         if 400 <= response.status_code < 500:
             self.known = database_fingerprint()

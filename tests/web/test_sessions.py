@@ -192,8 +192,9 @@ def test_ending_this_or_someone_elses_session_is_refused(app: Flask, make_user) 
         response = here.post(f"/account/sessions/{record.id}/end", data={"csrf_token": token})
         assert response.status_code == 409
     assert signed_in(here) and signed_in(theirs)
-    for missing in (99999, 2**63):
-        assert here.post(f"/account/sessions/{missing}/end", data={"csrf_token": token}).status_code == 409
+    assert here.post("/account/sessions/99999/end", data={"csrf_token": token}).status_code == 409
+    # Beyond any id the database can hold: the bounded id converter answers 404 before the view.
+    assert here.post(f"/account/sessions/{2**63}/end", data={"csrf_token": token}).status_code == 404
 
 
 def test_end_all_other_sessions(app: Flask, make_user) -> None:

@@ -17,7 +17,7 @@ from incubator.services import ServiceError, accounts, queries, two_factor
 from incubator.web.access import role_required
 from incubator.web.admin.forms import ROLE_LABELS, AccountForm, InviteForm, ResetTwoFactorForm
 from incubator.web.forms import form_status, show_service_error
-from incubator.web.inputs import query_int
+from incubator.web.inputs import parse_id, query_int
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -106,8 +106,7 @@ def reset_two_factor(user_id: int) -> Any:
 
 def _before() -> int | None:
     """The keyset of an older page of a log; anything else shows the newest page."""
-    value = request.args.get("before", "")
-    return int(value) if value.isdigit() else None
+    return parse_id(request.args.get("before", ""))
 
 
 @bp.route("/outbox")
@@ -131,8 +130,7 @@ def outbox() -> Any:
 def audit() -> Any:
     action = request.args.get("action", "").strip()[:80]
     subject = request.args.get("subject", "").strip()[:40]
-    subject_id = request.args.get("subject_id", "")
-    page = queries.audit_page(action=action, subject_type=subject,
-                              subject_id=int(subject_id) if subject_id.isdigit() else None, before=_before())
+    subject_id = parse_id(request.args.get("subject_id", ""))
+    page = queries.audit_page(action=action, subject_type=subject, subject_id=subject_id, before=_before())
     return render_template("admin/audit.html", page=page, action=action, subject=subject,
-                           subject_id=subject_id if subject_id.isdigit() else "", before=_before())
+                           subject_id=subject_id or "", before=_before())

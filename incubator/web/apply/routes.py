@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from incubator.database import utcnow
 from incubator.domain.applications import STEP_SLUGS, STEPS, ApplicationState
+from incubator.domain.ids import as_row_id
 from incubator.domain.questions import Answer
 from incubator.domain.roles import Role
 from incubator.extensions import db
@@ -174,7 +175,7 @@ def _typed_answers(application: Application, raw: dict[int, list[str]]) -> dict[
     for question in application.call.questions:
         values = [value for value in raw.get(question.id, []) if value.strip()]
         if question.variant in ("single_choice", "multiple_choice"):
-            shown[question.id] = Answer(option_ids=tuple(int(v) for v in values if v.isdigit()))
+            shown[question.id] = Answer(option_ids=tuple(i for i in map(as_row_id, values) if i is not None))
         elif question.variant == "pdf_upload":
             saved = answers_by_question(application).get(question.id)
             shown[question.id] = Answer(attachment_id=saved.attachment_id if saved else None)

@@ -21,6 +21,7 @@ from incubator.models import Call, CallReviewer, User
 from incubator.services import ServiceError, pools
 from incubator.web.access import role_required
 from incubator.web.forms import show_service_error
+from incubator.web.inputs import parse_id
 from incubator.web.manage.routes import bp
 
 PAGE_SIZE = 25
@@ -124,10 +125,11 @@ def _back(call: Call) -> Any:
 def pool_add(call_id: int) -> Any:
     call = load_call(call_id)
     form = AddReviewerForm()
-    if not form.validate_on_submit() or not (form.reviewer_id.data or "").isdigit():
+    reviewer_id = parse_id(form.reviewer_id.data or "")
+    if not form.validate_on_submit() or reviewer_id is None:
         form.form_errors.append(_("Choose a reviewer from the search results."))
         return _render(call, 400, add_form=form)
-    reviewer = db.session.get(User, int(form.reviewer_id.data)) or abort(404)
+    reviewer = db.session.get(User, reviewer_id) or abort(404)
     try:
         pools.add_to_pool(current_user, call, reviewer, utcnow())
     except ServiceError as error:

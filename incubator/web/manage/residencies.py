@@ -109,9 +109,9 @@ def load_slot(slot_id: int) -> Slot:
 def slots() -> Any:
     search = request.args.get("q", "").strip()[:100]
     programme = request.args.get("programme", "")
-    programme_id = int(programme) if programme.isdigit() else None
+    programme_id = parse_id(programme)
     page = slot_service.slot_page(search=search, programme_id=programme_id,
-                                  page=max(request.args.get("page", 1, type=int) or 1, 1))
+                                  page=query_int("page", 1))
     programmes = db.session.scalars(select(Programme).order_by(Programme.name)).all()
     return render_template("manage/slots.html", page=page, search=search, programme_id=programme_id,
                            programmes=programmes, last_month=_last_month)
@@ -322,8 +322,8 @@ def _slot_named(call: Call, text: str) -> Slot | None | str:
         return None
     programme_ids = [offered.programme_id for offered in call.programmes]
     query = select(Slot).where(Slot.programme_id.in_(programme_ids))
-    if text.isdigit():
-        found = db.session.scalars(query.where(Slot.id == int(text))).all()
+    if text.isascii() and text.isdigit():
+        found = db.session.scalars(query.where(Slot.id == parse_id(text))).all()
     else:
         found = db.session.scalars(query.where(func.lower(Slot.label) == text.lower()).limit(2)).all()
     if len(found) == 1:
