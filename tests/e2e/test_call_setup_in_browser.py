@@ -17,6 +17,7 @@ from incubator.database import utcnow
 from incubator.extensions import db
 from incubator.models import Application, Call, QuestionAnswer
 from incubator.services.demo import DEMO_PASSWORD, seed_demo_data
+from tests.e2e.second_factor import finish_second_factor
 
 pytestmark = pytest.mark.browser
 
@@ -29,6 +30,7 @@ def log_in(page: Page, base: str, email: str, password: str = DEMO_PASSWORD) -> 
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    finish_second_factor(page, email)  # staff: enrol on first sign-in, then a code each time
 
 
 def manager_sets_up_the_call(page: Page, base: str) -> None:
@@ -89,6 +91,8 @@ def startup_applies(page: Page, base: str, deck: Path) -> None:
     page.get_by_label("Password", exact=True).fill("bench space in oslo 2027")
     page.get_by_label("Repeat the password").fill("bench space in oslo 2027")
     page.get_by_role("button", name="Create account").click()
+    log_in(page, base, "ola@labstart.no", "bench space in oslo 2027")  # registering does not sign in
+    page.goto(base)
     page.get_by_role("link", name="Autumn intake").first.click()
     page.get_by_role("button", name="Start an application").click()
 

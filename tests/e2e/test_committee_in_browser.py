@@ -19,6 +19,7 @@ from incubator.extensions import db
 from incubator.models import Assignment, Call, ReviewerProfile, User
 from incubator.services.demo import DEMO_PASSWORD, seed_demo_data
 from incubator.services.passwords import hash_password
+from tests.e2e.second_factor import finish_second_factor
 from tests.factories import make_application
 
 pytestmark = pytest.mark.browser
@@ -32,6 +33,7 @@ def log_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    finish_second_factor(page, email)  # staff: enrol on first sign-in, then a code each time
 
 
 def log_out(page: Page) -> None:
