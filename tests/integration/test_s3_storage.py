@@ -77,7 +77,8 @@ def test_large_upload_goes_in_parts_and_downloads_as_a_stream(app: Flask, applic
     content = TINY_PDF[:-6] + b"%" + b"x" * (9 * 1024 * 1024) + b"\n%%EOF\n"
     assert upload(applicant_client, draft.id, content).status_code == 302
     attachment = db.session.scalar(select(Attachment).where(Attachment.application_id == draft.id))
-    response = applicant_client.get(f"/applications/{draft.id}/attachments/{attachment.id}")
+    # Unbuffered, as a server sees it: the test client would otherwise read the body up front.
+    response = applicant_client.get(f"/applications/{draft.id}/attachments/{attachment.id}", buffered=False)
     assert response.status_code == 200
     assert response.is_streamed  # handed to the server chunk by chunk, never read whole into memory
     assert hashlib.sha256(response.get_data()).hexdigest() == attachment.sha256
