@@ -1,0 +1,23 @@
+// Accessibility helpers that the CSP forbids inline: focus the error summary of a failed form,
+// and open lists that are collapsed only on phones (details[data-open-from-md]) on wider screens.
+(function () {
+  "use strict";
+  function focusErrorSummary() {
+    var summary = document.querySelector("[data-error-summary]");
+    if (summary) {
+      summary.focus();
+    }
+  }
+  function openOnWideScreens() {
+    if (!window.matchMedia("(min-width: 768px)").matches) {
+      return;
+    }
+    document.querySelectorAll("details[data-open-from-md]").forEach(function (details) {
+      details.open = true;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    openOnWideScreens();
+    focusErrorSummary();
+  });
+})();
