@@ -5,7 +5,8 @@
   function focusErrorSummary() {
     var summary = document.querySelector("[data-error-summary]");
     if (summary) {
-      summary.focus();
+      summary.scrollIntoView({ block: "start" });
+      summary.focus({ preventScroll: true });
     }
   }
   function openOnWideScreens() {
@@ -16,8 +17,8 @@
       details.open = true;
     });
   }
-  document.addEventListener("DOMContentLoaded", function () {
-    openOnWideScreens();
-    focusErrorSummary();
-  });
+  document.addEventListener("DOMContentLoaded", openOnWideScreens);
+  // After "load", when the styles have laid the page out, so the summary is scrolled into view
+  // where it really is.
+  window.addEventListener("load", focusErrorSummary);
 })();

@@ -159,3 +159,22 @@ def tab_to(page: Page, target, limit: int = 60) -> None:
             return
         page.keyboard.press("Tab")
     raise AssertionError(f"Tab never reached {target}")
+
+
+def test_a_failed_review_submit_moves_the_focus_to_its_error_summary(page: Page, live_app: Flask,
+                                                                    live_server: str) -> None:
+    demo = seed(live_app)
+    page.set_viewport_size(DESKTOP)
+    log_in(page, live_server, "reviewer@demo.example")
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server}/review/applications/{demo.to_review_id}")
+    page.get_by_role("button", name="Submit review").click()
+    summary = page.locator("[data-error-summary]")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text("There is a problem")
+    expect(summary).to_be_in_viewport()  # not 1,000 px below, as before
+    assert_accessible(page)
+    # Following a link in the summary lands on the field with the error.
+    summary.get_by_role("link").first.click()
+    target = summary.get_by_role("link").first.get_attribute("href")
+    assert page.evaluate("() => location.hash") == target
