@@ -43,7 +43,10 @@ def time_left(deadline: dt.datetime, now: dt.datetime) -> str:
         return _("closed")
     days, hours = remaining.days, remaining.seconds // 3600
     if days >= 2:
-        return ngettext("%(num)d day left", "%(num)d days left", days)
+        # To the nearest day: a 14-day offer read a second after it was sent has 13 days and
+        # 23:59:59 left, which truncating showed as "13 days left".
+        nearest = round(remaining / dt.timedelta(days=1))
+        return ngettext("%(num)d day left", "%(num)d days left", nearest)
     hours += days * 24
     if hours >= 1:
         return ngettext("%(num)d hour left", "%(num)d hours left", hours)
