@@ -17,7 +17,7 @@ from incubator.models import Application, Assignment, Call, Offer, Slot, User
 from incubator.services.demo import DEMO_PASSWORD, seed_demo_data
 from tests.e2e.second_factor import finish_second_factor
 from tests.factories_reviews import make_assignment
-from tests.support.browser import assert_accessible
+from tests.support.browser import assert_accessible, watch_accessibility
 
 pytestmark = pytest.mark.browser
 
@@ -178,3 +178,32 @@ def test_a_failed_review_submit_moves_the_focus_to_its_error_summary(page: Page,
     summary.get_by_role("link").first.click()
     target = summary.get_by_role("link").first.get_attribute("href")
     assert page.evaluate("() => location.hash") == target
+
+
+BAD_PAGE = ('<html><head></head><body><img src="x.png">'
+            '<div style="width:3000px">wider than any phone</div></body></html>')
+
+
+def test_the_checks_catch_a_page_that_breaks_the_rules(browser, live_server: str) -> None:
+    """Guards of the guards: a page without title, lang or alt text and too wide fails both checks."""
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = context.new_page()
+        problems = watch_accessibility(page)
+        page.route("**/bad", lambda route: route.fulfill(content_type="text/html", body=BAD_PAGE))
+        page.goto(f"{live_server}/bad")
+        with pytest.raises(AssertionError) as failure:
+            assert_accessible(page)
+        assert "image-alt" in str(failure.value)
+        page.evaluate("() => document.querySelector('img').alt = 'x'")
+        page.evaluate("() => { document.title = 't'; document.documentElement.lang = 'en'; }")
+        with pytest.raises(AssertionError, match="scrolls sideways"):
+            assert_accessible(page)
+        # The watcher ran axe by itself when the page loaded, before anything above was changed.
+        for _ in range(50):
+            if any("image-alt" in p for p in problems) and any("sideways" in p for p in problems):
+                break
+            page.wait_for_timeout(100)
+        assert any("image-alt" in p for p in problems) and any("sideways" in p for p in problems), problems
+    finally:
+        context.close()

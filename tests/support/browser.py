@@ -37,7 +37,13 @@ Helper
     Run axe-core (bundled by the ``axe-playwright-python`` package, installed from PyPI with
     the test extras) on the page as it is now and fail on any WCAG 2.0/2.1 A or AA violation;
     also fail when the page scrolls sideways at the current viewport width.  Browser tests call
-    it after each page load.
+    it after each page load they want checked for certain.
+``watch_accessibility(page) -> list[str]``
+    From now on, every document the page loads runs axe-core (and the sideways-scroll check)
+    on its own once loaded and reports back; returns the list that collects the problems, to be
+    asserted empty at the end of the test (tests/e2e/conftest.py does so for every browser test).
+    A page the test leaves before axe finished goes unreported, so tests that must check a page
+    call ``assert_accessible`` as well.
 """
 
 from __future__ import annotations
@@ -195,3 +201,31 @@ def assert_accessible(page: Page) -> None:
     assert widths[0] <= widths[1], (
         f"{page.url} scrolls sideways: {widths[0]} px wide in a {widths[1]} px window; too wide: "
         + ", ".join(page.evaluate(WIDEST_ELEMENTS)))
+
+
+# Runs in every document (an init script, which the page's CSP does not govern): axe once the
+# page has loaded, then the sideways-scroll check, each problem reported through a binding.
+_WATCH_SCRIPT = """
+window.addEventListener('load', () => {
+  const report = window.__reportAccessibility;
+  axe.run(document, %(options)s).then(result => {
+    for (const v of result.violations) {
+      const nodes = v.nodes.slice(0, 5).map(n => '    ' + n.target + ': ' + n.failureSummary).join('\\n');
+      report(location.href + ': ' + v.id + ' (' + v.impact + '): ' + v.help + '\\n' + nodes);
+    }
+    const width = document.documentElement.scrollWidth;
+    if (width > window.innerWidth) {
+      report(location.href + ' scrolls sideways: ' + width + ' px wide in a ' + window.innerWidth + ' px window');
+    }
+  }, error => report(location.href + ': axe failed: ' + error));
+});
+"""
+
+
+def watch_accessibility(page: Page) -> list[str]:
+    """Have every page load check itself with axe; the returned list collects what fails."""
+    problems: list[str] = []
+    page.expose_binding("__reportAccessibility", lambda _source, problem: problems.append(problem))
+    options = json.dumps({"runOnly": {"type": "tag", "values": WCAG_AA_TAGS}, "resultTypes": ["violations"]})
+    page.add_init_script(script=axe_source() + "\n" + _WATCH_SCRIPT % {"options": options})
+    return problems
