@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from incubator.database import utcnow
+from incubator.domain.applications import STEP_SLUGS
 from incubator.extensions import db
 from incubator.models import Application, Assignment, Call, Offer, Slot, User
 from incubator.services.demo import DEMO_PASSWORD, seed_demo_data
@@ -103,7 +104,8 @@ def pages_for(role: str, demo: Demo) -> list[str]:
                     f"/manage/calls/{previous}/decisions", f"/manage/calls/{previous}/match",
                     f"/manage/applications/{demo.decided_id}/committee", "/manage/occupancy",
                     "/manage/residencies", "/manage/slots", f"/manage/slots/{demo.slot_id}/edit", "/manage/sites",
-                    "/manage/programmes", "/manage/calls/new", *common],
+                    "/manage/programmes", "/manage/calls/new", "/manage/programmes/new", "/manage/sites/new",
+                    "/manage/slots/new", f"/manage/calls/{previous}", *common],
         "admin": ["/admin/users", f"/admin/users/{demo.admin_id}", "/admin/outbox", "/admin/outbox/failed",
                   "/admin/audit", *common],
     }[role]
@@ -150,6 +152,10 @@ def test_keyboard_only_login_and_one_application_step(page: Page, live_app: Flas
     page.keyboard.press("Space")
     expect(page.get_by_text("Saved.")).to_be_visible()
     assert_accessible(page)
+    # Every other step of the draft too, on a phone and on a desktop.
+    application_path = page.url.split("/steps/")[0].removeprefix(live_server)
+    visit_all(page, live_server, [f"{application_path}/steps/{slug}" for slug in STEP_SLUGS])
+    visit_all(page, live_server, ["/dashboard", application_path])
 
 
 def tab_to(page: Page, target, limit: int = 60) -> None:
