@@ -157,6 +157,17 @@ def test_keyboard_only_login_and_one_application_step(page: Page, live_app: Flas
     visit_all(page, live_server, [f"{application_path}/steps/{slug}" for slug in STEP_SLUGS])
     visit_all(page, live_server, ["/dashboard", application_path])
 
+    # On a phone the step list is folded into one line, so the form starts above the fold;
+    # on a desktop it is open beside the form.
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server}{application_path}/steps/company")
+    steps = page.get_by_role("navigation", name="Application steps")
+    expect(steps.get_by_role("link", name="Team")).to_be_hidden()
+    expect(page.get_by_label("Company name")).to_be_in_viewport()
+    page.set_viewport_size(DESKTOP)
+    page.reload()
+    expect(steps.get_by_role("link", name="Team")).to_be_visible()
+
 
 def tab_to(page: Page, target, limit: int = 60) -> None:
     """Press Tab until ``target`` has the focus, as a keyboard user would."""
