@@ -185,6 +185,10 @@ def test_a_failed_review_submit_moves_the_focus_to_its_error_summary(page: Page,
     log_in(page, live_server, "reviewer@demo.example")
     page.set_viewport_size(PHONE)
     page.goto(f"{live_server}/review/applications/{demo.to_review_id}")
+    criteria = page.locator("fieldset.criterion")
+    heights = [box["height"] for box in (criteria.nth(i).bounding_box() for i in range(criteria.count()))]
+    # Six criteria with twelve levels each stacked 6,600 px on a phone; a row of buttons each is compact.
+    assert len(heights) == 6 and sum(heights) < 6 * 300, heights
     page.get_by_role("button", name="Submit review").click()
     summary = page.locator("[data-error-summary]")
     expect(summary).to_be_focused()
