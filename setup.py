@@ -50,6 +50,7 @@ setup(
             "ruff>=0.8,<1",
             "moto[server]>=5.0,<6",  # a real S3 API on localhost (tests/support/s3.py)
             "requests>=2.32,<3",  # the topology test talks HTTP to gunicorn
+            "axe-playwright-python>=0.1.8,<0.2",  # bundles axe-core for the accessibility checks
         ],
     },
 )

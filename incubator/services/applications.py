@@ -198,10 +198,14 @@ def submit_application(application: Application, user: User, now: dt.datetime) -
     )
 
 
+def can_withdraw(application: Application) -> bool:
+    """An unreleased decision is still "under review" for the applicant, who may withdraw."""
+    return ApplicationState(applicant_view(application).state) in WITHDRAWABLE_STATES
+
+
 def withdraw_application(application: Application, user: User, reason: str, now: dt.datetime) -> None:
     _ensure_owner(application, user)
-    # An unreleased decision is still "under review" for the applicant, who may withdraw.
-    if ApplicationState(applicant_view(application).state) not in WITHDRAWABLE_STATES:
+    if not can_withdraw(application):
         raise ServiceError("A decided or withdrawn application can no longer be withdrawn.")
     previous = application.state
     application.state = ApplicationState.WITHDRAWN.value

@@ -6,7 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
-from flask_babel import format_datetime, get_locale, ngettext
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
 from incubator.domain.applications import (
@@ -43,7 +43,10 @@ def time_left(deadline: dt.datetime, now: dt.datetime) -> str:
         return _("closed")
     days, hours = remaining.days, remaining.seconds // 3600
     if days >= 2:
-        return ngettext("%(num)d day left", "%(num)d days left", days)
+        # To the nearest day: a 14-day offer read a second after it was sent has 13 days and
+        # 23:59:59 left, which truncating showed as "13 days left".
+        nearest = round(remaining / dt.timedelta(days=1))
+        return ngettext("%(num)d day left", "%(num)d days left", nearest)
     hours += days * 24
     if hours >= 1:
         return ngettext("%(num)d hour left", "%(num)d hours left", hours)
@@ -55,7 +58,6 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["markdown"] = render_markdown
-    app.jinja_env.filters["utc_datetime"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm 'UTC'") if value else ""
     app.jinja_env.globals["time_left"] = time_left
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.globals["get_locale"] = get_locale

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from playwright.sync_api import Page
 
 from incubator import create_app
 from incubator.extensions import db, limiter
 from tests.conftest import base_config
-from tests.support.browser import serve_wsgi_in_thread
+from tests.support.browser import serve_wsgi_in_thread, watch_accessibility
 
 
 @pytest.fixture
@@ -40,3 +41,11 @@ def live_app(sqlite_template: Path, tmp_path: Path, live_app_config: dict[str, A
 def live_server(live_app: Flask) -> Iterator[str]:
     with serve_wsgi_in_thread(live_app) as base_url:
         yield base_url
+
+
+@pytest.fixture(autouse=True)
+def every_page_passes_axe(page: Page) -> Iterator[None]:
+    """axe-core (WCAG 2.1 A/AA) and the sideways-scroll check on every page a browser test loads."""
+    problems = watch_accessibility(page)
+    yield
+    assert not problems, "accessibility problems on the pages this test visited:\n" + "\n".join(problems)

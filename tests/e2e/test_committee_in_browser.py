@@ -127,7 +127,7 @@ def test_pool_bidding_assignment_committee_and_release(page: Page, live_app: Fla
     page.goto(f"{live_server}/review/")
     page.get_by_role("link", name="ImmuneX AS").click()
     for criterion_id in criteria:
-        page.locator(f"input[name='score_{criterion_id}'][value='4']").check()
+        page.locator(f"input[name='score_{criterion_id}'][value='4'] + label").click()  # the button of level 4
     page.get_by_label("Comment for the committee").fill("Strong data; the IP is thin.")
     page.get_by_label("Your confidence in this review").select_option("3")
     page.get_by_role("button", name="Submit review").click()

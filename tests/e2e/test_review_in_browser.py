@@ -63,7 +63,7 @@ def test_manager_assigns_reviewer_scores_manager_ranks_and_accepts(page: Page, l
     page.goto(f"{live_server}/review/")
     page.get_by_role("link", name="ImmuneX AS").click()
     for criterion_id in criteria:
-        page.locator(f"input[name='score_{criterion_id}'][value='4']").check()
+        page.locator(f"input[name='score_{criterion_id}'][value='4'] + label").click()  # the button of level 4
     page.get_by_label("Comment for the committee").fill("Strong team and data; IP needs work.")
     page.get_by_label("Comment for the applicant (optional)").fill("Impressive preclinical package.")
     page.get_by_label("Your confidence in this review").select_option("4")

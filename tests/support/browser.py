@@ -32,14 +32,29 @@ Helper
 
         with serve_wsgi_in_thread(app) as base_url:
             page.goto(base_url + "/login")
+
+``assert_accessible(page) -> None``
+    Run axe-core (bundled by the ``axe-playwright-python`` package, installed from PyPI with
+    the test extras) on the page as it is now and fail on any WCAG 2.0/2.1 A or AA violation;
+    also fail when the page scrolls sideways at the current viewport width.  Browser tests call
+    it after each page load they want checked for certain.
+``watch_accessibility(page) -> list[str]``
+    From now on, every document the page loads runs axe-core (and the sideways-scroll check)
+    on its own once loaded and reports back; returns the list that collects the problems, to be
+    asserted empty at the end of the test (tests/e2e/conftest.py does so for every browser test).
+    A page the test leaves before axe finished goes unreported, so tests that must check a page
+    call ``assert_accessible`` as well.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -145,3 +160,72 @@ def serve_wsgi_in_thread(wsgi_app: WSGIApp) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+# The rule sets axe tags for WCAG 2.0 and 2.1, levels A and AA (the service's target).
+WCAG_AA_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+# The innermost elements that reach past the right edge of the window, to name in a failure.
+WIDEST_ELEMENTS = """() => [...document.body.querySelectorAll('*')]
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && e.children.length === 0)
+  .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + [...e.classList].join('.'))"""
+
+
+@cache
+def axe_source() -> str:
+    """axe-core as shipped inside the axe-playwright-python wheel (no copy in this repository)."""
+    return files("axe_playwright_python").joinpath("axe.min.js").read_text(encoding="utf-8")
+
+
+def _describe(violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']}")
+        lines.extend(f"    {node['target']}: {node['failureSummary']}" for node in violation["nodes"][:5])
+    return "\n".join(lines)
+
+
+def assert_accessible(page: Page) -> None:
+    """Fail on axe WCAG 2.1 A/AA violations and on sideways scrolling of the current page."""
+    page.wait_for_load_state("load")
+    # page.evaluate runs through the DevTools protocol, which the service's CSP
+    # (script-src 'self') does not govern, unlike a <script> tag added to the page.
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(axe_source())
+    options = json.dumps({"runOnly": {"type": "tag", "values": WCAG_AA_TAGS}, "resultTypes": ["violations"]})
+    result = page.evaluate(f"() => axe.run(document, {options})")
+    violations = result["violations"]
+    assert not violations, f"axe found WCAG violations on {page.url}:\n{_describe(violations)}"
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], (
+        f"{page.url} scrolls sideways: {widths[0]} px wide in a {widths[1]} px window; too wide: "
+        + ", ".join(page.evaluate(WIDEST_ELEMENTS)))
+
+
+# Runs in every document (an init script, which the page's CSP does not govern): axe once the
+# page has loaded, then the sideways-scroll check, each problem reported through a binding.
+_WATCH_SCRIPT = """
+window.addEventListener('load', () => {
+  const report = window.__reportAccessibility;
+  axe.run(document, %(options)s).then(result => {
+    for (const v of result.violations) {
+      const nodes = v.nodes.slice(0, 5).map(n => '    ' + n.target + ': ' + n.failureSummary).join('\\n');
+      report(location.href + ': ' + v.id + ' (' + v.impact + '): ' + v.help + '\\n' + nodes);
+    }
+    const width = document.documentElement.scrollWidth;
+    if (width > window.innerWidth) {
+      report(location.href + ' scrolls sideways: ' + width + ' px wide in a ' + window.innerWidth + ' px window');
+    }
+  }, error => report(location.href + ': axe failed: ' + error));
+});
+"""
+
+
+def watch_accessibility(page: Page) -> list[str]:
+    """Have every page load check itself with axe; the returned list collects what fails."""
+    problems: list[str] = []
+    page.expose_binding("__reportAccessibility", lambda _source, problem: problems.append(problem))
+    options = json.dumps({"runOnly": {"type": "tag", "values": WCAG_AA_TAGS}, "resultTypes": ["violations"]})
+    page.add_init_script(script=axe_source() + "\n" + _WATCH_SCRIPT % {"options": options})
+    return problems

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import AuditEvent, OutboundEmail, User
-from tests.conftest import csrf_token, log_in
+from tests.conftest import csrf_token, log_in, log_out
 
 
 def invite(client: FlaskClient, **data: str):
@@ -21,19 +21,37 @@ def invite(client: FlaskClient, **data: str):
     return client.post("/admin/users/invite", data=form)
 
 
-def test_invited_reviewer_sets_password_by_emailed_link_and_logs_in(app: Flask, admin_client: FlaskClient) -> None:
+def _accept_invitation(app: Flask, email: str, password: str) -> tuple[FlaskClient, str, object]:
+    message = db.session.scalar(select(OutboundEmail).where(OutboundEmail.to_address == email))
+    link = re.search(r"http://localhost(/invitation/\S+)", message.body_text).group(1)
+    visitor = app.test_client()
+    response = visitor.post(link, data={"password": password, "confirm": password, "csrf_token": csrf_token(visitor, link)})
+    return visitor, link, response
+
+
+def test_invited_reviewer_sets_password_by_emailed_link_and_is_signed_in(app: Flask, admin_client: FlaskClient) -> None:
     assert invite(admin_client).status_code == 302
     user = db.session.scalar(select(User).where(User.email == "rita@ous.no"))
     assert user.role == "reviewer" and user.password_hash is None
-    email = db.session.scalar(select(OutboundEmail).where(OutboundEmail.to_address == "rita@ous.no"))
-    link = re.search(r"http://localhost(/invitation/\S+)", email.body_text).group(1)
-    visitor = app.test_client()
     password = "reviewing is my passion"
-    response = visitor.post(link, data={"password": password, "confirm": password, "csrf_token": csrf_token(visitor, link)})
+    visitor, link, response = _accept_invitation(app, "rita@ous.no", password)
     assert response.status_code == 302, response.get_data(as_text=True)
-    assert log_in(visitor, "rita@ous.no", password).headers["Location"] == "/dashboard"
+    # Straight in: choosing the password proved who they are, no second login.
+    assert response.headers["Location"] == "/dashboard"
     assert visitor.get("/review/").status_code == 200
     assert visitor.get(link).status_code == 400  # the invitation was used
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "account.logged_in",
+                                                      AuditEvent.subject_id == user.id)) is not None
+    log_out(visitor)
+    assert log_in(visitor, "rita@ous.no", password).headers["Location"] == "/dashboard"
+
+
+def test_invited_manager_is_signed_in_only_as_far_as_setting_up_the_second_factor(app: Flask,
+                                                                                  admin_client: FlaskClient) -> None:
+    assert invite(admin_client, email="mona@occ.no", role="manager").status_code == 302
+    visitor, _link, response = _accept_invitation(app, "mona@occ.no", "managing is my passion")
+    assert response.status_code == 302 and response.headers["Location"] == "/account/two-factor/setup"
+    assert visitor.get("/manage/").status_code == 302  # half signed in until the second factor is set up
 
 
 def test_invite_refuses_an_email_already_registered(admin_client: FlaskClient, make_user) -> None:

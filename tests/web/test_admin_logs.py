@@ -65,3 +65,15 @@ def test_outbox_search_status_and_pages(admin_client: FlaskClient) -> None:
     page = admin_client.get("/admin/outbox?status=failed&q=offer 1").get_data(as_text=True)
     expected = sum(1 for n in range(LOG_PAGE_SIZE + 3) if n % 2 and f"Offer {n}".startswith("Offer 1"))
     assert _rows(page, "outbox-table") == expected
+
+
+def test_admin_pages_show_times_in_the_same_zone_as_every_other_page(admin_client: FlaskClient) -> None:
+    summer = dt.datetime(2026, 7, 1, 10, 0, tzinfo=dt.UTC)
+    db.session.add(AuditEvent(created_at=summer, action="offer.made", subject_type="offer", subject_id=1, details={}))
+    db.session.add(OutboundEmail(to_address="ada@example.org", subject="Zone check", kind="test", body_text="x",
+                                 created_at=summer))
+    db.session.commit()
+    # DEFAULT_TIMEZONE (Europe/Oslo) and the format of local_datetime, as on the call and review pages.
+    assert "01 Jul 2026, 12:00 CEST" in admin_client.get("/admin/audit?action=offer.").get_data(as_text=True)
+    outbox = admin_client.get("/admin/outbox?q=ada@example.org").get_data(as_text=True)
+    assert "01 Jul 2026, 12:00 CEST" in outbox and "UTC" not in outbox

@@ -18,6 +18,7 @@ from incubator.extensions import db
 from incubator.models import Application, AuditEvent, Call, OutboundEmail, Programme
 from incubator.services.demo import seed_demo_data
 from tests.conftest import csrf_token, log_in
+from tests.factories import make_application
 
 TINY_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 
@@ -296,7 +297,7 @@ def test_manager_can_read_a_submitted_application(app: Flask, applicant_client: 
 
 def test_assigned_reviewer_loses_access_when_the_application_is_withdrawn(app: Flask, make_user) -> None:
     from incubator.models import Assignment
-    from tests.factories import make_application, make_call
+    from tests.factories import make_call
 
     reviewer = make_user(Role.REVIEWER)
     application = make_application(make_user(Role.APPLICANT), make_call(), state="submitted", complete=True)
@@ -308,3 +309,19 @@ def test_assigned_reviewer_loses_access_when_the_application_is_withdrawn(app: F
     application.state, application.withdrawn_at = "withdrawn", utcnow()
     db.session.commit()
     assert client.get(f"/applications/{application.id}").status_code == 404
+
+
+def test_a_decided_application_offers_no_withdraw_form(applicant_client: FlaskClient, call: Call) -> None:
+    application = make_application(applicant_client.user, call, state="rejected", complete=True,
+                                   submitted_at=utcnow(), decision_released_at=utcnow())
+    db.session.commit()
+    url = f"/applications/{application.id}/withdraw"
+    assert 'href="' + url + '"' not in applicant_client.get(f"/applications/{application.id}").get_data(as_text=True)
+    response = applicant_client.get(url)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 409 and 'name="reason"' not in page
+    assert "can no longer be withdrawn" in page
+    refused = applicant_client.post(url, data={"csrf_token": csrf_token(applicant_client, "/dashboard"), "reason": "x"})
+    assert refused.status_code == 409
+    db.session.refresh(application)
+    assert application.state == "rejected"

@@ -253,3 +253,22 @@ def test_expired_reset_link_is_refused(app: Flask, make_user) -> None:
     response = app.test_client().get(f"/password/reset/{token}")
     assert response.status_code == 400
     assert "This link has expired" in response.get_data(as_text=True)
+
+
+def test_required_fields_are_marked_for_eyes_and_for_assistive_technology(client: FlaskClient) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    assert "Fields marked * are required." in page
+    for field in ("email", "password"):
+        label = page[page.index(f'<label class="form-label" for="{field}">'):]
+        assert label.split("</label>", 1)[1].lstrip().startswith('<span class="required-marker" aria-hidden="true">*</span>')
+        tag = re.search(f'<input [^>]*id="{field}"[^>]*>', page).group(0)
+        assert ' required ' in tag and 'aria-required="true"' in tag
+
+
+def test_a_failed_login_form_starts_with_a_focusable_error_summary(client: FlaskClient) -> None:
+    page = client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "email": "", "password": ""})
+    html = page.get_data(as_text=True)
+    summary = html[html.index("data-error-summary") - 80:]
+    summary = summary[:summary.index("</div>")]
+    assert page.status_code == 400 and 'tabindex="-1"' in summary and "There is a problem" in summary
+    assert '<a href="#email">' in summary and '<a href="#password">Password: Enter your password.</a>' in summary

@@ -179,3 +179,14 @@ def test_logged_out_visitors_are_sent_to_log_in_from_the_private_pages(app: Flas
         assert response.status_code == 302 and response.headers["Location"].startswith("/login"), path
     user = make_user(Role.REVIEWER)
     assert log_in(client, user.email).status_code == 302
+
+
+def test_the_settings_page_has_one_name_wherever_it_is_named(client: FlaskClient, reviewer_client: FlaskClient,
+                                                              make_user: Callable[..., User]) -> None:
+    page = reviewer_client.get("/notifications/").get_data(as_text=True)
+    link = re.search(r'<a class="nav-link" href="/notifications/">([^<]+)</a>', page).group(1)
+    heading = re.search(r"<h1[^>]*>([^<]+)</h1>", page).group(1)
+    title = re.search(r"<title>([^<·]+)", page).group(1).strip()
+    assert link == heading == title == "Email and calendar"
+    done = client.post(unsubscribe_path(make_user(Role.APPLICANT))).get_data(as_text=True)
+    assert "open Email and calendar" in done

@@ -7,6 +7,7 @@ import datetime as dt
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from incubator.database import utcnow
 from incubator.extensions import db
 from incubator.models import MatchRun, OutboundEmail, Residency, Slot
 from incubator.models.residencies import Offer
@@ -232,3 +233,23 @@ def test_residencies_page_keyset_pages_search_and_slot_filter(manager_client: Fl
     searched = manager_client.get(f"/manage/residencies?q={name}").get_data(as_text=True)
     assert _rows(searched, "residencies-table") == 1
     assert manager_client.get("/manage/residencies?after=garbage&slot=x").status_code == 200
+
+
+def test_a_residency_that_has_not_started_says_when_it_starts_not_active(manager_client: FlaskClient,
+                                                                         make_user) -> None:
+    call = make_call()
+    slot = make_slot(call, capacity=10)
+    today = utcnow().date()
+    starts = {"later": (today + dt.timedelta(days=92)).replace(day=1), "running": today - dt.timedelta(days=30)}
+    for name, starts_on in starts.items():
+        application = decided(make_user, call, company_name=name)
+        application.company_name = name
+        db.session.add(Residency(application_id=application.id, slot_id=slot.id, state="active", starts_on=starts_on,
+                                 ends_on=starts_on + dt.timedelta(days=365), created_at=NOW, updated_at=NOW))
+    db.session.commit()
+    page = manager_client.get("/manage/residencies").get_data(as_text=True)
+    rows = {name: page[page.index(f"<td>{name}</td>"):][:800] for name in starts}
+    later = starts["later"]
+    day = f"{later.day} {later:%B}" + ("" if later.year == today.year else f" {later.year}")
+    assert f"starts {day}" in rows["later"] and "active" not in rows["later"].split("</td>")[3]
+    assert "<td>active" in rows["running"]

@@ -378,3 +378,29 @@ def test_second_reviewer_cannot_see_the_firsts_draft(app, reviewer_client, revie
                 comment_committee="Unfinished thoughts")
     _post_review(reviewer_client, assigned, {criteria[0].id: "3", criteria[1].id: "3"}, submit=True)
     assert "Unfinished thoughts" not in _text(reviewer_client.get(_url(assigned)))
+
+
+def test_a_failed_submit_opens_with_an_error_summary_that_links_to_each_field(reviewer_client, assigned,
+                                                                             criteria) -> None:
+    team, ip = criteria
+    page = _text(_post_review(reviewer_client, assigned, {team.id: "3"}, submit=True, confidence=""))
+    start = page.index("data-error-summary")
+    summary = page[start:page.index("</div>", start)]
+    assert "There is a problem" in summary
+    # Each link names its field and leads to an element on the page: the first radio of a criterion.
+    assert f'<a href="#score_{ip.id}-0">IP position: Score IP position before submitting.</a>' in summary
+    assert f'id="score_{ip.id}-0"' in page
+    assert 'href="#confidence"' in summary and 'id="confidence"' in page
+    assert f'href="#score_{team.id}-0"' not in summary
+
+
+def test_the_review_form_offers_each_level_as_a_compact_button_with_its_descriptor(reviewer_client, assigned,
+                                                                                  criteria) -> None:
+    page = _text(reviewer_client.get(_url(assigned)))
+    team = criteria[0]
+    # Same field names and values as before, so a posted review is unchanged; only the look is compact.
+    radios = re.findall(f'<input (?:checked )?class="btn-check" id="(score_{team.id}-\\d+)" name="score_{team.id}" type="radio"', page)
+    assert len(radios) == 12  # not scored, then 0 to 5 in half points
+    assert all(f'<label class="btn btn-outline-primary btn-sm" for="{radio}">' in page for radio in radios)
+    # The descriptor is in the level's accessible name and, for sighted readers, behind "What the levels mean".
+    assert page.count("3 — Good: well addressed") == 2 and "What the levels mean" in page

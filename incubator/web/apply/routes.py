@@ -236,6 +236,9 @@ def show_application(application_id: int) -> Any:
 @role_required(Role.APPLICANT)
 def withdraw(application_id: int) -> Any:
     application = load_own_application(application_id)
+    if not applications.can_withdraw(application):
+        # Decided or withdrawn already: say so instead of offering a form that can only fail.
+        return render_template("apply/withdraw.html", form=None, application=application), 409
     form = WithdrawForm()
     if form.validate_on_submit():
         try:

@@ -11,6 +11,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from incubator.extensions import limiter
+from incubator.models import User
 from incubator.services import ServiceError, accounts
 from incubator.services.passwords import INVITATION_PURPOSE, RESET_PURPOSE
 from incubator.web.access import login_required
@@ -118,7 +119,8 @@ def forgot_password() -> Any:
     return render_template("auth/forgot_password.html", form=form), form_status(form)
 
 
-def _password_link_page(token: str, purpose: str, template: str, done_message: str) -> Any:
+def _password_link_page(token: str, purpose: str, template: str, done_message: str, *,
+                        sign_in_after: bool = False) -> Any:
     try:
         user = accounts.user_for_password_link(token, purpose)
     except ServiceError as error:
@@ -126,14 +128,27 @@ def _password_link_page(token: str, purpose: str, template: str, done_message: s
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
-            accounts.set_password_from_link(token, purpose, form.password.data)
+            user = accounts.set_password_from_link(token, purpose, form.password.data)
         except ServiceError as error:
             show_service_error(form, error)
         else:
             sign_out()
             flash(done_message, "success")
+            if sign_in_after:
+                return _signed_in_after_invitation(user, form.password.data)
             return redirect(url_for("auth.login"))
     return render_template(template, form=form, user=user), form_status(form)
+
+
+def _signed_in_after_invitation(user: User, password: str) -> Any:
+    """The person just chose their password, which proves the same as a login; staff whose role
+    needs a second factor go on to set it up, like after a password login."""
+    accounts.record_login(user, password)
+    record = sign_in(user)
+    if record.second_factor_at is None:
+        session[NEXT_AFTER_SECOND_FACTOR] = url_for("main.dashboard")
+        return redirect(url_for("auth.second_factor" if user.two_factor_enrolled else "auth.two_factor_setup"))
+    return redirect(url_for("main.dashboard"))
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
@@ -148,7 +163,7 @@ def reset_password(token: str) -> Any:
 def accept_invitation(token: str) -> Any:
     return _password_link_page(
         token, INVITATION_PURPOSE, "auth/accept_invitation.html",
-        _("Your account is ready. Log in with your new password."),
+        _("Your account is ready. Welcome!"), sign_in_after=True,
     )
 
 
