@@ -155,7 +155,7 @@ def test_pool_bidding_assignment_committee_and_release(page: Page, live_app: Fla
     expect(page.locator(".sample-body")).to_contain_text("Your T cell data impressed us.")
     expect(page.locator(".sample-body")).not_to_contain_text("thin IP")
     page.get_by_role("button", name="Release decisions and send the emails").click()
-    expect(page.get_by_text("Tick the box to confirm the release.")).to_be_visible()
+    expect(page.get_by_text("Tick the box to confirm the release.", exact=True)).to_be_visible()
     page.get_by_label("I have checked the counts and the emails; release the decisions now").check()
     page.get_by_role("button", name="Release decisions and send the emails").click()
     expect(page.get_by_text("1 decisions released")).to_be_visible()
