@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, has_request_context
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from incubator.database import utcnow
@@ -72,11 +74,13 @@ def register_applicant(email: str, name: str, password: str) -> User | None:
         role=Role.APPLICANT.value,
         password_hash=hash_password(password),
         password_changed_at=utcnow(),
+        # Emails follow the language the person registered in until they pick another.
+        locale=str(get_locale()) if has_request_context() else None,
     )
     db.session.add(user)
     db.session.flush()
     record_event(user, "account.registered", "user", user.id)
-    queue_email(user.email, "Your OCC Incubator account is ready", "welcome", kind="welcome", user=user,
+    queue_email(user.email, _l("Your OCC Incubator account is ready"), "welcome", kind="welcome", user=user,
                 link=public_url("auth.login"))
     return user
 
@@ -86,9 +90,10 @@ def _tell_owner_about_registration_attempt(user: User) -> None:
     can_reset = user.active and user.password_hash is not None
     queue_email(
         user.email,
-        "Someone tried to register with your email address",
+        _l("Someone tried to register with your email address"),
         "registration_attempt",
         kind="registration_attempt",
+        locale=user.locale,
         user=user,
         link=public_url("auth.reset_password", token=make_password_link_token(user, RESET_PURPOSE))
         if can_reset else None,
@@ -139,9 +144,10 @@ def request_password_reset(email: str) -> None:
     token = make_password_link_token(user, RESET_PURPOSE)
     queue_email(
         user.email,
-        "Reset your password",
+        _l("Reset your password"),
         "password_reset",
         kind="password_reset",
+        locale=user.locale,
         user=user,
         link=public_url("auth.reset_password", token=token),
         valid_minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
@@ -175,6 +181,14 @@ def set_password_from_link(token: str, purpose: str, new_password: str) -> User:
     return user
 
 
+def set_locale(user: User, locale: str) -> None:
+    """Remember the language picked with the switcher; emails to the person follow it."""
+    if locale not in current_app.config["SUPPORTED_LOCALES"]:
+        raise ServiceError("That language is not offered.", field="locale")
+    user.locale = locale
+    db.session.flush()
+
+
 def invite_user(admin: User, email: str, name: str, role: Role) -> User:
     """An administrator invites a reviewer, manager or administrator by email."""
     if role not in INVITABLE_ROLES:
@@ -187,7 +201,8 @@ def invite_user(admin: User, email: str, name: str, role: Role) -> User:
     token = make_password_link_token(user, INVITATION_PURPOSE)
     queue_email(
         user.email,
-        "You are invited to the OCC residency service",
+        # The invitee has no language yet: the invitation is written in the one the admin uses.
+        _l("You are invited to the OCC residency service"),
         "invitation",
         kind="invitation",
         user=user,

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -189,9 +190,10 @@ def submit_application(application: Application, user: User, now: dt.datetime) -
     record_event(user, "application.submitted", "application", application.id, call_id=application.call_id)
     queue_email(
         user.email,
-        f"Application received: {application.call.title}",
+        _l("Application received: %(call)s", call=application.call.title),
         "application_submitted",
         kind="application_submitted",
+        locale=user.locale,
         user=user,
         application=application,
         link=public_url("apply.show_application", application_id=application.id),

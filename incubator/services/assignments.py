@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
@@ -448,9 +449,10 @@ def _email_new_assignments(call: Call, grouped: dict[int, list[Application]], us
         reviewer = users[reviewer_id]
         queue_email(
             reviewer.email,
-            f"Applications to review: {call.title}",
+            _l("Applications to review: %(call)s", call=call.title),
             "review_assignments",
             kind="review_assignments",
+            locale=reviewer.locale,
             reviewer=reviewer,
             call=call,
             applications=sorted(new, key=lambda a: (application_label(a).lower(), a.id)),

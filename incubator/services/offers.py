@@ -13,6 +13,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, and_, cast, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -91,7 +92,8 @@ def make_offer(application: Application, slot: Slot, period: Period | None, dead
     db.session.flush()
     applicant = application.applicant
     if applicant.active:
-        queue_email(applicant.email, f"Residency offer: {slot.programme.name}", "offer", kind="offer",
+        queue_email(applicant.email, _l("Residency offer: %(programme)s", programme=slot.programme.name), "offer",
+                    kind="offer", locale=applicant.locale,
                     dedupe_key=f"offer:{offer.id}", user=applicant, offer=offer, application=application,
                     slot=slot, link=offer_link(offer), timezone=application.call.timezone)
     record_event(manager, "offer.made", "offer", offer.id, application_id=application.id, slot_id=slot.id,
@@ -153,8 +155,8 @@ def accept_offer(user: User, offer: Offer, now: dt.datetime) -> Residency:
     db.session.flush()
     record_event(user, "offer.accepted", "offer", offer.id, residency_id=residency.id)
     application = offer.application
-    queue_email(user.email, f"Your residency is confirmed: {slot.programme.name}", "offer_accepted",
-                kind="offer_accepted", dedupe_key=f"offer-accepted:{offer.id}", user=user, offer=offer,
+    queue_email(user.email, _l("Your residency is confirmed: %(programme)s", programme=slot.programme.name),
+                "offer_accepted", kind="offer_accepted", locale=user.locale, dedupe_key=f"offer-accepted:{offer.id}", user=user, offer=offer,
                 application=application, slot=slot)
     return residency
 
@@ -230,7 +232,8 @@ def expire_offers(now: dt.datetime) -> int:
         record_event(None, "offer.expired", "offer", offer.id)
         applicant = offer.application.applicant
         if applicant.active:
-            queue_email(applicant.email, "Your residency offer has expired", "offer_expired", kind="offer_expired",
+            queue_email(applicant.email, _l("Your residency offer has expired"), "offer_expired", kind="offer_expired",
+                        locale=applicant.locale,
                         dedupe_key=f"offer-expired:{offer.id}", user=applicant, offer=offer,
                         application=offer.application, slot=offer.slot)
         refill_place(offer, now)
@@ -264,8 +267,8 @@ def remind_expiring_offers(now: dt.datetime, before: dt.timedelta = OFFER_REMIND
             continue
         try:
             with db.session.begin_nested():
-                queue_email(applicant.email, "Reminder: your residency offer is waiting for an answer",
-                            "offer_reminder", kind="offer_reminder", dedupe_key=keys[offer.id], user=applicant,
+                queue_email(applicant.email, _l("Reminder: your residency offer is waiting for an answer"),
+                            "offer_reminder", kind="offer_reminder", locale=applicant.locale, dedupe_key=keys[offer.id], user=applicant,
                             offer=offer, application=offer.application, slot=offer.slot, link=offer_link(offer),
                             timezone=offer.application.call.timezone)
         except IntegrityError:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime as format_zoned_datetime
+from babel.numbers import format_decimal
 from flask import Flask, current_app
 from flask_babel import format_datetime, get_locale, ngettext
 from flask_babel import gettext as _
@@ -29,12 +31,23 @@ def in_zone(value: dt.datetime | None, zone: str | None = None) -> dt.datetime |
     return value.astimezone(ZoneInfo(zone or current_app.config["DEFAULT_TIMEZONE"]))
 
 
+# Each language names itself in the switcher, so a reader finds theirs on any page.
+LANGUAGE_NAMES = {"en": "English", "nb": "Norsk (bokmål)", "sv": "Svenska"}
+
+
 def local_datetime(value: dt.datetime | None, zone: str | None = None) -> str:
-    """'28 Feb 2027, 12:00 CET' in the given zone (the call's), whatever the server's."""
+    """'28 Feb 2027, 12:00 CET' ('28 feb. 2027, 12:00 CET' in nb) in the given zone (the call's),
+    whatever the server's; month names follow the reader's language."""
     local = in_zone(value, zone)
     if local is None:
         return ""
-    return f"{local:%d %b %Y, %H:%M} {local.tzname()}"
+    text = format_zoned_datetime(local, "dd MMM y, HH:mm", tzinfo=local.tzinfo, locale=get_locale())
+    return f"{text} {local.tzname()}"
+
+
+def local_number(value: float | int | None) -> str:
+    """12 345,5 in nb and sv, 12,345.5 in en."""
+    return "" if value is None else format_decimal(value, locale=get_locale())
 
 
 def time_left(deadline: dt.datetime, now: dt.datetime) -> str:
@@ -54,11 +67,18 @@ def time_left(deadline: dt.datetime, now: dt.datetime) -> str:
 def register_filters(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["local_datetime"] = local_datetime
+    app.jinja_env.filters["number"] = local_number
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["utc_datetime"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm 'UTC'") if value else ""
     app.jinja_env.globals["time_left"] = time_left
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.globals["get_locale"] = get_locale
+
+    @app.context_processor
+    def language_context() -> dict[str, object]:
+        supported = current_app.config["SUPPORTED_LOCALES"]
+        return {"current_locale": str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]),
+                "language_choices": [(code, LANGUAGE_NAMES.get(code, code)) for code in supported]}
     # What the applicant may know of an application's state (an unreleased decision is hidden).
     app.jinja_env.globals["shown_state"] = lambda application: applicant_view(application).state
     app.jinja_env.globals["open_offer_for"] = open_offer_for
