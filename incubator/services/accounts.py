@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, has_request_context
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
@@ -47,7 +48,7 @@ def _check_email_free(email: str) -> None:
     taken = db.session.scalar(select(func.count()).select_from(User).where(User.email == email))
     if taken:
         raise ServiceError(
-            "An account with this email already exists. Log in, or reset your password.",
+            _("An account with this email already exists. Log in, or reset your password."),
             field="email",
         )
 
@@ -124,7 +125,7 @@ def change_password(user: User, current_password: str, new_password: str,
                     keep_session: UserSession | None = None) -> None:
     """Every other session ends: whoever knew the old password is signed out everywhere."""
     if not verify_password(user.password_hash, current_password):
-        raise ServiceError("Your current password is not correct.", field="current_password")
+        raise ServiceError(_("Your current password is not correct."), field="current_password")
     _check_password(new_password, user.email)
     _set_password(user, new_password)
     sessions.end_other_sessions(user, keep_session)
@@ -165,9 +166,9 @@ def user_for_password_link(token: str, purpose: str) -> User:
         raise ServiceError(check.problem)
     user = db.session.get(User, check.user_id)
     if user is None or not user.active:
-        raise ServiceError("This link is not valid. Check that you copied all of it.")
+        raise ServiceError(_("This link is not valid. Check that you copied all of it."))
     if not fingerprint_matches(user, check.fingerprint):
-        raise ServiceError("This link has already been used. Ask for a new one if you need it.")
+        raise ServiceError(_("This link has already been used. Ask for a new one if you need it."))
     return user
 
 
@@ -184,7 +185,7 @@ def set_password_from_link(token: str, purpose: str, new_password: str) -> User:
 def set_locale(user: User, locale: str) -> None:
     """Remember the language picked with the switcher; emails to the person follow it."""
     if locale not in current_app.config["SUPPORTED_LOCALES"]:
-        raise ServiceError("That language is not offered.", field="locale")
+        raise ServiceError(_("That language is not offered."), field="locale")
     user.locale = locale
     db.session.flush()
 
@@ -192,7 +193,7 @@ def set_locale(user: User, locale: str) -> None:
 def invite_user(admin: User, email: str, name: str, role: Role) -> User:
     """An administrator invites a reviewer, manager or administrator by email."""
     if role not in INVITABLE_ROLES:
-        raise ServiceError("Only reviewers, managers and administrators are invited.", field="role")
+        raise ServiceError(_("Only reviewers, managers and administrators are invited."), field="role")
     email = normalise_email(email)
     _check_email_free(email)
     user = User(email=email, name=name.strip(), role=role.value, invited_by_id=admin.id)
@@ -226,7 +227,7 @@ def change_role(admin: User, user: User, role: Role) -> None:
     if user.role == role.value:
         return
     if user.role == Role.ADMIN.value and _active_admin_count() <= 1:
-        raise ServiceError("This is the last administrator; make someone else one first.", field="role")
+        raise ServiceError(_("This is the last administrator; make someone else one first."), field="role")
     previous = user.role
     user.role = role.value
     record_event(admin, "account.role_changed", "user", user.id, old=previous, new=role.value)
@@ -236,9 +237,9 @@ def set_account_active(admin: User, user: User, active: bool) -> None:
     if user.active == active:
         return
     if user.id == admin.id and not active:
-        raise ServiceError("You cannot deactivate your own account.")
+        raise ServiceError(_("You cannot deactivate your own account."))
     if not active and user.role == Role.ADMIN.value and _active_admin_count() <= 1:
-        raise ServiceError("This is the last administrator; make someone else one first.")
+        raise ServiceError(_("This is the last administrator; make someone else one first."))
     user.active = active
     if not active:
         sessions.end_all_sessions(user)

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -83,15 +84,15 @@ def _ensure_call_open(call: Call, now: dt.datetime) -> None:
     if call.state == "draft":
         raise NotAllowed("This call is not published.")
     if now < call.opens_at:
-        raise ServiceError("This call is not open yet.")
+        raise ServiceError(_("This call is not open yet."))
     if now >= call.closes_at or call.state != "published":
-        raise ServiceError("The call closed; applications can no longer be changed or submitted.")
+        raise ServiceError(_("The call closed; applications can no longer be changed or submitted."))
 
 
 def ensure_editable(application: Application, user: User, now: dt.datetime) -> None:
     _ensure_owner(application, user)
     if application.state != ApplicationState.DRAFT.value:
-        raise ServiceError("A submitted application can no longer be changed.")
+        raise ServiceError(_("A submitted application can no longer be changed."))
     _ensure_call_open(application.call, now)
 
 
@@ -121,7 +122,7 @@ def save_step(application: Application, user: User, step: str, data: Mapping[str
               now: dt.datetime) -> None:
     """Store one step's answers in the draft."""
     if step not in STEP_SLUGS:
-        raise ServiceError("Unknown step.")
+        raise ServiceError(_("Unknown step."))
     ensure_editable(application, user, now)
     for field in STEP_FIELDS[step]:
         if field in data:
@@ -150,8 +151,8 @@ def _ensure_company_unique(application: Application) -> None:
         )
     if clash is not None:
         raise ServiceError(
-            "An application for a company with this organisation number already exists in this call. "
-            "Ask your colleague who started it to add you, or contact the programme manager.",
+            _("An application for a company with this organisation number already exists in this call. "
+            "Ask your colleague who started it to add you, or contact the programme manager."),
             field="org_number",
         )
 
@@ -186,7 +187,7 @@ def submit_application(application: Application, user: User, now: dt.datetime) -
         db.session.flush()
     except IntegrityError as exc:  # a concurrent submit of the same company slipped past the check
         db.session.rollback()
-        raise ServiceError("An application for this company was submitted meanwhile.") from exc
+        raise ServiceError(_("An application for this company was submitted meanwhile.")) from exc
     record_event(user, "application.submitted", "application", application.id, call_id=application.call_id)
     queue_email(
         user.email,
@@ -204,7 +205,7 @@ def withdraw_application(application: Application, user: User, reason: str, now:
     _ensure_owner(application, user)
     # An unreleased decision is still "under review" for the applicant, who may withdraw.
     if ApplicationState(applicant_view(application).state) not in WITHDRAWABLE_STATES:
-        raise ServiceError("A decided or withdrawn application can no longer be withdrawn.")
+        raise ServiceError(_("A decided or withdrawn application can no longer be withdrawn."))
     previous = application.state
     application.state = ApplicationState.WITHDRAWN.value
     application.withdrawn_at = now

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -218,9 +219,9 @@ def application_label(application: Application) -> str:
 def assign_reviewer(manager: User, application: Application, reviewer: User, now: dt.datetime) -> Assignment:
     """Assign one reviewer to one application, refusing anything the rules forbid."""
     if reviewer.role != Role.REVIEWER.value or not reviewer.active:
-        raise ServiceError("Only active reviewer accounts can be assigned.", field="reviewer_id")
+        raise ServiceError(_("Only active reviewer accounts can be assigned."), field="reviewer_id")
     if application.state not in ASSIGNABLE_STATES:
-        raise ServiceError("Only submitted applications that await a decision can get reviewers.",
+        raise ServiceError(_("Only submitted applications that await a decision can get reviewers."),
                            field="application_id")
     call = application.call
     _lock_call(call)

@@ -26,6 +26,7 @@ from tempfile import SpooledTemporaryFile
 from typing import IO, Any, BinaryIO
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -156,7 +157,7 @@ def display_filename(name: str | None) -> str:
 
 def _check_kind(kind: str) -> None:
     if kind not in ATTACHMENT_KINDS:
-        raise ServiceError("Choose whether this is your pitch deck or another document.", field="kind")
+        raise ServiceError(_("Choose whether this is your pitch deck or another document."), field="kind")
 
 
 def _check_room(application: Application, kind: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -88,7 +89,7 @@ def post_comment(author: User, application: Application, body: str, now: dt.date
         raise NotAllowed("The committee's discussion opens to you once you submit your review.")
     body = body.strip()
     if not body:
-        raise ServiceError("Write something before posting.", field="body")
+        raise ServiceError(_("Write something before posting."), field="body")
     if len(body) > MAX_COMMENT_LENGTH:
         raise ServiceError(f"A comment has at most {MAX_COMMENT_LENGTH} characters.", field="body")
     comment = CommitteeComment(application_id=application.id, author_id=author.id, body=body, created_at=now)
@@ -115,7 +116,7 @@ def save_note(manager: User, application: Application, internal: str, shared: st
             raise ServiceError(f"A note has at most {MAX_NOTE_LENGTH} characters.", field=field)
     note = note_of(application)
     if (application.decision_released_at is not None and shared != (note.shared if note else "")):
-        raise ServiceError("The decision is released; the part shared with the applicant can no longer change.",
+        raise ServiceError(_("The decision is released; the part shared with the applicant can no longer change."),
                            field="shared")
     if note is None:
         note = CommitteeNote(application_id=application.id)

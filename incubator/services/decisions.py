@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import render_template
 from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from sqlalchemy import select
@@ -35,7 +36,7 @@ DECIDABLE_STATES = frozenset({ApplicationState.SUBMITTED, ApplicationState.UNDER
 
 def _ensure_manager(user: User) -> None:
     if not user.has_role(Role.MANAGER):
-        raise ServiceError("Only programme managers decide on applications.")
+        raise ServiceError(_("Only programme managers decide on applications."))
 
 
 def decide(manager: User, application: Application, decision: ApplicationState, *, message: str = "",
@@ -43,9 +44,9 @@ def decide(manager: User, application: Application, decision: ApplicationState, 
     """Record (or change) the committee's decision; nothing is sent yet."""
     _ensure_manager(manager)
     if decision not in DECISIONS:
-        raise ServiceError("Choose accept, waitlist or reject.", field="decision")
+        raise ServiceError(_("Choose accept, waitlist or reject."), field="decision")
     if application.decision_released_at is not None:
-        raise ServiceError("This decision was released to the applicant and can no longer be changed.")
+        raise ServiceError(_("This decision was released to the applicant and can no longer be changed."))
     if application.state_enum not in DECIDABLE_STATES:
         raise ServiceError("Only submitted applications can be decided; this one is "
                            f"{application.state.replace('_', ' ')}.")
@@ -64,9 +65,9 @@ def undo_decision(manager: User, application: Application, now: dt.datetime) -> 
     """Back to review, as long as the applicant has not been told."""
     _ensure_manager(manager)
     if application.decision_released_at is not None:
-        raise ServiceError("This decision was released to the applicant and can no longer be changed.")
+        raise ServiceError(_("This decision was released to the applicant and can no longer be changed."))
     if application.state_enum not in DECIDED_STATES:
-        raise ServiceError("This application has no decision to undo.")
+        raise ServiceError(_("This application has no decision to undo."))
     previous = application.state
     application.state = ApplicationState.UNDER_REVIEW.value
     application.decided_at = application.decided_by_id = application.decision_message = None

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import Row, Select, case, func, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
@@ -243,7 +244,7 @@ def inputs_digest(call: Call, include_waitlisted: bool) -> str:
 def compute_run(manager: User, call: Call, now: dt.datetime, *, include_waitlisted: bool = False) -> MatchRun:
     """Solve the match now and store the result; older current runs of the call become stale."""
     if not manager.has_role(Role.MANAGER):
-        raise ServiceError("Only programme managers run the match.")
+        raise ServiceError(_("Only programme managers run the match."))
     started = time.perf_counter()
     preview = match_preview(call, include_waitlisted=include_waitlisted)
     db.session.execute(update(MatchRun).where(MatchRun.call_id == call.id, MatchRun.state == "current")
@@ -333,9 +334,9 @@ def adjust_placement(manager: User, run: MatchRun, application_id: int, slot: Sl
     changed: that the stay fits the slot's period and the slot keeps within capacity in every
     month of it, counting residencies, outstanding offers and the run's other placements there."""
     if not manager.has_role(Role.MANAGER):
-        raise ServiceError("Only programme managers adjust the match.")
+        raise ServiceError(_("Only programme managers adjust the match."))
     if run.state != "current":
-        raise ServiceError("This match is no longer current; compute it again before adjusting.")
+        raise ServiceError(_("This match is no longer current; compute it again before adjusting."))
     placement = db.session.get(MatchPlacement, (run.id, application_id))
     if placement is None:
         raise ServiceError(f"Application {application_id} is not part of this match.", field="application_id")

@@ -13,6 +13,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, and_, cast, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
@@ -58,7 +59,7 @@ def confirm_offers(manager: User, call: Call, assignments: Mapping[int, int], re
     if not 1 <= response_days <= MAX_RESPONSE_DAYS:
         raise ServiceError(f"Give between 1 and {MAX_RESPONSE_DAYS} days to answer.", field="response_days")
     if not assignments:
-        raise ServiceError("Nobody is placed, so there is no offer to make.")
+        raise ServiceError(_("Nobody is placed, so there is no offer to make."))
     lock_slots(assignments.values())  # before counting, so two managers cannot offer one place twice
     preview = adjusted_preview(call, assignments, include_waitlisted=include_waitlisted)
     check = preview.check
@@ -120,14 +121,14 @@ def _own_offer(user: User, offer: Offer) -> None:
 
 def _ensure_answerable(offer: Offer, now: dt.datetime) -> None:
     if offer.state == "accepted":
-        raise ServiceError("You have already accepted this offer.")
+        raise ServiceError(_("You have already accepted this offer."))
     if offer.state == "declined":
-        raise ServiceError("You have already declined this offer.")
+        raise ServiceError(_("You have already declined this offer."))
     if offer.state == "expired" or (offer.state == "offered" and now >= offer.response_deadline):
-        raise ServiceError("The deadline to answer this offer has passed, so it can no longer be accepted or "
-                           "declined. Contact the programme manager if you still want a place.")
+        raise ServiceError(_("The deadline to answer this offer has passed, so it can no longer be accepted or "
+                           "declined. Contact the programme manager if you still want a place."))
     if offer.state != "offered":
-        raise ServiceError("This offer has been withdrawn.")
+        raise ServiceError(_("This offer has been withdrawn."))
 
 
 def accept_offer(user: User, offer: Offer, now: dt.datetime) -> Residency:
@@ -141,13 +142,13 @@ def accept_offer(user: User, offer: Offer, now: dt.datetime) -> Residency:
     months = rm.months_in(offer.starts_on, offer.ends_on)
     busiest = max(rm.monthly_occupancy(periods, months).values(), default=0)
     if busiest >= slot.capacity:
-        raise ServiceError("Sorry: the last place in this slot has just been taken by another startup, so this offer "
-                           "cannot be accepted. The programme manager will be in touch.")
+        raise ServiceError(_("Sorry: the last place in this slot has just been taken by another startup, so this offer "
+                           "cannot be accepted. The programme manager will be in touch."))
     taken = db.session.execute(
         update(Offer).where(Offer.id == offer.id, Offer.state == "offered")
         .values(state="accepted", responded_at=now).execution_options(synchronize_session=False))
     if taken.rowcount != 1:  # answered or expired in between; the lock makes this rare
-        raise ServiceError("This offer was answered or expired a moment ago; reload the page.")
+        raise ServiceError(_("This offer was answered or expired a moment ago; reload the page."))
     db.session.refresh(offer)
     residency = Residency(application_id=offer.application_id, offer_id=offer.id, slot_id=slot.id, state="active",
                           starts_on=offer.starts_on, ends_on=offer.ends_on, created_at=now, updated_at=now)
@@ -180,7 +181,7 @@ def withdraw_offer(manager: User, offer: Offer, now: dt.datetime) -> None:
     lock_slots([offer.slot_id])
     db.session.refresh(offer)
     if offer.state not in OPEN_OFFER_STATES:
-        raise ServiceError("Only an unanswered offer can be withdrawn.")
+        raise ServiceError(_("Only an unanswered offer can be withdrawn."))
     offer.state, offer.responded_at = "withdrawn", now
     db.session.flush()
     record_event(manager, "offer.withdrawn", "offer", offer.id)
@@ -294,10 +295,10 @@ def confirm_run(manager: User, run: MatchRun, response_days: int, now: dt.dateti
     under the slot locks); a run whose inputs changed since it was computed is refused."""
     ensure_manager(manager)
     if run.state == "confirmed":
-        raise ServiceError("This match has already been confirmed.")
+        raise ServiceError(_("This match has already been confirmed."))
     if is_stale(run):
-        raise ServiceError("Decisions, rankings, slots or offers changed since this match was computed; "
-                           "compute it again before confirming.")
+        raise ServiceError(_("Decisions, rankings, slots or offers changed since this match was computed; "
+                           "compute it again before confirming."))
     offers = confirm_offers(manager, run.call, run_placements(run), response_days, now,
                             include_waitlisted=run.include_waitlisted)
     run.state = "confirmed"

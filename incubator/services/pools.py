@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -40,7 +41,7 @@ class PoolRefused(ServiceError):
 
 def _ensure_manager(user: User) -> None:
     if not user.has_role(Role.MANAGER):
-        raise ServiceError("Only programme managers change a call's reviewer pool.")
+        raise ServiceError(_("Only programme managers change a call's reviewer pool."))
 
 
 # ------------------------------------------------------------------------------ the pool
@@ -69,7 +70,7 @@ def add_to_pool(manager: User, call: Call, reviewer: User, now: dt.datetime) -> 
     """Put an active reviewer into the call's pool, with their profile's maximum as the call's."""
     _ensure_manager(manager)
     if reviewer.role != Role.REVIEWER.value or not reviewer.active:
-        raise ServiceError("Only active reviewer accounts can join a reviewer pool.", field="reviewer_id")
+        raise ServiceError(_("Only active reviewer accounts can join a reviewer pool."), field="reviewer_id")
     if pool_entry_of(call.id, reviewer.id) is not None:
         raise PoolRefused(f"{reviewer.name} is already in this call's reviewer pool.", field="reviewer_id")
     profile = db.session.get(ReviewerProfile, reviewer.id)
@@ -90,7 +91,7 @@ def invite_to_pool(manager: User, call: Call, email: str, name: str, now: dt.dat
     """Invite a new person as a reviewer (the invitation email) and put them in the pool."""
     _ensure_manager(manager)
     if not name.strip():
-        raise ServiceError("Enter the reviewer's name.", field="name")
+        raise ServiceError(_("Enter the reviewer's name."), field="name")
     reviewer = invite_user(manager, email, name, Role.REVIEWER)
     return add_to_pool(manager, call, reviewer, now)
 
@@ -186,9 +187,9 @@ def set_bidding_window(manager: User, call: Call, opens: dt.datetime | None, clo
     """Open bidding between two moments, or switch it off with neither."""
     _ensure_manager(manager)
     if (opens is None) != (closes is None):
-        raise ServiceError("Give both the opening and the closing of bidding, or neither.", field="bidding_closes")
+        raise ServiceError(_("Give both the opening and the closing of bidding, or neither."), field="bidding_closes")
     if opens is not None and closes is not None and closes <= opens:
-        raise ServiceError("Bidding must close after it opens.", field="bidding_closes")
+        raise ServiceError(_("Bidding must close after it opens."), field="bidding_closes")
     call.bidding_opens, call.bidding_closes = opens, closes
     db.session.flush()
     record_event(manager, "call.bidding_window_set", "call", call.id,
@@ -232,10 +233,10 @@ def place_bid(reviewer: User, application: Application, level: str, now: dt.date
               reason: str = "") -> Bid:
     """Record (or change) a pool reviewer's bid; "conflict" also records a declared conflict."""
     if level not in BID_LEVELS:
-        raise ServiceError("Choose eager, willing, not willing or conflict.", field="level")
+        raise ServiceError(_("Choose eager, willing, not willing or conflict."), field="level")
     call = application.call
     if pool_entry_of(call.id, reviewer.id) is None:
-        raise ServiceError("You are not in this call's reviewer pool.")
+        raise ServiceError(_("You are not in this call's reviewer pool."))
     if not call.bidding_is_open(now):
         raise PoolRefused("Bidding for this call is not open.")
     if application.state not in OPEN_REVIEW_STATES:

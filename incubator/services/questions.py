@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, exists, select
 
 from incubator.domain.questions import (
@@ -67,12 +68,12 @@ def answer_of(row: QuestionAnswer | None) -> Answer | None:
 
 def _require_manager(user: User) -> None:
     if not user.has_role(Role.MANAGER):
-        raise ServiceError("Only programme managers change a call's questions.")
+        raise ServiceError(_("Only programme managers change a call's questions."))
 
 
 def _check(item: QuestionInput) -> None:
     if item.variant not in {variant.value for variant in Variant}:
-        raise ServiceError("Choose what kind of question this is.", field="variant")
+        raise ServiceError(_("Choose what kind of question this is."), field="variant")
     spec = QuestionSpec(variant=Variant(item.variant), label=item.label, required=item.required,
                         max_words=item.max_words, min_number=item.min_number, max_number=item.max_number,
                         option_labels=tuple(item.options))

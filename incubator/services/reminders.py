@@ -34,6 +34,7 @@ from typing import Any
 from babel.dates import format_datetime
 from flask import current_app, has_request_context, render_template
 from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import (
     ColumnElement,
@@ -694,9 +695,9 @@ def resend_failed(actor: User, email_id: int, now: dt.datetime | None = None) ->
     )
     email = db.session.get(OutboundEmail, email_id)
     if email is None:
-        raise ServiceError("No such email.")
+        raise ServiceError(_("No such email."))
     if result.rowcount != 1:
-        raise ServiceError("Only a failed email can be sent again.")
+        raise ServiceError(_("Only a failed email can be sent again."))
     db.session.refresh(email)
     record_event(actor, "outbox.resend", "outbound_email", email.id, to=email.to_address)
     db.session.info[OUTBOX_DIRTY] = True

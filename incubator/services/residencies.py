@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import selectinload
 
@@ -34,7 +35,7 @@ def end_residency_early(manager: User, residency: Residency, ended_on: dt.date, 
     ensure_manager(manager)
     _ensure_active(residency)
     if not residency.starts_on < ended_on < residency.ends_on:
-        raise ServiceError("Choose an end date after the residency starts and before its planned end.",
+        raise ServiceError(_("Choose an end date after the residency starts and before its planned end."),
                            field="ended_on")
     residency.state, residency.ended_on, residency.ends_on = "ended_early", ended_on, ended_on
     residency.updated_at = now
@@ -48,7 +49,7 @@ def extend_residency(manager: User, residency: Residency, months: int, now: dt.d
     ensure_manager(manager)
     _ensure_active(residency)
     if not 1 <= months <= 36:
-        raise ServiceError("Extend by 1 to 36 months.", field="months")
+        raise ServiceError(_("Extend by 1 to 36 months."), field="months")
     slot = residency.slot
     lock_slots([slot.id])
     new_end = rm.add_months(rm.month_start(residency.ends_on), months) if residency.ends_on.day == 1 else (
@@ -74,7 +75,7 @@ def complete_residency(manager: User, residency: Residency, now: dt.datetime) ->
     ensure_manager(manager)
     _ensure_active(residency)
     if residency.ends_on > now.date():
-        raise ServiceError("This residency has not reached its end yet; end it early instead.")
+        raise ServiceError(_("This residency has not reached its end yet; end it early instead."))
     residency.state, residency.updated_at = "completed", now
     db.session.flush()
     record_event(manager, "residency.completed", "residency", residency.id)

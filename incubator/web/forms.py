@@ -16,6 +16,11 @@ from incubator.extensions import db
 from incubator.services import ServiceError
 
 
+def translated_choices(labels: dict[str, str]) -> list[tuple[str, Any]]:
+    """Choices from a domain label table (marked with ``N_``), worded when the form renders."""
+    return [(value, _l(label)) for value, label in labels.items()]  # noqa: INT001 - extracted via N_
+
+
 def _strip(value: str | None) -> str | None:
     # Pasted addresses often carry spaces; they are never part of the address.
     return value.strip() if isinstance(value, str) else value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime as format_zoned_datetime
@@ -64,6 +65,23 @@ def time_left(deadline: dt.datetime, now: dt.datetime) -> str:
     return ngettext("%(num)d minute left", "%(num)d minutes left", minutes)
 
 
+class TranslatedLabels(Mapping[str, str]):
+    """A domain label table (marked with ``N_``) read in the reader's language, in pages and
+    emails alike, so no template can forget the ``_()``."""
+
+    def __init__(self, labels: Mapping[str, str]) -> None:
+        self._labels = labels
+
+    def __getitem__(self, key: str) -> str:
+        return _(self._labels[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._labels)
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+
 def register_filters(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["local_datetime"] = local_datetime
@@ -84,6 +102,7 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.globals["open_offer_for"] = open_offer_for
     app.jinja_env.globals["call_answers"] = answered_questions
     app.jinja_env.globals["labels"] = {
-        "focus": FOCUS_AREAS, "stage": DEVELOPMENT_STAGES, "purpose": RESIDENCY_PURPOSES,
-        "space": SPACE_TYPES, "state": STATE_LABELS,
+        "focus": TranslatedLabels(FOCUS_AREAS), "stage": TranslatedLabels(DEVELOPMENT_STAGES),
+        "purpose": TranslatedLabels(RESIDENCY_PURPOSES), "space": TranslatedLabels(SPACE_TYPES),
+        "state": TranslatedLabels(STATE_LABELS),
     }
