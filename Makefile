@@ -26,10 +26,10 @@ $(VENV)/.installed-test: setup.py | $(BIN)/python
 I18N := incubator/translations
 I18N_KEYWORDS := -k lazy_gettext -k _l -k lazy_ngettext:1,2
 i18n-extract: install
-	$(BIN)/pybabel extract -F babel.cfg $(I18N_KEYWORDS) --no-location --sort-output --omit-header -o $(I18N)/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg $(I18N_KEYWORDS) --no-location --sort-output -o $(I18N)/messages.pot .
 
 i18n-update: i18n-extract
-	$(BIN)/pybabel update -i $(I18N)/messages.pot -d $(I18N) --no-fuzzy-matching --no-location --omit-header --ignore-obsolete
+	$(BIN)/pybabel update -i $(I18N)/messages.pot -d $(I18N) --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
 
 i18n-compile: install
 	$(BIN)/pybabel compile -d $(I18N) --statistics

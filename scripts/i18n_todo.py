@@ -21,6 +21,8 @@ def untranslated(language: str) -> list[str]:
     template = read_po((TRANSLATIONS / "messages.pot").open("rb"))
     catalogue = read_po((TRANSLATIONS / language / "LC_MESSAGES" / "messages.po").open("rb"))
     left = []
+    if catalogue.fuzzy:  # pybabel compile skips a catalogue whose header is fuzzy
+        left.append("(the catalogue header is marked fuzzy: remove '#, fuzzy' above msgid \"\")")
     for message in template:
         if not message.id:
             continue

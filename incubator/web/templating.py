@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from babel.dates import format_datetime as format_zoned_datetime
 from babel.numbers import format_decimal
 from flask import Flask, current_app
@@ -44,6 +45,16 @@ def local_datetime(value: dt.datetime | None, zone: str | None = None) -> str:
         return ""
     text = format_zoned_datetime(local, "dd MMM y, HH:mm", tzinfo=local.tzinfo, locale=get_locale())
     return f"{text} {local.tzname()}"
+
+
+def month_year(value: dt.date | None) -> str:
+    """'June 2027', 'juni 2027': a residency month in the reader's language."""
+    return "" if value is None else format_date(value, "LLLL y", locale=get_locale())
+
+
+def long_date(value: dt.date | None) -> str:
+    """'01 March 2027', '01 mars 2027'."""
+    return "" if value is None else format_date(value, "dd MMMM y", locale=get_locale())
 
 
 def local_number(value: float | int | None) -> str:
@@ -86,6 +97,8 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["number"] = local_number
+    app.jinja_env.filters["month_year"] = month_year
+    app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["utc_datetime"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm 'UTC'") if value else ""
     app.jinja_env.globals["time_left"] = time_left
