@@ -8,8 +8,8 @@ import re
 from collections.abc import Callable
 
 from flask import Flask
-from flask_babel import force_locale, refresh
 from flask.testing import FlaskClient
+from flask_babel import force_locale, refresh
 from sqlalchemy import select
 
 from incubator.domain.roles import Role
