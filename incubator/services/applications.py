@@ -77,12 +77,12 @@ def missing_answers(application: Application) -> dict[str, list[str]]:
 
 def _ensure_owner(application: Application, user: User) -> None:
     if application.applicant_id != user.id:
-        raise NotAllowed("This is not your application.")
+        raise NotAllowed(_("This is not your application."))
 
 
 def _ensure_call_open(call: Call, now: dt.datetime) -> None:
     if call.state == "draft":
-        raise NotAllowed("This call is not published.")
+        raise NotAllowed(_("This call is not published."))
     if now < call.opens_at:
         raise ServiceError(_("This call is not open yet."))
     if now >= call.closes_at or call.state != "published":
@@ -105,7 +105,7 @@ def find_application_for(user: User, call: Call) -> Application | None:
 def start_application(user: User, call: Call, now: dt.datetime) -> Application:
     """A draft for this call, or the applicant's existing one (one per applicant per call)."""
     if user.role != Role.APPLICANT.value:
-        raise NotAllowed("Only startup accounts apply for residency.")
+        raise NotAllowed(_("Only startup accounts apply for residency."))
     existing = find_application_for(user, call)
     if existing is not None:
         return existing

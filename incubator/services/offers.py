@@ -34,7 +34,7 @@ from incubator.models import (
     User,
 )
 from incubator.models.residencies import LIVE_OFFER_STATES, OPEN_OFFER_STATES
-from incubator.services import ServiceError
+from incubator.services import ServiceError, month_year
 from incubator.services.audit import record_event
 from incubator.services.match_runs import adjusted_preview, build_preview, is_stale, run_placements
 from incubator.services.notifications import queue_email
@@ -57,7 +57,7 @@ def confirm_offers(manager: User, call: Call, assignments: Mapping[int, int], re
     """
     ensure_manager(manager)
     if not 1 <= response_days <= MAX_RESPONSE_DAYS:
-        raise ServiceError(f"Give between 1 and {MAX_RESPONSE_DAYS} days to answer.", field="response_days")
+        raise ServiceError(_("Give between 1 and %(max)d days to answer.", max=MAX_RESPONSE_DAYS), field="response_days")
     if not assignments:
         raise ServiceError(_("Nobody is placed, so there is no offer to make."))
     lock_slots(assignments.values())  # before counting, so two managers cannot offer one place twice
@@ -66,12 +66,14 @@ def confirm_offers(manager: User, call: Call, assignments: Mapping[int, int], re
     assert check is not None
     if check.outside_period:
         application_id, slot_id = check.outside_period[0]
-        raise ServiceError(f"{_company(preview.applications[int(application_id)])}'s stay does not fit in the period "
-                           f"of {preview.slots[int(slot_id)].label}.")
+        raise ServiceError(_("The stay of %(company)s does not fit in the period of %(slot)s.",
+                             company=_company(preview.applications[int(application_id)]),
+                             slot=preview.slots[int(slot_id)].label))
     if check.over_capacity:
         problem = check.over_capacity[0]
-        raise ServiceError(f"{preview.slots[int(problem.slot)].label} would hold {problem.wanted} startups in "
-                           f"{problem.month:%B %Y} but has {problem.capacity} places.")
+        raise ServiceError(_("%(slot)s would hold %(wanted)d startups in %(month)s but has %(places)d places.",
+                             slot=preview.slots[int(problem.slot)].label, wanted=problem.wanted,
+                             month=month_year(problem.month), places=problem.capacity))
     deadline = now + dt.timedelta(days=response_days)
     offers = [
         make_offer(preview.applications[application_id], preview.slots[slot_id], preview.period(application_id),
@@ -116,7 +118,7 @@ def _company(application: Application) -> str:
 
 def _own_offer(user: User, offer: Offer) -> None:
     if offer.application.applicant_id != user.id:
-        raise OfferNotFound("No such offer.")
+        raise OfferNotFound(_("No such offer."))
 
 
 def _ensure_answerable(offer: Offer, now: dt.datetime) -> None:

@@ -72,7 +72,7 @@ def add_to_pool(manager: User, call: Call, reviewer: User, now: dt.datetime) -> 
     if reviewer.role != Role.REVIEWER.value or not reviewer.active:
         raise ServiceError(_("Only active reviewer accounts can join a reviewer pool."), field="reviewer_id")
     if pool_entry_of(call.id, reviewer.id) is not None:
-        raise PoolRefused(f"{reviewer.name} is already in this call's reviewer pool.", field="reviewer_id")
+        raise PoolRefused(_("%(name)s is already in this call's reviewer pool.", name=reviewer.name), field="reviewer_id")
     profile = db.session.get(ReviewerProfile, reviewer.id)
     max_load = profile.max_load if profile is not None else DEFAULT_POOL_MAX_LOAD
     entry = CallReviewer(call_id=call.id, reviewer_id=reviewer.id, min_load=0, max_load=max_load,
@@ -82,7 +82,7 @@ def add_to_pool(manager: User, call: Call, reviewer: User, now: dt.datetime) -> 
         db.session.flush()
     except IntegrityError as error:  # the same reviewer added twice at once
         db.session.rollback()
-        raise PoolRefused(f"{reviewer.name} is already in this call's reviewer pool.") from error
+        raise PoolRefused(_("%(name)s is already in this call's reviewer pool.", name=reviewer.name)) from error
     record_event(manager, "pool.reviewer_added", "call", call.id, reviewer_id=reviewer.id)
     return entry
 
@@ -100,15 +100,17 @@ def set_pool_loads(manager: User, entry: CallReviewer, min_load: int, max_load: 
     """The call's bounds on one reviewer's load; the maximum may not fall below work already given."""
     _ensure_manager(manager)
     if not 0 <= min_load <= MAX_LOAD_LIMIT:
-        raise ServiceError(f"The minimum load is a whole number from 0 to {MAX_LOAD_LIMIT}.", field="min_load")
+        raise ServiceError(_("The minimum load is a whole number from 0 to %(max)d.", max=MAX_LOAD_LIMIT), field="min_load")
     if not 0 <= max_load <= MAX_LOAD_LIMIT:
-        raise ServiceError(f"The maximum load is a whole number from 0 to {MAX_LOAD_LIMIT}.", field="max_load")
+        raise ServiceError(_("The maximum load is a whole number from 0 to %(max)d.", max=MAX_LOAD_LIMIT), field="max_load")
     if min_load > max_load:
-        raise ServiceError(f"The minimum load ({min_load}) is above the maximum ({max_load}).", field="min_load")
+        raise ServiceError(_("The minimum load (%(min)d) is above the maximum (%(max)d).", min=min_load, max=max_load),
+                           field="min_load")
     assigned = _assigned_in_call(entry.call_id, entry.reviewer_id)
     if max_load < assigned:
-        raise PoolRefused(f"{entry.reviewer.name} already reviews {assigned} applications in this call; "
-                          f"unassign some before lowering the maximum to {max_load}.", field="max_load")
+        raise PoolRefused(_("%(name)s already reviews %(assigned)d applications in this call; unassign some before "
+                            "lowering the maximum to %(max)d.", name=entry.reviewer.name, assigned=assigned,
+                            max=max_load), field="max_load")
     entry.min_load, entry.max_load = min_load, max_load
     db.session.flush()
     record_event(manager, "pool.loads_set", "call", entry.call_id, reviewer_id=entry.reviewer_id,
@@ -120,8 +122,8 @@ def remove_from_pool(manager: User, entry: CallReviewer) -> None:
     _ensure_manager(manager)
     assigned = _assigned_in_call(entry.call_id, entry.reviewer_id)
     if assigned:
-        raise PoolRefused(f"{entry.reviewer.name} is assigned {assigned} applications in this call; "
-                          "unassign them first.")
+        raise PoolRefused(_("%(name)s is assigned %(assigned)d applications in this call; unassign them first.",
+                            name=entry.reviewer.name, assigned=assigned))
     call_id, reviewer_id = entry.call_id, entry.reviewer_id
     db.session.delete(entry)
     db.session.flush()
@@ -140,7 +142,7 @@ def reviewer_search_query(call: Call, text: str) -> Select[tuple[User]]:
     """Active reviewers not yet in the pool whose name or email contains ``text``."""
     text = text.strip().lower()
     if len(text) < MIN_SEARCH_LENGTH:
-        raise ServiceError(f"Type at least {MIN_SEARCH_LENGTH} characters of a name or an email.", field="q")
+        raise ServiceError(_("Type at least %(min)d characters of a name or an email.", min=MIN_SEARCH_LENGTH), field="q")
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     in_pool = select(CallReviewer.reviewer_id).where(CallReviewer.call_id == call.id)
     return (select(User).where(User.role == Role.REVIEWER.value, User.active.is_(True), User.id.not_in(in_pool),
@@ -238,11 +240,11 @@ def place_bid(reviewer: User, application: Application, level: str, now: dt.date
     if pool_entry_of(call.id, reviewer.id) is None:
         raise ServiceError(_("You are not in this call's reviewer pool."))
     if not call.bidding_is_open(now):
-        raise PoolRefused("Bidding for this call is not open.")
+        raise PoolRefused(_("Bidding for this call is not open."))
     if application.state not in OPEN_REVIEW_STATES:
-        raise PoolRefused("This application no longer awaits reviewers.")
+        raise PoolRefused(_("This application no longer awaits reviewers."))
     if _conflicted(reviewer, application):
-        raise PoolRefused("You have a conflict of interest with this application.")
+        raise PoolRefused(_("You have a conflict of interest with this application."))
     bid = db.session.scalar(select(Bid).where(Bid.application_id == application.id, Bid.reviewer_id == reviewer.id))
     if bid is None:
         bid = Bid(application_id=application.id, reviewer_id=reviewer.id, level=level, updated_at=now)

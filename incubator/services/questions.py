@@ -100,7 +100,7 @@ def add_question(manager: User, call: Call, item: QuestionInput) -> CallQuestion
     _require_manager(manager)
     _check(item)
     if call.state == "archived":
-        raise QuestionLocked("An archived call no longer changes.")
+        raise QuestionLocked(_("An archived call no longer changes."))
     question = CallQuestion(position=max((q.position for q in call.questions), default=-1) + 1)
     call.questions.append(question)
     _fill(question, item)
@@ -111,7 +111,11 @@ def add_question(manager: User, call: Call, item: QuestionInput) -> CallQuestion
 
 def _ensure_unanswered(question: CallQuestion, doing: str) -> None:
     if is_answered(question):
-        raise QuestionLocked(f"“{question.label}” cannot be {doing}: applicants have already answered it.")
+        if doing == "deleted":
+            raise QuestionLocked(_("“%(label)s” cannot be deleted: applicants have already answered it.",
+                                   label=question.label))
+        raise QuestionLocked(_("“%(label)s” cannot be changed: applicants have already answered it.",
+                               label=question.label))
 
 
 def update_question(manager: User, question: CallQuestion, item: QuestionInput) -> None:

@@ -116,8 +116,8 @@ def update_slot(manager: User, slot: Slot, data: SlotData) -> Slot:
                            "end or move them first."), field="ends_on")
     busiest = busiest_month(periods)
     if data.capacity < busiest:
-        raise ServiceError(f"{busiest} places are taken or offered in the busiest month; "
-                           "capacity cannot be lower.", field="capacity")
+        raise ServiceError(_("%(num)d places are taken or offered in the busiest month; capacity cannot be lower.",
+                             num=busiest), field="capacity")
     if data.programme_id != slot.programme_id and periods:
         raise ServiceError(_("A slot with residents or offers cannot move to another programme."), field="programme_id")
     for name, value in data.__dict__.items():
