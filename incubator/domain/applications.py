@@ -83,19 +83,19 @@ class Step:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("company", "Company", (("company_name", "Company name"), ("country", "Country of registration"),
-                                ("org_number", "Organisation number"), ("founded_year", "Year founded"),
-                                ("employees", "Number of employees"))),
-    Step("focus", "Focus and stage", (("focus_area", "Focus area"), ("development_stage", "Development stage"))),
-    Step("team", "Team", (("team", "Team"),)),
-    Step("project", "Project", (("project_summary", "Project summary"), ("unmet_need", "Unmet need"))),
-    Step("residency", "Residency needs", (("residency_purposes", "What the residency is for"),
-                                          ("space_type", "Space needed"))),
-    Step("preferences", "Programmes and timing", (("preferences", "Programme preferences"),
-                                                  ("desired_start", "Desired start month"),
-                                                  ("desired_length_months", "Desired length"))),
-    Step("attachments", "Attachments", (("pitch_deck", "Pitch deck (PDF)"),)),
-    Step("review", "Review and submit", (("consent", "Consent to processing"),)),
+    Step("company", N_("Company"), (("company_name", N_("Company name")), ("country", N_("Country of registration")),
+                                ("org_number", N_("Organisation number")), ("founded_year", N_("Year founded")),
+                                ("employees", N_("Number of employees")))),
+    Step("focus", N_("Focus and stage"), (("focus_area", N_("Focus area")), ("development_stage", N_("Development stage")))),
+    Step("team", N_("Team"), (("team", N_("Team")),)),
+    Step("project", N_("Project"), (("project_summary", N_("Project summary")), ("unmet_need", N_("Unmet need")))),
+    Step("residency", N_("Residency needs"), (("residency_purposes", N_("What the residency is for")),
+                                          ("space_type", N_("Space needed")))),
+    Step("preferences", N_("Programmes and timing"), (("preferences", N_("Programme preferences")),
+                                                  ("desired_start", N_("Desired start month")),
+                                                  ("desired_length_months", N_("Desired length")))),
+    Step("attachments", N_("Attachments"), (("pitch_deck", N_("Pitch deck (PDF)")),)),
+    Step("review", N_("Review and submit"), (("consent", N_("Consent to processing")),)),
 )
 STEP_SLUGS = tuple(step.slug for step in STEPS)
 

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date
 from babel.dates import format_datetime as format_zoned_datetime
 from babel.numbers import format_decimal
@@ -57,6 +58,21 @@ def long_date(value: dt.date | None) -> str:
     return "" if value is None else format_date(value, "dd MMMM y", locale=get_locale())
 
 
+def month_short(value: dt.date | None) -> str:
+    """'Jun 2027', 'jun. 2027'."""
+    return "" if value is None else format_date(value, "LLL y", locale=get_locale())
+
+
+def short_date(value: dt.date | None) -> str:
+    """'01 Jun 2027', '01 jun. 2027'."""
+    return "" if value is None else format_date(value, "dd MMM y", locale=get_locale())
+
+
+def country_name(code: str) -> str:
+    """A country by its ISO code, named in the reader's language (Babel's CLDR names)."""
+    return Locale.parse(str(get_locale() or "en")).territories.get(code, code)
+
+
 def local_number(value: float | int | None) -> str:
     """12 345,5 in nb and sv, 12,345.5 in en."""
     return "" if value is None else format_decimal(value, locale=get_locale())
@@ -98,6 +114,9 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["number"] = local_number
     app.jinja_env.filters["month_year"] = month_year
+    app.jinja_env.filters["month_short"] = month_short
+    app.jinja_env.filters["short_date"] = short_date
+    app.jinja_env.filters["country_name"] = country_name
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["utc_datetime"] = lambda value: format_datetime(value, "yyyy-MM-dd HH:mm 'UTC'") if value else ""

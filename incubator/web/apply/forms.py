@@ -26,14 +26,13 @@ from wtforms.validators import Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from incubator.domain.applications import (
-    COUNTRY_NAMES,
     DEVELOPMENT_STAGES,
     FOCUS_AREAS,
     RESIDENCY_LENGTHS,
     RESIDENCY_PURPOSES,
     SPACE_TYPES,
 )
-from incubator.web.forms import translated_choices
+from incubator.web.forms import country_choices, translated_choices
 
 CHOOSE = ("", _l("— choose —"))
 
@@ -63,7 +62,7 @@ class CompanyForm(FlaskForm, SaveButtons):
     company_name = StringField(_l("Company name"), validators=[Optional(), Length(max=200)], filters=[_strip],
                                render_kw={"autocomplete": "organization"})
     country = SelectField(_l("Country of registration"),
-                          choices=[CHOOSE, *sorted(COUNTRY_NAMES.items(), key=lambda item: item[1])], default="")
+                          choices=[CHOOSE, *country_choices()], default="")
     org_number = StringField(_l("Organisation number"), validators=[Optional(), Length(max=40)], filters=[_strip],
                              description=_l("As in the national business register, e.g. 923 609 016."))
     founded_year = IntegerField(_l("Year founded"), validators=[Optional(), NumberRange(
