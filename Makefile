@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := incubator
 
-.PHONY: run test lint install install-test bench clean
+.PHONY: run test lint install install-test bench clean i18n-extract i18n-update i18n-compile i18n-todo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,24 @@ $(VENV)/.installed: setup.py | $(BIN)/python
 $(VENV)/.installed-test: setup.py | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
+
+# Translations (incubator/translations/<lang>/LC_MESSAGES/messages.po). After adding strings:
+# `make i18n-update` (extract + merge into every language), translate what `make i18n-todo`
+# lists, then `make i18n-compile`. The .mo files are committed; tests/unit/test_catalogues.py
+# fails if one is stale or a msgid is untranslated.
+I18N := incubator/translations
+I18N_KEYWORDS := -k lazy_gettext -k _l -k lazy_ngettext:1,2
+i18n-extract: install
+	$(BIN)/pybabel extract -F babel.cfg $(I18N_KEYWORDS) --no-location --sort-output -o $(I18N)/messages.pot .
+
+i18n-update: i18n-extract
+	$(BIN)/pybabel update -i $(I18N)/messages.pot -d $(I18N) --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
+
+i18n-compile: install
+	$(BIN)/pybabel compile -d $(I18N) --statistics
+
+i18n-todo: install
+	$(BIN)/python scripts/i18n_todo.py
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

@@ -147,6 +147,6 @@ FIXED_SETTINGS: dict[str, Any] = {
     "BOOTSTRAP_SERVE_LOCAL": True,  # the service must work offline: no CDN
     "BABEL_DEFAULT_LOCALE": "en",
     "BABEL_DEFAULT_TIMEZONE": "UTC",
-    "SUPPORTED_LOCALES": ["en"],
+    "SUPPORTED_LOCALES": ["en", "nb", "sv"],
     "RATELIMIT_HEADERS_ENABLED": True,
 }

@@ -23,9 +23,30 @@ bootstrap = Bootstrap5()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
-def select_locale() -> str | None:
-    from flask import current_app, has_request_context
+# Remembers a visitor's choice from the language switcher; signed-in people keep it in users.locale.
+LOCALE_COOKIE = "locale"
+# Browsers in Norway often send the macro language "no" (or nynorsk "nn"); bokmål is closest.
+LOCALE_ALIASES = {"no": "nb", "nn": "nb"}
 
-    if not has_request_context():  # the scheduler and commands write in the default language
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
-    return request.accept_languages.best_match(current_app.config["SUPPORTED_LOCALES"])
+
+def select_locale() -> str | None:
+    """The profile's choice, then the visitor's cookie, then Accept-Language, then the default.
+
+    Emails rendered outside a request pick the recipient's language with ``force_locale``."""
+    from flask import current_app, has_request_context
+    from flask_login import current_user
+
+    default = current_app.config["BABEL_DEFAULT_LOCALE"]
+    if not has_request_context():
+        return default
+    supported = current_app.config["SUPPORTED_LOCALES"]
+    chosen = getattr(current_user, "locale", None) if current_user.is_authenticated else None
+    for choice in (chosen, request.cookies.get(LOCALE_COOKIE)):
+        if choice in supported:
+            return choice
+    for language, _quality in request.accept_languages:  # best first
+        primary = language.replace("_", "-").split("-")[0].lower()
+        candidate = LOCALE_ALIASES.get(primary, primary)
+        if candidate in supported:
+            return candidate
+    return default

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from incubator.domain.i18n import N_
+
 
 class ApplicationState(StrEnum):
     DRAFT = "draft"
@@ -22,13 +24,13 @@ class ApplicationState(StrEnum):
 
 
 STATE_LABELS: dict[str, str] = {
-    "draft": "Draft",
-    "submitted": "Submitted",
-    "under_review": "Under review",
-    "accepted": "Accepted",
-    "waitlisted": "Waitlisted",
-    "rejected": "Not accepted",
-    "withdrawn": "Withdrawn",
+    "draft": N_("Draft"),
+    "submitted": N_("Submitted"),
+    "under_review": N_("Under review"),
+    "accepted": N_("Accepted"),
+    "waitlisted": N_("Waitlisted"),
+    "rejected": N_("Not accepted"),
+    "withdrawn": N_("Withdrawn"),
 }
 
 DECIDED_STATES = frozenset({ApplicationState.ACCEPTED, ApplicationState.WAITLISTED, ApplicationState.REJECTED})
@@ -38,36 +40,36 @@ WITHDRAWABLE_STATES = frozenset({ApplicationState.DRAFT, ApplicationState.SUBMIT
 IN_REVIEW_STATES = frozenset({ApplicationState.SUBMITTED, ApplicationState.UNDER_REVIEW})
 
 FOCUS_AREAS: dict[str, str] = {
-    "oncology_therapeutics": "Oncology therapeutics",
-    "immuno_oncology": "Immuno-oncology",
-    "radiopharmaceuticals": "Radiopharmaceuticals",
-    "diagnostics": "Diagnostics",
-    "digital_health_ai": "Digital health / AI",
-    "medtech": "Medtech",
-    "other": "Other",
+    "oncology_therapeutics": N_("Oncology therapeutics"),
+    "immuno_oncology": N_("Immuno-oncology"),
+    "radiopharmaceuticals": N_("Radiopharmaceuticals"),
+    "diagnostics": N_("Diagnostics"),
+    "digital_health_ai": N_("Digital health / AI"),
+    "medtech": N_("Medtech"),
+    "other": N_("Other"),
 }
 
 DEVELOPMENT_STAGES: dict[str, str] = {
-    "idea": "Idea / discovery",
-    "preclinical": "Preclinical",
-    "clinical_phase_1": "Clinical phase I",
-    "clinical_phase_2": "Clinical phase II or later",
-    "prototype": "Prototype (device, diagnostic or software)",
-    "regulatory": "Regulatory approval / CE marking under way",
-    "market": "On the market",
+    "idea": N_("Idea / discovery"),
+    "preclinical": N_("Preclinical"),
+    "clinical_phase_1": N_("Clinical phase I"),
+    "clinical_phase_2": N_("Clinical phase II or later"),
+    "prototype": N_("Prototype (device, diagnostic or software)"),
+    "regulatory": N_("Regulatory approval / CE marking under way"),
+    "market": N_("On the market"),
 }
 
 RESIDENCY_PURPOSES: dict[str, str] = {
-    "lab": "Lab space",
-    "office": "Office space",
-    "industrial_expertise": "Access to industrial expertise",
-    "international_link": "An international link",
+    "lab": N_("Lab space"),
+    "office": N_("Office space"),
+    "industrial_expertise": N_("Access to industrial expertise"),
+    "international_link": N_("An international link"),
 }
 
 SPACE_TYPES: dict[str, str] = {
-    "office_desk": "Office desk",
-    "lab_bench": "Lab bench",
-    "office_lab": "Office and lab",
+    "office_desk": N_("Office desk"),
+    "lab_bench": N_("Lab bench"),
+    "office_lab": N_("Office and lab"),
 }
 
 RESIDENCY_LENGTHS = (3, 6, 9, 12, 18, 24)
@@ -81,19 +83,19 @@ class Step:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("company", "Company", (("company_name", "Company name"), ("country", "Country of registration"),
-                                ("org_number", "Organisation number"), ("founded_year", "Year founded"),
-                                ("employees", "Number of employees"))),
-    Step("focus", "Focus and stage", (("focus_area", "Focus area"), ("development_stage", "Development stage"))),
-    Step("team", "Team", (("team", "Team"),)),
-    Step("project", "Project", (("project_summary", "Project summary"), ("unmet_need", "Unmet need"))),
-    Step("residency", "Residency needs", (("residency_purposes", "What the residency is for"),
-                                          ("space_type", "Space needed"))),
-    Step("preferences", "Programmes and timing", (("preferences", "Programme preferences"),
-                                                  ("desired_start", "Desired start month"),
-                                                  ("desired_length_months", "Desired length"))),
-    Step("attachments", "Attachments", (("pitch_deck", "Pitch deck (PDF)"),)),
-    Step("review", "Review and submit", (("consent", "Consent to processing"),)),
+    Step("company", N_("Company"), (("company_name", N_("Company name")), ("country", N_("Country of registration")),
+                                ("org_number", N_("Organisation number")), ("founded_year", N_("Year founded")),
+                                ("employees", N_("Number of employees")))),
+    Step("focus", N_("Focus and stage"), (("focus_area", N_("Focus area")), ("development_stage", N_("Development stage")))),
+    Step("team", N_("Team"), (("team", N_("Team")),)),
+    Step("project", N_("Project"), (("project_summary", N_("Project summary")), ("unmet_need", N_("Unmet need")))),
+    Step("residency", N_("Residency needs"), (("residency_purposes", N_("What the residency is for")),
+                                          ("space_type", N_("Space needed")))),
+    Step("preferences", N_("Programmes and timing"), (("preferences", N_("Programme preferences")),
+                                                  ("desired_start", N_("Desired start month")),
+                                                  ("desired_length_months", N_("Desired length")))),
+    Step("attachments", N_("Attachments"), (("pitch_deck", N_("Pitch deck (PDF)")),)),
+    Step("review", N_("Review and submit"), (("consent", N_("Consent to processing")),)),
 )
 STEP_SLUGS = tuple(step.slug for step in STEPS)
 

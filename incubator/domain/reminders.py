@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from incubator.domain.i18n import N_
+
 REVIEWER = "reviewer"
 OVERDUE = "overdue"
 ESCALATION = "escalation"
@@ -27,7 +29,8 @@ KINDS = (REVIEWER, ESCALATION, DRAFT, DIGEST)
 MAX_OFFSETS = 6
 MAX_DAYS_BEFORE = 60
 MAX_OVERDUE = 10
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
+            N_("Sunday"))
 
 
 class PolicyError(ValueError):

@@ -39,6 +39,9 @@ class User(UserMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     two_factor_enrolled_at: Mapped[dt.datetime | None]
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # The language chosen with the switcher (en/nb/sv); null follows the browser. Emails to this
+    # person are written in it, also from the scheduler.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
     @property
     def role_enum(self) -> Role:

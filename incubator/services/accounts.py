@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, has_request_context
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from incubator.database import utcnow
@@ -45,7 +48,7 @@ def _check_email_free(email: str) -> None:
     taken = db.session.scalar(select(func.count()).select_from(User).where(User.email == email))
     if taken:
         raise ServiceError(
-            "An account with this email already exists. Log in, or reset your password.",
+            _("An account with this email already exists. Log in, or reset your password."),
             field="email",
         )
 
@@ -72,11 +75,13 @@ def register_applicant(email: str, name: str, password: str) -> User | None:
         role=Role.APPLICANT.value,
         password_hash=hash_password(password),
         password_changed_at=utcnow(),
+        # Emails follow the language the person registered in until they pick another.
+        locale=str(get_locale()) if has_request_context() else None,
     )
     db.session.add(user)
     db.session.flush()
     record_event(user, "account.registered", "user", user.id)
-    queue_email(user.email, "Your OCC Incubator account is ready", "welcome", kind="welcome", user=user,
+    queue_email(user.email, _l("Your OCC Incubator account is ready"), "welcome", kind="welcome", user=user,
                 link=public_url("auth.login"))
     return user
 
@@ -86,9 +91,10 @@ def _tell_owner_about_registration_attempt(user: User) -> None:
     can_reset = user.active and user.password_hash is not None
     queue_email(
         user.email,
-        "Someone tried to register with your email address",
+        _l("Someone tried to register with your email address"),
         "registration_attempt",
         kind="registration_attempt",
+        locale=user.locale,
         user=user,
         link=public_url("auth.reset_password", token=make_password_link_token(user, RESET_PURPOSE))
         if can_reset else None,
@@ -119,7 +125,7 @@ def change_password(user: User, current_password: str, new_password: str,
                     keep_session: UserSession | None = None) -> None:
     """Every other session ends: whoever knew the old password is signed out everywhere."""
     if not verify_password(user.password_hash, current_password):
-        raise ServiceError("Your current password is not correct.", field="current_password")
+        raise ServiceError(_("Your current password is not correct."), field="current_password")
     _check_password(new_password, user.email)
     _set_password(user, new_password)
     sessions.end_other_sessions(user, keep_session)
@@ -139,9 +145,10 @@ def request_password_reset(email: str) -> None:
     token = make_password_link_token(user, RESET_PURPOSE)
     queue_email(
         user.email,
-        "Reset your password",
+        _l("Reset your password"),
         "password_reset",
         kind="password_reset",
+        locale=user.locale,
         user=user,
         link=public_url("auth.reset_password", token=token),
         valid_minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
@@ -159,9 +166,9 @@ def user_for_password_link(token: str, purpose: str) -> User:
         raise ServiceError(check.problem)
     user = db.session.get(User, check.user_id)
     if user is None or not user.active:
-        raise ServiceError("This link is not valid. Check that you copied all of it.")
+        raise ServiceError(_("This link is not valid. Check that you copied all of it."))
     if not fingerprint_matches(user, check.fingerprint):
-        raise ServiceError("This link has already been used. Ask for a new one if you need it.")
+        raise ServiceError(_("This link has already been used. Ask for a new one if you need it."))
     return user
 
 
@@ -175,10 +182,18 @@ def set_password_from_link(token: str, purpose: str, new_password: str) -> User:
     return user
 
 
+def set_locale(user: User, locale: str) -> None:
+    """Remember the language picked with the switcher; emails to the person follow it."""
+    if locale not in current_app.config["SUPPORTED_LOCALES"]:
+        raise ServiceError(_("That language is not offered."), field="locale")
+    user.locale = locale
+    db.session.flush()
+
+
 def invite_user(admin: User, email: str, name: str, role: Role) -> User:
     """An administrator invites a reviewer, manager or administrator by email."""
     if role not in INVITABLE_ROLES:
-        raise ServiceError("Only reviewers, managers and administrators are invited.", field="role")
+        raise ServiceError(_("Only reviewers, managers and administrators are invited."), field="role")
     email = normalise_email(email)
     _check_email_free(email)
     user = User(email=email, name=name.strip(), role=role.value, invited_by_id=admin.id)
@@ -187,7 +202,8 @@ def invite_user(admin: User, email: str, name: str, role: Role) -> User:
     token = make_password_link_token(user, INVITATION_PURPOSE)
     queue_email(
         user.email,
-        "You are invited to the OCC residency service",
+        # The invitee has no language yet: the invitation is written in the one the admin uses.
+        _l("You are invited to the OCC residency service"),
         "invitation",
         kind="invitation",
         user=user,
@@ -211,7 +227,7 @@ def change_role(admin: User, user: User, role: Role) -> None:
     if user.role == role.value:
         return
     if user.role == Role.ADMIN.value and _active_admin_count() <= 1:
-        raise ServiceError("This is the last administrator; make someone else one first.", field="role")
+        raise ServiceError(_("This is the last administrator; make someone else one first."), field="role")
     previous = user.role
     user.role = role.value
     record_event(admin, "account.role_changed", "user", user.id, old=previous, new=role.value)
@@ -221,9 +237,9 @@ def set_account_active(admin: User, user: User, active: bool) -> None:
     if user.active == active:
         return
     if user.id == admin.id and not active:
-        raise ServiceError("You cannot deactivate your own account.")
+        raise ServiceError(_("You cannot deactivate your own account."))
     if not active and user.role == Role.ADMIN.value and _active_admin_count() <= 1:
-        raise ServiceError("This is the last administrator; make someone else one first.")
+        raise ServiceError(_("This is the last administrator; make someone else one first."))
     user.active = active
     if not active:
         sessions.end_all_sessions(user)

@@ -10,6 +10,8 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -75,22 +77,22 @@ def missing_answers(application: Application) -> dict[str, list[str]]:
 
 def _ensure_owner(application: Application, user: User) -> None:
     if application.applicant_id != user.id:
-        raise NotAllowed("This is not your application.")
+        raise NotAllowed(_("This is not your application."))
 
 
 def _ensure_call_open(call: Call, now: dt.datetime) -> None:
     if call.state == "draft":
-        raise NotAllowed("This call is not published.")
+        raise NotAllowed(_("This call is not published."))
     if now < call.opens_at:
-        raise ServiceError("This call is not open yet.")
+        raise ServiceError(_("This call is not open yet."))
     if now >= call.closes_at or call.state != "published":
-        raise ServiceError("The call closed; applications can no longer be changed or submitted.")
+        raise ServiceError(_("The call closed; applications can no longer be changed or submitted."))
 
 
 def ensure_editable(application: Application, user: User, now: dt.datetime) -> None:
     _ensure_owner(application, user)
     if application.state != ApplicationState.DRAFT.value:
-        raise ServiceError("A submitted application can no longer be changed.")
+        raise ServiceError(_("A submitted application can no longer be changed."))
     _ensure_call_open(application.call, now)
 
 
@@ -103,7 +105,7 @@ def find_application_for(user: User, call: Call) -> Application | None:
 def start_application(user: User, call: Call, now: dt.datetime) -> Application:
     """A draft for this call, or the applicant's existing one (one per applicant per call)."""
     if user.role != Role.APPLICANT.value:
-        raise NotAllowed("Only startup accounts apply for residency.")
+        raise NotAllowed(_("Only startup accounts apply for residency."))
     existing = find_application_for(user, call)
     if existing is not None:
         return existing
@@ -120,7 +122,7 @@ def save_step(application: Application, user: User, step: str, data: Mapping[str
               now: dt.datetime) -> None:
     """Store one step's answers in the draft."""
     if step not in STEP_SLUGS:
-        raise ServiceError("Unknown step.")
+        raise ServiceError(_("Unknown step."))
     ensure_editable(application, user, now)
     for field in STEP_FIELDS[step]:
         if field in data:
@@ -149,8 +151,8 @@ def _ensure_company_unique(application: Application) -> None:
         )
     if clash is not None:
         raise ServiceError(
-            "An application for a company with this organisation number already exists in this call. "
-            "Ask your colleague who started it to add you, or contact the programme manager.",
+            _("An application for a company with this organisation number already exists in this call. "
+            "Ask your colleague who started it to add you, or contact the programme manager."),
             field="org_number",
         )
 
@@ -185,13 +187,14 @@ def submit_application(application: Application, user: User, now: dt.datetime) -
         db.session.flush()
     except IntegrityError as exc:  # a concurrent submit of the same company slipped past the check
         db.session.rollback()
-        raise ServiceError("An application for this company was submitted meanwhile.") from exc
+        raise ServiceError(_("An application for this company was submitted meanwhile.")) from exc
     record_event(user, "application.submitted", "application", application.id, call_id=application.call_id)
     queue_email(
         user.email,
-        f"Application received: {application.call.title}",
+        _l("Application received: %(call)s", call=application.call.title),
         "application_submitted",
         kind="application_submitted",
+        locale=user.locale,
         user=user,
         application=application,
         link=public_url("apply.show_application", application_id=application.id),
@@ -206,7 +209,7 @@ def can_withdraw(application: Application) -> bool:
 def withdraw_application(application: Application, user: User, reason: str, now: dt.datetime) -> None:
     _ensure_owner(application, user)
     if not can_withdraw(application):
-        raise ServiceError("A decided or withdrawn application can no longer be withdrawn.")
+        raise ServiceError(_("A decided or withdrawn application can no longer be withdrawn."))
     previous = application.state
     application.state = ApplicationState.WITHDRAWN.value
     application.withdrawn_at = now

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
@@ -217,24 +219,26 @@ def application_label(application: Application) -> str:
 def assign_reviewer(manager: User, application: Application, reviewer: User, now: dt.datetime) -> Assignment:
     """Assign one reviewer to one application, refusing anything the rules forbid."""
     if reviewer.role != Role.REVIEWER.value or not reviewer.active:
-        raise ServiceError("Only active reviewer accounts can be assigned.", field="reviewer_id")
+        raise ServiceError(_("Only active reviewer accounts can be assigned."), field="reviewer_id")
     if application.state not in ASSIGNABLE_STATES:
-        raise ServiceError("Only submitted applications that await a decision can get reviewers.",
+        raise ServiceError(_("Only submitted applications that await a decision can get reviewers."),
                            field="application_id")
     call = application.call
     _lock_call(call)
     reason = _conflict_reason(reviewer, application)
     if reason:
-        raise AssignmentRefused(f"{reviewer.name} has a conflict of interest with "
-                                f"{application_label(application)}: {reason}", field="reviewer_id")
+        raise AssignmentRefused(_("%(name)s has a conflict of interest with %(application)s: %(reason)s",
+                                  name=reviewer.name, application=application_label(application), reason=reason),
+                                field="reviewer_id")
     if _assignment_of(application.id, reviewer.id) is not None:
-        raise AssignmentRefused(f"{reviewer.name} is already assigned to {application_label(application)}.",
+        raise AssignmentRefused(_("%(name)s is already assigned to %(application)s.", name=reviewer.name,
+                                  application=application_label(application)),
                                 field="reviewer_id")
     settings = _settings_in_call(call, reviewer)
     load = loads_in_call(call, reviewer.id).get(reviewer.id, 0)
     if load >= settings.max_load:
-        raise ServiceError(f"{reviewer.name} already reviews {load} applications in this call, "
-                           f"their maximum of {settings.max_load}.", field="reviewer_id")
+        raise ServiceError(_("%(name)s already reviews %(load)d applications in this call, their maximum of %(max)d.",
+                             name=reviewer.name, load=load, max=settings.max_load), field="reviewer_id")
     assignment = Assignment(application_id=application.id, reviewer_id=reviewer.id, assigned_by_id=manager.id,
                             source="manual", assigned_at=now, due_at=call.review_deadline)
     db.session.add(assignment)
@@ -259,7 +263,7 @@ def _concurrent_change_refused() -> Iterator[None]:
         yield
     except IntegrityError as exc:
         db.session.rollback()
-        raise AssignmentRefused("Someone changed these assignments meanwhile; look again and retry.") from exc
+        raise AssignmentRefused(_("Someone changed these assignments meanwhile; look again and retry.")) from exc
 
 
 def unassign_reviewer(manager: User, assignment: Assignment) -> None:
@@ -268,8 +272,9 @@ def unassign_reviewer(manager: User, assignment: Assignment) -> None:
     review = db.session.scalar(select(Review).where(
         Review.application_id == assignment.application_id, Review.reviewer_id == assignment.reviewer_id))
     if review is not None and review.state == "submitted":
-        raise AssignmentRefused(f"{assignment.reviewer.name} already submitted their review of "
-                                f"{application_label(assignment.application)}; it stays assigned.")
+        raise AssignmentRefused(_("%(name)s already submitted their review of %(application)s; it stays assigned.",
+                                  name=assignment.reviewer.name,
+                                  application=application_label(assignment.application)))
     # A draft would otherwise linger unseen: reviewers only see what they are assigned.
     if review is not None:
         db.session.delete(review)
@@ -448,9 +453,10 @@ def _email_new_assignments(call: Call, grouped: dict[int, list[Application]], us
         reviewer = users[reviewer_id]
         queue_email(
             reviewer.email,
-            f"Applications to review: {call.title}",
+            _l("Applications to review: %(call)s", call=call.title),
             "review_assignments",
             kind="review_assignments",
+            locale=reviewer.locale,
             reviewer=reviewer,
             call=call,
             applications=sorted(new, key=lambda a: (application_label(a).lower(), a.id)),

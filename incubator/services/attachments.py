@@ -26,6 +26,7 @@ from tempfile import SpooledTemporaryFile
 from typing import IO, Any, BinaryIO
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -156,7 +157,7 @@ def display_filename(name: str | None) -> str:
 
 def _check_kind(kind: str) -> None:
     if kind not in ATTACHMENT_KINDS:
-        raise ServiceError("Choose whether this is your pitch deck or another document.", field="kind")
+        raise ServiceError(_("Choose whether this is your pitch deck or another document."), field="kind")
 
 
 def _check_room(application: Application, kind: str) -> None:
@@ -164,8 +165,8 @@ def _check_room(application: Application, kind: str) -> None:
         others = sum(1 for attachment in application.attachments if attachment.kind == "other")
         if others >= MAX_OTHER_DOCUMENTS:
             raise ServiceError(
-                f"An application can have at most {MAX_OTHER_DOCUMENTS} other documents; "
-                "remove one before adding another.",
+                _("An application can have at most %(max)d other documents; remove one before adding another.",
+                  max=MAX_OTHER_DOCUMENTS),
                 field="file",
             )
 
@@ -237,7 +238,7 @@ def remove_attachment(application: Application, user: User, attachment: Attachme
                       now: dt.datetime) -> None:
     ensure_editable(application, user, now)
     if attachment.application_id != application.id:
-        raise NotAllowed("This document does not belong to this application.")
+        raise NotAllowed(_("This document does not belong to this application."))
     attachment_id, kind = attachment.id, attachment.kind
     application.attachments.remove(attachment)
     delete_file_after_commit(attachment.storage_key)

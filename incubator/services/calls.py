@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from incubator.domain.applications import COUNTRY_NAMES
@@ -62,7 +63,7 @@ class CallInput:
 
 def _require_manager(user: User) -> None:
     if not user.has_role(Role.MANAGER):
-        raise ServiceError("Only programme managers change calls.")
+        raise ServiceError(_("Only programme managers change calls."))
 
 
 def _slug_taken(slug: str, own_id: int | None) -> bool:
@@ -77,36 +78,37 @@ def _check_slug(slug: str, own_id: int | None) -> None:
     if problem:
         raise ServiceError(problem, field="slug")
     if _slug_taken(slug, own_id):
-        raise ServiceError(f"Another call uses the web address {slug}; choose another slug.", field="slug")
+        raise ServiceError(_("Another call uses the web address %(slug)s; choose another slug.", slug=slug), field="slug")
 
 
 def _check_input(item: CallInput, own_id: int | None) -> None:
     if not item.title.strip():
-        raise ServiceError("Give the call a title.", field="title")
+        raise ServiceError(_("Give the call a title."), field="title")
     _check_slug(item.slug, own_id)
     if not is_known_timezone(item.timezone):
-        raise ServiceError(f"{item.timezone} is not a time zone name; use one like Europe/Oslo.", field="timezone")
+        raise ServiceError(_("%(zone)s is not a time zone name; use one like Europe/Oslo.", zone=item.timezone),
+                           field="timezone")
     if item.closes_at <= item.opens_at:
-        raise ServiceError("The call must close after it opens.", field="closes_at")
+        raise ServiceError(_("The call must close after it opens."), field="closes_at")
     if item.review_deadline is not None and item.review_deadline <= item.closes_at:
-        raise ServiceError("Reviews are due after the call closes.", field="review_deadline")
+        raise ServiceError(_("Reviews are due after the call closes."), field="review_deadline")
     if item.decision_date is not None:
         earliest = (item.review_deadline or item.closes_at).date()
         if item.decision_date < earliest:
-            raise ServiceError("The decision date comes after the reviews are due and the call closes.",
+            raise ServiceError(_("The decision date comes after the reviews are due and the call closes."),
                                field="decision_date")
     if item.reviewers_per_application < 1:
-        raise ServiceError("Each application needs at least one reviewer.", field="reviewers_per_application")
+        raise ServiceError(_("Each application needs at least one reviewer."), field="reviewers_per_application")
     if item.disagreement_threshold <= 0:
-        raise ServiceError("The disagreement threshold must be above 0.", field="disagreement_threshold")
+        raise ServiceError(_("The disagreement threshold must be above 0."), field="disagreement_threshold")
     if not item.programmes:
-        raise ServiceError("Offer at least one programme in the call.")
+        raise ServiceError(_("Offer at least one programme in the call."))
     for offered in item.programmes:
         unknown = [code for code in offered.eligible_countries if code not in COUNTRY_NAMES]
         if unknown:
-            raise ServiceError(f"Unknown country code(s): {', '.join(unknown)}. Use codes like NO or SE.")
+            raise ServiceError(_("Unknown country code(s): %(codes)s. Use codes like NO or SE.", codes=", ".join(unknown)))
         if db.session.get(Programme, offered.programme_id) is None:
-            raise ServiceError("One of the programmes does not exist any more.")
+            raise ServiceError(_("One of the programmes does not exist any more."))
 
 
 def create_call(manager: User, item: CallInput) -> Call:
@@ -175,7 +177,7 @@ def update_call(manager: User, call: Call, item: CallInput, now: dt.datetime) ->
     _require_manager(manager)
     _check_input(item, call.id)
     if call.state == "archived":
-        raise CallConflict("An archived call no longer changes.")
+        raise CallConflict(_("An archived call no longer changes."))
     problems = opened_call_problems(call, item, now)
     if problems:
         raise CallConflict(" ".join(problems))
@@ -196,11 +198,11 @@ def publish_call(manager: User, call: Call, now: dt.datetime) -> None:
     """Draft -> published: the call shows publicly from its opening time."""
     _require_manager(manager)
     if call.state != "draft":
-        raise CallConflict("Only a draft can be published; this call is already past that.")
+        raise CallConflict(_("Only a draft can be published; this call is already past that."))
     if call.closes_at <= now:
-        raise CallConflict("The closing time is in the past; move it later before publishing.")
+        raise CallConflict(_("The closing time is in the past; move it later before publishing."))
     if not call.programmes:
-        raise CallConflict("Offer at least one programme before publishing.")
+        raise CallConflict(_("Offer at least one programme before publishing."))
     call.state = "published"
     db.session.flush()
     record_event(manager, "call.published", "call", call.id, slug=call.slug)
@@ -210,12 +212,12 @@ def advance_call(manager: User, call: Call, now: dt.datetime) -> str:
     """Move a published call one step on (closed, reviewing, ... archived); returns the new state."""
     _require_manager(manager)
     if call.state == "draft":
-        raise CallConflict("Publish the draft first.")
+        raise CallConflict(_("Publish the draft first."))
     following = next_state(call.state)
     if following is None:
-        raise CallConflict("An archived call is at the end of its life.")
+        raise CallConflict(_("An archived call is at the end of its life."))
     if following == "closed" and now < call.closes_at:
-        raise CallConflict("The call is still open; it can be closed once its closing time has passed.")
+        raise CallConflict(_("The call is still open; it can be closed once its closing time has passed."))
     previous, call.state = call.state, following
     db.session.flush()
     record_event(manager, "call.state_changed", "call", call.id, previous=previous, state=following)
@@ -227,7 +229,7 @@ def clone_call(manager: User, source: Call, title: str, slug: str) -> Call:
     policy and thresholds; dates are copied too, for the manager to move."""
     _require_manager(manager)
     if not title.strip():
-        raise ServiceError("Give the new call a title.", field="title")
+        raise ServiceError(_("Give the new call a title."), field="title")
     _check_slug(slug, None)
     call = Call(state="draft", title=title.strip(), slug=slug, description=source.description,
                 eligibility_summary=source.eligibility_summary, timezone=source.timezone,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -75,7 +76,7 @@ def may_discuss(user: User, application: Application) -> bool:
 def thread(user: User, application: Application) -> list[CommitteeComment]:
     """The discussion, oldest first; refused to anyone who may not take part."""
     if not may_discuss(user, application):
-        raise NotAllowed("The committee's discussion opens to you once you submit your review.")
+        raise NotAllowed(_("The committee's discussion opens to you once you submit your review."))
     return list(db.session.scalars(
         select(CommitteeComment).where(CommitteeComment.application_id == application.id)
         .options(selectinload(CommitteeComment.author))
@@ -85,12 +86,12 @@ def thread(user: User, application: Application) -> list[CommitteeComment]:
 
 def post_comment(author: User, application: Application, body: str, now: dt.datetime) -> CommitteeComment:
     if not may_discuss(author, application):
-        raise NotAllowed("The committee's discussion opens to you once you submit your review.")
+        raise NotAllowed(_("The committee's discussion opens to you once you submit your review."))
     body = body.strip()
     if not body:
-        raise ServiceError("Write something before posting.", field="body")
+        raise ServiceError(_("Write something before posting."), field="body")
     if len(body) > MAX_COMMENT_LENGTH:
-        raise ServiceError(f"A comment has at most {MAX_COMMENT_LENGTH} characters.", field="body")
+        raise ServiceError(_("A comment has at most %(max)d characters.", max=MAX_COMMENT_LENGTH), field="body")
     comment = CommitteeComment(application_id=application.id, author_id=author.id, body=body, created_at=now)
     db.session.add(comment)
     db.session.flush()
@@ -108,14 +109,14 @@ def note_of(application: Application) -> CommitteeNote | None:
 def save_note(manager: User, application: Application, internal: str, shared: str, now: dt.datetime) -> CommitteeNote:
     """The decision rationale; the shared part is frozen once the decision is released."""
     if not manager.has_role(Role.MANAGER):
-        raise NotAllowed("Only programme managers write the committee's note.")
+        raise NotAllowed(_("Only programme managers write the committee's note."))
     internal, shared = internal.strip(), shared.strip()
     for text, field in ((internal, "internal"), (shared, "shared")):
         if len(text) > MAX_NOTE_LENGTH:
-            raise ServiceError(f"A note has at most {MAX_NOTE_LENGTH} characters.", field=field)
+            raise ServiceError(_("A note has at most %(max)d characters.", max=MAX_NOTE_LENGTH), field=field)
     note = note_of(application)
     if (application.decision_released_at is not None and shared != (note.shared if note else "")):
-        raise ServiceError("The decision is released; the part shared with the applicant can no longer change.",
+        raise ServiceError(_("The decision is released; the part shared with the applicant can no longer change."),
                            field="shared")
     if note is None:
         note = CommitteeNote(application_id=application.id)

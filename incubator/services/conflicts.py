@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
 
 from incubator.domain.conflicts import detect_conflicts
@@ -79,12 +80,12 @@ def record_conflict(actor: User, reviewer: User, application: Application, reaso
                     source: str, whole_company: bool = False, now: dt.datetime) -> Conflict:
     """Record a conflict and take the reviewer off the application (or the company's)."""
     if not reviewer.has_role(Role.REVIEWER):
-        raise ServiceError("Conflicts are recorded for reviewers only.")
+        raise ServiceError(_("Conflicts are recorded for reviewers only."))
     if whole_company and not application.org_number:
-        raise ServiceError("This company has no organisation number yet; declare the conflict for this application.")
+        raise ServiceError(_("This company has no organisation number yet; declare the conflict for this application."))
     reason = reason.strip()
     if source != "detected" and not reason:
-        raise ServiceError("Say briefly why there is a conflict.", field="reason")
+        raise ServiceError(_("Say briefly why there is a conflict."), field="reason")
     same = select(Conflict).where(
         Conflict.reviewer_id == reviewer.id,
         (Conflict.org_number == application.org_number) & (Conflict.country == application.country)
@@ -120,7 +121,7 @@ def declare_conflict(reviewer: User, application: Application, reason: str, *, w
                      now: dt.datetime) -> Conflict:
     """A reviewer declares a conflict with an application they were assigned."""
     if not reviewer_can_see(reviewer, application):
-        raise ServiceError("You are not assigned to this application.")
+        raise ServiceError(_("You are not assigned to this application."))
     return record_conflict(reviewer, reviewer, application, reason, source="declared",
                            whole_company=whole_company, now=now)
 

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import render_template
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import select
 
 from incubator.domain.applications import DECIDED_STATES, ApplicationState
@@ -32,7 +36,7 @@ DECIDABLE_STATES = frozenset({ApplicationState.SUBMITTED, ApplicationState.UNDER
 
 def _ensure_manager(user: User) -> None:
     if not user.has_role(Role.MANAGER):
-        raise ServiceError("Only programme managers decide on applications.")
+        raise ServiceError(_("Only programme managers decide on applications."))
 
 
 def decide(manager: User, application: Application, decision: ApplicationState, *, message: str = "",
@@ -40,9 +44,9 @@ def decide(manager: User, application: Application, decision: ApplicationState, 
     """Record (or change) the committee's decision; nothing is sent yet."""
     _ensure_manager(manager)
     if decision not in DECISIONS:
-        raise ServiceError("Choose accept, waitlist or reject.", field="decision")
+        raise ServiceError(_("Choose accept, waitlist or reject."), field="decision")
     if application.decision_released_at is not None:
-        raise ServiceError("This decision was released to the applicant and can no longer be changed.")
+        raise ServiceError(_("This decision was released to the applicant and can no longer be changed."))
     if application.state_enum not in DECIDABLE_STATES:
         raise ServiceError("Only submitted applications can be decided; this one is "
                            f"{application.state.replace('_', ' ')}.")
@@ -61,9 +65,9 @@ def undo_decision(manager: User, application: Application, now: dt.datetime) -> 
     """Back to review, as long as the applicant has not been told."""
     _ensure_manager(manager)
     if application.decision_released_at is not None:
-        raise ServiceError("This decision was released to the applicant and can no longer be changed.")
+        raise ServiceError(_("This decision was released to the applicant and can no longer be changed."))
     if application.state_enum not in DECIDED_STATES:
-        raise ServiceError("This application has no decision to undo.")
+        raise ServiceError(_("This application has no decision to undo."))
     previous = application.state
     application.state = ApplicationState.UNDER_REVIEW.value
     application.decided_at = application.decided_by_id = application.decision_message = None
@@ -104,9 +108,9 @@ def comments_for_applicant(application: Application) -> list[str]:
 
 
 DECISION_SUBJECTS = {
-    "accepted": "Your residency application is accepted",
-    "waitlisted": "Your residency application is on the waiting list",
-    "rejected": "Decision on your residency application",
+    "accepted": _l("Your residency application is accepted"),
+    "waitlisted": _l("Your residency application is on the waiting list"),
+    "rejected": _l("Decision on your residency application"),
 }
 
 
@@ -115,7 +119,7 @@ def _shared_note(application: Application) -> str:
     return note.shared if note is not None else ""
 
 
-def decision_email_parts(application: Application, *, preview: bool = False) -> tuple[str, dict[str, Any]]:
+def decision_email_parts(application: Application, *, preview: bool = False) -> tuple[LazyString, dict[str, Any]]:
     """The subject and template context of an application's decision email.
 
     One function for the email that is sent and for the release preview, so the preview
@@ -126,7 +130,9 @@ def decision_email_parts(application: Application, *, preview: bool = False) -> 
     view = applicant_view(application, assume_released=preview)
     if not view.decision_released:
         raise RuntimeError("a decision email is written only for a released decision")
-    subject = f"{DECISION_SUBJECTS[view.state]}: {application.call.title}"
+    # Lazy, so it is worded in the recipient's language where the email is rendered.
+    title, state = application.call.title, view.state
+    subject = LazyString(lambda: f"{DECISION_SUBJECTS[state]}: {title}")
     return subject, {
         "application": application,
         "view": view,
@@ -139,7 +145,10 @@ def decision_email_parts(application: Application, *, preview: bool = False) -> 
 def render_decision_email(application: Application) -> tuple[str, str]:
     """(subject, body) of the decision email as it would be sent now; nothing is queued."""
     subject, context = decision_email_parts(application, preview=True)
-    return subject, render_template("emails/decision.txt", subject=subject, user=application.applicant, **context)
+    # The preview shows the email in the language the applicant will receive it in.
+    with force_locale(application.applicant.locale or str(get_locale())):
+        text = str(subject)
+        return text, render_template("emails/decision.txt", subject=text, user=application.applicant, **context)
 
 
 def _queue_decision_email(application: Application) -> None:
@@ -148,4 +157,5 @@ def _queue_decision_email(application: Application) -> None:
         return
     subject, context = decision_email_parts(application)
     queue_email(applicant.email, subject, "decision", kind="decision", dedupe_key=f"decision:{application.id}",
+                locale=applicant.locale,
                 user=applicant, **context)

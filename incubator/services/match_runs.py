@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import Row, Select, case, func, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
@@ -36,7 +37,7 @@ from incubator.models import (
     User,
 )
 from incubator.models.residencies import LIVE_OFFER_STATES
-from incubator.services import ServiceError
+from incubator.services import ServiceError, month_year
 from incubator.services.audit import record_event
 from incubator.services.slots import slot_spec, taken_periods
 
@@ -186,11 +187,11 @@ def adjusted_preview(call: Call, placements: Mapping[int, int], *, include_waitl
     preview = build_preview(call, include_waitlisted)
     unknown = [a for a in placements if a not in preview.applications]
     if unknown:
-        raise ServiceError(f"Application {unknown[0]} cannot be placed: it is not (or no longer) waiting for an "
-                           "offer in this call. Reload the match.")
+        raise ServiceError(_("Application %(id)s cannot be placed: it is not (or no longer) waiting for an offer in "
+                             "this call. Reload the match.", id=unknown[0]))
     foreign = [s for s in placements.values() if s not in preview.slots]
     if foreign:
-        raise ServiceError(f"Slot {foreign[0]} is not a slot of this call's programmes.")
+        raise ServiceError(_("Slot %(slot)s is not a slot of this call's programmes.", slot=foreign[0]))
     as_text = {str(a): str(s) for a, s in placements.items()}
     preview.placements = dict(placements)
     preview.unmatched = {int(a): r for a, r in rm.explain_unmatched(preview.built, as_text).items()}
@@ -243,7 +244,7 @@ def inputs_digest(call: Call, include_waitlisted: bool) -> str:
 def compute_run(manager: User, call: Call, now: dt.datetime, *, include_waitlisted: bool = False) -> MatchRun:
     """Solve the match now and store the result; older current runs of the call become stale."""
     if not manager.has_role(Role.MANAGER):
-        raise ServiceError("Only programme managers run the match.")
+        raise ServiceError(_("Only programme managers run the match."))
     started = time.perf_counter()
     preview = match_preview(call, include_waitlisted=include_waitlisted)
     db.session.execute(update(MatchRun).where(MatchRun.call_id == call.id, MatchRun.state == "current")
@@ -333,12 +334,12 @@ def adjust_placement(manager: User, run: MatchRun, application_id: int, slot: Sl
     changed: that the stay fits the slot's period and the slot keeps within capacity in every
     month of it, counting residencies, outstanding offers and the run's other placements there."""
     if not manager.has_role(Role.MANAGER):
-        raise ServiceError("Only programme managers adjust the match.")
+        raise ServiceError(_("Only programme managers adjust the match."))
     if run.state != "current":
-        raise ServiceError("This match is no longer current; compute it again before adjusting.")
+        raise ServiceError(_("This match is no longer current; compute it again before adjusting."))
     placement = db.session.get(MatchPlacement, (run.id, application_id))
     if placement is None:
-        raise ServiceError(f"Application {application_id} is not part of this match.", field="application_id")
+        raise ServiceError(_("Application %(id)s is not part of this match.", id=application_id), field="application_id")
     application = db.session.get(Application, application_id)
     assert application is not None
     if slot is not None:
@@ -365,14 +366,14 @@ OUTRANKED_BY_HAND = "by_hand"  # unplaced by a manager's adjustment
 def _check_fits(run: MatchRun, application: Application, slot: Slot) -> None:
     programme_ids = {offered.programme_id for offered in run.call.programmes}
     if slot.programme_id not in programme_ids:
-        raise ServiceError(f"{slot.label} is not a slot of this call's programmes.", field="slot")
+        raise ServiceError(_("%(slot)s is not a slot of this call's programmes.", slot=slot.label), field="slot")
     candidate = Candidate(id=str(application.id), programme_ids=(), space_type=application.space_type,
                           desired_start=application.desired_start, length_months=application.desired_length_months)
     period = candidate.period
     spec = slot_spec(slot, taken_periods([slot.id], include_offers=True)[slot.id])
     if period is None or not spec.covers(period):
-        raise ServiceError(f"{application.company_name or application.id}'s stay does not fit in the period of "
-                           f"{slot.label}.", field="slot")
+        raise ServiceError(_("The stay of %(company)s does not fit in the period of %(slot)s.",
+                             company=application.company_name or application.id, slot=slot.label), field="slot")
     others = db.session.execute(
         select(Application.desired_start, Application.desired_length_months)
         .join(MatchPlacement, MatchPlacement.application_id == Application.id)
@@ -385,8 +386,9 @@ def _check_fits(run: MatchRun, application: Application, slot: Slot) -> None:
     for month in months:
         wanted = spec.occupied.get(month, 0) + placed[month] + 1
         if wanted > slot.capacity:
-            raise ServiceError(f"{slot.label} would hold {wanted} startups in {month:%B %Y} but has "
-                               f"{slot.capacity} places.", field="slot")
+            raise ServiceError(_("%(slot)s would hold %(wanted)d startups in %(month)s but has %(places)d places.",
+                                 slot=slot.label, wanted=wanted, month=month_year(month), places=slot.capacity),
+                               field="slot")
 
 
 def run_placements(run: MatchRun) -> dict[int, int]:

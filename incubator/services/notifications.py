@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import render_template
+from flask_babel import force_locale
+from flask_babel.speaklater import LazyString
 
 from incubator.extensions import db
 from incubator.models import OutboundEmail
@@ -18,18 +20,29 @@ OUTBOX_DIRTY = "outbox_dirty"
 
 def queue_email(
     to_address: str,
-    subject: str,
+    subject: str | LazyString,
     template: str,
     *,
     kind: str,
     dedupe_key: str | None = None,
+    locale: str | None = None,
     **context: Any,
 ) -> OutboundEmail:
-    """Render ``templates/emails/<template>.txt`` (and ``.html`` when present) into the outbox."""
-    body_text = render_template(f"emails/{template}.txt", subject=subject, **context)
+    """Render ``templates/emails/<template>.txt`` (and ``.html`` when present) into the outbox.
+
+    ``locale`` is the recipient's language (``User.locale``): the subject (give it as a
+    ``lazy_gettext`` string) and the body are rendered in it, whoever triggered the email; without
+    one the current request's language is used (a visitor who registers reads what they saw)."""
+    if locale:
+        with force_locale(locale):
+            subject_text = str(subject)
+            body_text = render_template(f"emails/{template}.txt", subject=subject_text, **context)
+    else:
+        subject_text = str(subject)
+        body_text = render_template(f"emails/{template}.txt", subject=subject_text, **context)
     email = OutboundEmail(
         to_address=to_address,
-        subject=subject,
+        subject=subject_text,
         body_text=body_text,
         body_html=None,
         kind=kind,

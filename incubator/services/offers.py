@@ -13,6 +13,8 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, and_, cast, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -32,7 +34,7 @@ from incubator.models import (
     User,
 )
 from incubator.models.residencies import LIVE_OFFER_STATES, OPEN_OFFER_STATES
-from incubator.services import ServiceError
+from incubator.services import ServiceError, month_year
 from incubator.services.audit import record_event
 from incubator.services.match_runs import adjusted_preview, build_preview, is_stale, run_placements
 from incubator.services.notifications import queue_email
@@ -55,21 +57,23 @@ def confirm_offers(manager: User, call: Call, assignments: Mapping[int, int], re
     """
     ensure_manager(manager)
     if not 1 <= response_days <= MAX_RESPONSE_DAYS:
-        raise ServiceError(f"Give between 1 and {MAX_RESPONSE_DAYS} days to answer.", field="response_days")
+        raise ServiceError(_("Give between 1 and %(max)d days to answer.", max=MAX_RESPONSE_DAYS), field="response_days")
     if not assignments:
-        raise ServiceError("Nobody is placed, so there is no offer to make.")
+        raise ServiceError(_("Nobody is placed, so there is no offer to make."))
     lock_slots(assignments.values())  # before counting, so two managers cannot offer one place twice
     preview = adjusted_preview(call, assignments, include_waitlisted=include_waitlisted)
     check = preview.check
     assert check is not None
     if check.outside_period:
         application_id, slot_id = check.outside_period[0]
-        raise ServiceError(f"{_company(preview.applications[int(application_id)])}'s stay does not fit in the period "
-                           f"of {preview.slots[int(slot_id)].label}.")
+        raise ServiceError(_("The stay of %(company)s does not fit in the period of %(slot)s.",
+                             company=_company(preview.applications[int(application_id)]),
+                             slot=preview.slots[int(slot_id)].label))
     if check.over_capacity:
         problem = check.over_capacity[0]
-        raise ServiceError(f"{preview.slots[int(problem.slot)].label} would hold {problem.wanted} startups in "
-                           f"{problem.month:%B %Y} but has {problem.capacity} places.")
+        raise ServiceError(_("%(slot)s would hold %(wanted)d startups in %(month)s but has %(places)d places.",
+                             slot=preview.slots[int(problem.slot)].label, wanted=problem.wanted,
+                             month=month_year(problem.month), places=problem.capacity))
     deadline = now + dt.timedelta(days=response_days)
     offers = [
         make_offer(preview.applications[application_id], preview.slots[slot_id], preview.period(application_id),
@@ -91,7 +95,8 @@ def make_offer(application: Application, slot: Slot, period: Period | None, dead
     db.session.flush()
     applicant = application.applicant
     if applicant.active:
-        queue_email(applicant.email, f"Residency offer: {slot.programme.name}", "offer", kind="offer",
+        queue_email(applicant.email, _l("Residency offer: %(programme)s", programme=slot.programme.name), "offer",
+                    kind="offer", locale=applicant.locale,
                     dedupe_key=f"offer:{offer.id}", user=applicant, offer=offer, application=application,
                     slot=slot, link=offer_link(offer), timezone=application.call.timezone)
     record_event(manager, "offer.made", "offer", offer.id, application_id=application.id, slot_id=slot.id,
@@ -113,19 +118,19 @@ def _company(application: Application) -> str:
 
 def _own_offer(user: User, offer: Offer) -> None:
     if offer.application.applicant_id != user.id:
-        raise OfferNotFound("No such offer.")
+        raise OfferNotFound(_("No such offer."))
 
 
 def _ensure_answerable(offer: Offer, now: dt.datetime) -> None:
     if offer.state == "accepted":
-        raise ServiceError("You have already accepted this offer.")
+        raise ServiceError(_("You have already accepted this offer."))
     if offer.state == "declined":
-        raise ServiceError("You have already declined this offer.")
+        raise ServiceError(_("You have already declined this offer."))
     if offer.state == "expired" or (offer.state == "offered" and now >= offer.response_deadline):
-        raise ServiceError("The deadline to answer this offer has passed, so it can no longer be accepted or "
-                           "declined. Contact the programme manager if you still want a place.")
+        raise ServiceError(_("The deadline to answer this offer has passed, so it can no longer be accepted or "
+                           "declined. Contact the programme manager if you still want a place."))
     if offer.state != "offered":
-        raise ServiceError("This offer has been withdrawn.")
+        raise ServiceError(_("This offer has been withdrawn."))
 
 
 def accept_offer(user: User, offer: Offer, now: dt.datetime) -> Residency:
@@ -139,13 +144,13 @@ def accept_offer(user: User, offer: Offer, now: dt.datetime) -> Residency:
     months = rm.months_in(offer.starts_on, offer.ends_on)
     busiest = max(rm.monthly_occupancy(periods, months).values(), default=0)
     if busiest >= slot.capacity:
-        raise ServiceError("Sorry: the last place in this slot has just been taken by another startup, so this offer "
-                           "cannot be accepted. The programme manager will be in touch.")
+        raise ServiceError(_("Sorry: the last place in this slot has just been taken by another startup, so this offer "
+                           "cannot be accepted. The programme manager will be in touch."))
     taken = db.session.execute(
         update(Offer).where(Offer.id == offer.id, Offer.state == "offered")
         .values(state="accepted", responded_at=now).execution_options(synchronize_session=False))
     if taken.rowcount != 1:  # answered or expired in between; the lock makes this rare
-        raise ServiceError("This offer was answered or expired a moment ago; reload the page.")
+        raise ServiceError(_("This offer was answered or expired a moment ago; reload the page."))
     db.session.refresh(offer)
     residency = Residency(application_id=offer.application_id, offer_id=offer.id, slot_id=slot.id, state="active",
                           starts_on=offer.starts_on, ends_on=offer.ends_on, created_at=now, updated_at=now)
@@ -153,8 +158,8 @@ def accept_offer(user: User, offer: Offer, now: dt.datetime) -> Residency:
     db.session.flush()
     record_event(user, "offer.accepted", "offer", offer.id, residency_id=residency.id)
     application = offer.application
-    queue_email(user.email, f"Your residency is confirmed: {slot.programme.name}", "offer_accepted",
-                kind="offer_accepted", dedupe_key=f"offer-accepted:{offer.id}", user=user, offer=offer,
+    queue_email(user.email, _l("Your residency is confirmed: %(programme)s", programme=slot.programme.name),
+                "offer_accepted", kind="offer_accepted", locale=user.locale, dedupe_key=f"offer-accepted:{offer.id}", user=user, offer=offer,
                 application=application, slot=slot)
     return residency
 
@@ -178,7 +183,7 @@ def withdraw_offer(manager: User, offer: Offer, now: dt.datetime) -> None:
     lock_slots([offer.slot_id])
     db.session.refresh(offer)
     if offer.state not in OPEN_OFFER_STATES:
-        raise ServiceError("Only an unanswered offer can be withdrawn.")
+        raise ServiceError(_("Only an unanswered offer can be withdrawn."))
     offer.state, offer.responded_at = "withdrawn", now
     db.session.flush()
     record_event(manager, "offer.withdrawn", "offer", offer.id)
@@ -230,7 +235,8 @@ def expire_offers(now: dt.datetime) -> int:
         record_event(None, "offer.expired", "offer", offer.id)
         applicant = offer.application.applicant
         if applicant.active:
-            queue_email(applicant.email, "Your residency offer has expired", "offer_expired", kind="offer_expired",
+            queue_email(applicant.email, _l("Your residency offer has expired"), "offer_expired", kind="offer_expired",
+                        locale=applicant.locale,
                         dedupe_key=f"offer-expired:{offer.id}", user=applicant, offer=offer,
                         application=offer.application, slot=offer.slot)
         refill_place(offer, now)
@@ -264,8 +270,8 @@ def remind_expiring_offers(now: dt.datetime, before: dt.timedelta = OFFER_REMIND
             continue
         try:
             with db.session.begin_nested():
-                queue_email(applicant.email, "Reminder: your residency offer is waiting for an answer",
-                            "offer_reminder", kind="offer_reminder", dedupe_key=keys[offer.id], user=applicant,
+                queue_email(applicant.email, _l("Reminder: your residency offer is waiting for an answer"),
+                            "offer_reminder", kind="offer_reminder", locale=applicant.locale, dedupe_key=keys[offer.id], user=applicant,
                             offer=offer, application=offer.application, slot=offer.slot, link=offer_link(offer),
                             timezone=offer.application.call.timezone)
         except IntegrityError:
@@ -291,10 +297,10 @@ def confirm_run(manager: User, run: MatchRun, response_days: int, now: dt.dateti
     under the slot locks); a run whose inputs changed since it was computed is refused."""
     ensure_manager(manager)
     if run.state == "confirmed":
-        raise ServiceError("This match has already been confirmed.")
+        raise ServiceError(_("This match has already been confirmed."))
     if is_stale(run):
-        raise ServiceError("Decisions, rankings, slots or offers changed since this match was computed; "
-                           "compute it again before confirming.")
+        raise ServiceError(_("Decisions, rankings, slots or offers changed since this match was computed; "
+                           "compute it again before confirming."))
     offers = confirm_offers(manager, run.call, run_placements(run), response_days, now,
                             include_waitlisted=run.include_waitlisted)
     run.state = "confirmed"

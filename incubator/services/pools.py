@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -40,7 +41,7 @@ class PoolRefused(ServiceError):
 
 def _ensure_manager(user: User) -> None:
     if not user.has_role(Role.MANAGER):
-        raise ServiceError("Only programme managers change a call's reviewer pool.")
+        raise ServiceError(_("Only programme managers change a call's reviewer pool."))
 
 
 # ------------------------------------------------------------------------------ the pool
@@ -69,9 +70,9 @@ def add_to_pool(manager: User, call: Call, reviewer: User, now: dt.datetime) -> 
     """Put an active reviewer into the call's pool, with their profile's maximum as the call's."""
     _ensure_manager(manager)
     if reviewer.role != Role.REVIEWER.value or not reviewer.active:
-        raise ServiceError("Only active reviewer accounts can join a reviewer pool.", field="reviewer_id")
+        raise ServiceError(_("Only active reviewer accounts can join a reviewer pool."), field="reviewer_id")
     if pool_entry_of(call.id, reviewer.id) is not None:
-        raise PoolRefused(f"{reviewer.name} is already in this call's reviewer pool.", field="reviewer_id")
+        raise PoolRefused(_("%(name)s is already in this call's reviewer pool.", name=reviewer.name), field="reviewer_id")
     profile = db.session.get(ReviewerProfile, reviewer.id)
     max_load = profile.max_load if profile is not None else DEFAULT_POOL_MAX_LOAD
     entry = CallReviewer(call_id=call.id, reviewer_id=reviewer.id, min_load=0, max_load=max_load,
@@ -81,7 +82,7 @@ def add_to_pool(manager: User, call: Call, reviewer: User, now: dt.datetime) -> 
         db.session.flush()
     except IntegrityError as error:  # the same reviewer added twice at once
         db.session.rollback()
-        raise PoolRefused(f"{reviewer.name} is already in this call's reviewer pool.") from error
+        raise PoolRefused(_("%(name)s is already in this call's reviewer pool.", name=reviewer.name)) from error
     record_event(manager, "pool.reviewer_added", "call", call.id, reviewer_id=reviewer.id)
     return entry
 
@@ -90,7 +91,7 @@ def invite_to_pool(manager: User, call: Call, email: str, name: str, now: dt.dat
     """Invite a new person as a reviewer (the invitation email) and put them in the pool."""
     _ensure_manager(manager)
     if not name.strip():
-        raise ServiceError("Enter the reviewer's name.", field="name")
+        raise ServiceError(_("Enter the reviewer's name."), field="name")
     reviewer = invite_user(manager, email, name, Role.REVIEWER)
     return add_to_pool(manager, call, reviewer, now)
 
@@ -99,15 +100,17 @@ def set_pool_loads(manager: User, entry: CallReviewer, min_load: int, max_load: 
     """The call's bounds on one reviewer's load; the maximum may not fall below work already given."""
     _ensure_manager(manager)
     if not 0 <= min_load <= MAX_LOAD_LIMIT:
-        raise ServiceError(f"The minimum load is a whole number from 0 to {MAX_LOAD_LIMIT}.", field="min_load")
+        raise ServiceError(_("The minimum load is a whole number from 0 to %(max)d.", max=MAX_LOAD_LIMIT), field="min_load")
     if not 0 <= max_load <= MAX_LOAD_LIMIT:
-        raise ServiceError(f"The maximum load is a whole number from 0 to {MAX_LOAD_LIMIT}.", field="max_load")
+        raise ServiceError(_("The maximum load is a whole number from 0 to %(max)d.", max=MAX_LOAD_LIMIT), field="max_load")
     if min_load > max_load:
-        raise ServiceError(f"The minimum load ({min_load}) is above the maximum ({max_load}).", field="min_load")
+        raise ServiceError(_("The minimum load (%(min)d) is above the maximum (%(max)d).", min=min_load, max=max_load),
+                           field="min_load")
     assigned = _assigned_in_call(entry.call_id, entry.reviewer_id)
     if max_load < assigned:
-        raise PoolRefused(f"{entry.reviewer.name} already reviews {assigned} applications in this call; "
-                          f"unassign some before lowering the maximum to {max_load}.", field="max_load")
+        raise PoolRefused(_("%(name)s already reviews %(assigned)d applications in this call; unassign some before "
+                            "lowering the maximum to %(max)d.", name=entry.reviewer.name, assigned=assigned,
+                            max=max_load), field="max_load")
     entry.min_load, entry.max_load = min_load, max_load
     db.session.flush()
     record_event(manager, "pool.loads_set", "call", entry.call_id, reviewer_id=entry.reviewer_id,
@@ -119,8 +122,8 @@ def remove_from_pool(manager: User, entry: CallReviewer) -> None:
     _ensure_manager(manager)
     assigned = _assigned_in_call(entry.call_id, entry.reviewer_id)
     if assigned:
-        raise PoolRefused(f"{entry.reviewer.name} is assigned {assigned} applications in this call; "
-                          "unassign them first.")
+        raise PoolRefused(_("%(name)s is assigned %(assigned)d applications in this call; unassign them first.",
+                            name=entry.reviewer.name, assigned=assigned))
     call_id, reviewer_id = entry.call_id, entry.reviewer_id
     db.session.delete(entry)
     db.session.flush()
@@ -139,7 +142,7 @@ def reviewer_search_query(call: Call, text: str) -> Select[tuple[User]]:
     """Active reviewers not yet in the pool whose name or email contains ``text``."""
     text = text.strip().lower()
     if len(text) < MIN_SEARCH_LENGTH:
-        raise ServiceError(f"Type at least {MIN_SEARCH_LENGTH} characters of a name or an email.", field="q")
+        raise ServiceError(_("Type at least %(min)d characters of a name or an email.", min=MIN_SEARCH_LENGTH), field="q")
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     in_pool = select(CallReviewer.reviewer_id).where(CallReviewer.call_id == call.id)
     return (select(User).where(User.role == Role.REVIEWER.value, User.active.is_(True), User.id.not_in(in_pool),
@@ -186,9 +189,9 @@ def set_bidding_window(manager: User, call: Call, opens: dt.datetime | None, clo
     """Open bidding between two moments, or switch it off with neither."""
     _ensure_manager(manager)
     if (opens is None) != (closes is None):
-        raise ServiceError("Give both the opening and the closing of bidding, or neither.", field="bidding_closes")
+        raise ServiceError(_("Give both the opening and the closing of bidding, or neither."), field="bidding_closes")
     if opens is not None and closes is not None and closes <= opens:
-        raise ServiceError("Bidding must close after it opens.", field="bidding_closes")
+        raise ServiceError(_("Bidding must close after it opens."), field="bidding_closes")
     call.bidding_opens, call.bidding_closes = opens, closes
     db.session.flush()
     record_event(manager, "call.bidding_window_set", "call", call.id,
@@ -232,16 +235,16 @@ def place_bid(reviewer: User, application: Application, level: str, now: dt.date
               reason: str = "") -> Bid:
     """Record (or change) a pool reviewer's bid; "conflict" also records a declared conflict."""
     if level not in BID_LEVELS:
-        raise ServiceError("Choose eager, willing, not willing or conflict.", field="level")
+        raise ServiceError(_("Choose eager, willing, not willing or conflict."), field="level")
     call = application.call
     if pool_entry_of(call.id, reviewer.id) is None:
-        raise ServiceError("You are not in this call's reviewer pool.")
+        raise ServiceError(_("You are not in this call's reviewer pool."))
     if not call.bidding_is_open(now):
-        raise PoolRefused("Bidding for this call is not open.")
+        raise PoolRefused(_("Bidding for this call is not open."))
     if application.state not in OPEN_REVIEW_STATES:
-        raise PoolRefused("This application no longer awaits reviewers.")
+        raise PoolRefused(_("This application no longer awaits reviewers."))
     if _conflicted(reviewer, application):
-        raise PoolRefused("You have a conflict of interest with this application.")
+        raise PoolRefused(_("You have a conflict of interest with this application."))
     bid = db.session.scalar(select(Bid).where(Bid.application_id == application.id, Bid.reviewer_id == reviewer.id))
     if bid is None:
         bid = Bid(application_id=application.id, reviewer_id=reviewer.id, level=level, updated_at=now)

@@ -14,6 +14,7 @@ import json
 import zipfile
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 from werkzeug.utils import secure_filename
 
@@ -149,9 +150,9 @@ def _label(application: Application) -> str:
 def erase_account(user: User, password: str, now: dt.datetime) -> None:
     """Erase the person's data, keeping anonymised statistics and the decision audit trail."""
     if not verify_password(user.password_hash, password):
-        raise ServiceError("Your password is not correct.", field="password")
+        raise ServiceError(_("Your password is not correct."), field="password")
     if user.role == Role.ADMIN.value and _other_active_admins(user) == 0:
-        raise ServiceError("This is the last administrator account; make someone else an administrator first.")
+        raise ServiceError(_("This is the last administrator account; make someone else an administrator first."))
     applications = _applications_of(user)
     for application in applications:
         if applicant_view(application).in_review:  # an unreleased decision is still "in review"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from incubator.domain.applications import COUNTRY_NAMES
@@ -41,7 +42,7 @@ class ProgrammeInput:
 
 def _require_manager(user: User) -> None:
     if not user.has_role(Role.MANAGER):
-        raise ServiceError("Only programme managers change programmes, partners and sites.")
+        raise ServiceError(_("Only programme managers change programmes, partners and sites."))
 
 
 def _taken(model: type, column: str, value: str, own_id: int | None) -> bool:
@@ -56,9 +57,9 @@ def create_partner(manager: User, name: str) -> Partner:
     _require_manager(manager)
     name = name.strip()
     if not name:
-        raise ServiceError("Give the partner organisation a name.", field="name")
+        raise ServiceError(_("Give the partner organisation a name."), field="name")
     if _taken(Partner, "name", name, None):
-        raise ServiceError(f"A partner called {name} exists already.", field="name")
+        raise ServiceError(_("A partner called %(name)s exists already.", name=name), field="name")
     partner = Partner(name=name)
     db.session.add(partner)
     db.session.flush()
@@ -68,13 +69,14 @@ def create_partner(manager: User, name: str) -> Partner:
 
 def _check_site(item: SiteInput, own_id: int | None) -> None:
     if not item.name.strip():
-        raise ServiceError("Give the site a name.", field="name")
+        raise ServiceError(_("Give the site a name."), field="name")
     if _taken(Site, "name", item.name.strip(), own_id):
-        raise ServiceError(f"A site called {item.name.strip()} exists already.", field="name")
+        raise ServiceError(_("A site called %(name)s exists already.", name=item.name.strip()), field="name")
     if item.country not in COUNTRY_NAMES:
-        raise ServiceError("Choose the site's country.", field="country")
+        raise ServiceError(_("Choose the site's country."), field="country")
     if not is_known_timezone(item.timezone):
-        raise ServiceError(f"{item.timezone} is not a time zone name; use one like Europe/Oslo.", field="timezone")
+        raise ServiceError(_("%(zone)s is not a time zone name; use one like Europe/Oslo.", zone=item.timezone),
+                           field="timezone")
 
 
 def save_site(manager: User, item: SiteInput, site: Site | None = None) -> Site:
@@ -115,18 +117,18 @@ def delete_site(manager: User, site: Site) -> None:
 
 def _check_programme(item: ProgrammeInput, own_id: int | None) -> None:
     if not item.name.strip():
-        raise ServiceError("Give the programme a name.", field="name")
+        raise ServiceError(_("Give the programme a name."), field="name")
     if _taken(Programme, "name", item.name.strip(), own_id):
-        raise ServiceError(f"A programme called {item.name.strip()} exists already.", field="name")
+        raise ServiceError(_("A programme called %(name)s exists already.", name=item.name.strip()), field="name")
     problem = slug_problem(item.slug)
     if problem:
         raise ServiceError(problem, field="slug")
     if _taken(Programme, "slug", item.slug, own_id):
-        raise ServiceError(f"Another programme uses the slug {item.slug}.", field="slug")
+        raise ServiceError(_("Another programme uses the slug %(slug)s.", slug=item.slug), field="slug")
     if db.session.get(Site, item.host_site_id) is None:
-        raise ServiceError("Choose the programme's host site.", field="host_site_id")
+        raise ServiceError(_("Choose the programme's host site."), field="host_site_id")
     if db.session.get(Partner, item.partner_id) is None:
-        raise ServiceError("Choose the partner organisation that runs the programme.", field="partner_id")
+        raise ServiceError(_("Choose the partner organisation that runs the programme."), field="partner_id")
 
 
 def save_programme(manager: User, item: ProgrammeInput, programme: Programme | None = None) -> Programme:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, exists, select
 
 from incubator.domain.questions import (
@@ -67,12 +68,12 @@ def answer_of(row: QuestionAnswer | None) -> Answer | None:
 
 def _require_manager(user: User) -> None:
     if not user.has_role(Role.MANAGER):
-        raise ServiceError("Only programme managers change a call's questions.")
+        raise ServiceError(_("Only programme managers change a call's questions."))
 
 
 def _check(item: QuestionInput) -> None:
     if item.variant not in {variant.value for variant in Variant}:
-        raise ServiceError("Choose what kind of question this is.", field="variant")
+        raise ServiceError(_("Choose what kind of question this is."), field="variant")
     spec = QuestionSpec(variant=Variant(item.variant), label=item.label, required=item.required,
                         max_words=item.max_words, min_number=item.min_number, max_number=item.max_number,
                         option_labels=tuple(item.options))
@@ -99,7 +100,7 @@ def add_question(manager: User, call: Call, item: QuestionInput) -> CallQuestion
     _require_manager(manager)
     _check(item)
     if call.state == "archived":
-        raise QuestionLocked("An archived call no longer changes.")
+        raise QuestionLocked(_("An archived call no longer changes."))
     question = CallQuestion(position=max((q.position for q in call.questions), default=-1) + 1)
     call.questions.append(question)
     _fill(question, item)
@@ -110,7 +111,11 @@ def add_question(manager: User, call: Call, item: QuestionInput) -> CallQuestion
 
 def _ensure_unanswered(question: CallQuestion, doing: str) -> None:
     if is_answered(question):
-        raise QuestionLocked(f"“{question.label}” cannot be {doing}: applicants have already answered it.")
+        if doing == "deleted":
+            raise QuestionLocked(_("“%(label)s” cannot be deleted: applicants have already answered it.",
+                                   label=question.label))
+        raise QuestionLocked(_("“%(label)s” cannot be changed: applicants have already answered it.",
+                               label=question.label))
 
 
 def update_question(manager: User, question: CallQuestion, item: QuestionInput) -> None:

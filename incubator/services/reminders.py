@@ -31,7 +31,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from babel.dates import format_datetime
 from flask import current_app, has_request_context, render_template
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import (
     ColumnElement,
@@ -288,6 +291,7 @@ class _Context:
     reviews: dict[int, dict[str, Any]] = field(default_factory=dict)  # by assignment id
     drafts: dict[int, dict[str, Any]] = field(default_factory=dict)  # by application id
     people: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> (name, email)
+    locales: dict[int, str | None] = field(default_factory=dict)  # id -> chosen language
     notify_reviewer: dict[int, bool] = field(default_factory=dict)  # assignment id -> may remind
     digest_stats: dict[int, dict[str, int]] = field(default_factory=dict)
 
@@ -327,7 +331,7 @@ def _pending_reviews(now: dt.datetime, lookback: dt.timedelta, lookahead: dt.tim
     query = (
         select(Assignment.id, Assignment.reviewer_id, Application.call_id, due, Assignment.assigned_at,
                Application.id, Application.company_name, User.name, User.email, User.active,
-               NotificationPreference.unsubscribed_at)
+               NotificationPreference.unsubscribed_at, User.locale)
         .join(Application, Application.id == Assignment.application_id)
         .join(Call, Call.id == Application.call_id)
         .join(User, User.id == Assignment.reviewer_id)
@@ -346,11 +350,12 @@ def _pending_reviews(now: dt.datetime, lookback: dt.timedelta, lookahead: dt.tim
         query = query.where(Application.call_id == call_id)
     pending = []
     for (assignment_id, reviewer_id, row_call_id, due_at, assigned_at, application_id, company, name, email,
-         active, unsubscribed_at) in db.session.execute(query.execution_options(yield_per=5000)):
+         active, unsubscribed_at, locale) in db.session.execute(query.execution_options(yield_per=5000)):
         pending.append(PendingReview(assignment_id, reviewer_id, row_call_id, due_at, assigned_at))
         context.reviews[assignment_id] = {"application_id": application_id, "company": company,
                                           "call_id": row_call_id, "due_at": due_at, "reviewer_id": reviewer_id}
         context.people[reviewer_id] = (name, email)
+        context.locales[reviewer_id] = locale
         context.notify_reviewer[assignment_id] = bool(active) and unsubscribed_at is None
     return pending
 
@@ -359,7 +364,7 @@ def _open_drafts(now: dt.datetime, lookahead: dt.timedelta, context: _Context,
                  call_id: int | None = None) -> list[OpenDraft]:
     query = (
         select(Application.id, Application.applicant_id, Application.call_id, Call.closes_at,
-               Application.created_at, User.name, User.email)
+               Application.created_at, User.name, User.email, User.locale)
         .join(Call, Call.id == Application.call_id)
         .join(User, User.id == Application.applicant_id)
         .outerjoin(NotificationPreference, NotificationPreference.user_id == Application.applicant_id)
@@ -370,24 +375,26 @@ def _open_drafts(now: dt.datetime, lookahead: dt.timedelta, context: _Context,
     if call_id is not None:
         query = query.where(Application.call_id == call_id)
     drafts = []
-    for application_id, applicant_id, row_call_id, closes_at, created_at, name, email in db.session.execute(
+    for application_id, applicant_id, row_call_id, closes_at, created_at, name, email, locale in db.session.execute(
             query.execution_options(yield_per=5000)):
         drafts.append(OpenDraft(application_id, applicant_id, row_call_id, closes_at, created_at))
         context.drafts[application_id] = {"call_id": row_call_id, "closes_at": closes_at}
         context.people[applicant_id] = (name, email)
+        context.locales[applicant_id] = locale
     return drafts
 
 
 def _managers(context: _Context) -> list[int]:
     rows = db.session.execute(
-        select(User.id, User.name, User.email)
+        select(User.id, User.name, User.email, User.locale)
         .outerjoin(NotificationPreference, NotificationPreference.user_id == User.id)
         .where(User.role == Role.MANAGER.value, User.active.is_(True),
                NotificationPreference.unsubscribed_at.is_(None))
         .order_by(User.id)
     ).all()
-    for user_id, name, email in rows:
+    for user_id, name, email, locale in rows:
         context.people[user_id] = (name, email)
+        context.locales[user_id] = locale
     return [row[0] for row in rows]
 
 
@@ -522,7 +529,9 @@ class _Renderer:
         text = self._times.get(key)
         if text is None:
             local = value.astimezone(policy_domain.zone_of(timezone, self.default_zone))
-            text = self._times[key] = f"{local:%a %d %b %Y, %H:%M} {local.tzname()}"
+            # Weekday and month in the recipient's language (the renderer is per language).
+            words = format_datetime(local, "EEE dd MMM y, HH:mm", tzinfo=local.tzinfo, locale=get_locale())
+            text = self._times[key] = f"{words} {local.tzname()}"
         return text
 
     def review_link(self, application_id: int) -> str:
@@ -607,9 +616,14 @@ def sweep(now: dt.datetime | None = None) -> SweepReport:
             grouped.setdefault(reminder.recipient_id, []).append(reminder)
     emails = []
     with outside_request_context():
-        renderer = _Renderer()
+        # One renderer per language: labels and dates are worked out once per language per sweep.
+        renderers: dict[str, _Renderer] = {}
+        default = current_app.config["BABEL_DEFAULT_LOCALE"]
         for recipient_id in sorted(grouped):
-            email = _render_digest(recipient_id, grouped[recipient_id], context, now, renderer)
+            locale = context.locales.get(recipient_id) or default
+            with force_locale(locale):
+                renderer = renderers.get(locale) or renderers.setdefault(locale, _Renderer())
+                email = _render_digest(recipient_id, grouped[recipient_id], context, now, renderer)
             email["dedupe_key"] = f"reminders:{recipient_id}:{sweep_id}"
             emails.append(email)
     _write_emails(emails, now)
@@ -681,9 +695,9 @@ def resend_failed(actor: User, email_id: int, now: dt.datetime | None = None) ->
     )
     email = db.session.get(OutboundEmail, email_id)
     if email is None:
-        raise ServiceError("No such email.")
+        raise ServiceError(_("No such email."))
     if result.rowcount != 1:
-        raise ServiceError("Only a failed email can be sent again.")
+        raise ServiceError(_("Only a failed email can be sent again."))
     db.session.refresh(email)
     record_event(actor, "outbox.resend", "outbound_email", email.id, to=email.to_address)
     db.session.info[OUTBOX_DIRTY] = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import selectinload
 
@@ -16,7 +17,7 @@ from incubator.models import (
     User,
 )
 from incubator.models.residencies import RESIDENCY_STATES
-from incubator.services import ServiceError
+from incubator.services import ServiceError, month_year
 from incubator.services.audit import record_event
 from incubator.services.slots import ensure_manager, lock_slots, taken_periods
 
@@ -25,7 +26,7 @@ from incubator.services.slots import ensure_manager, lock_slots, taken_periods
 
 def _ensure_active(residency: Residency) -> None:
     if residency.state != "active":
-        raise ServiceError(f"This residency is {residency.state.replace('_', ' ')}, not active.")
+        raise ServiceError(_("This residency is not active."))
 
 
 def end_residency_early(manager: User, residency: Residency, ended_on: dt.date, now: dt.datetime) -> None:
@@ -34,7 +35,7 @@ def end_residency_early(manager: User, residency: Residency, ended_on: dt.date, 
     ensure_manager(manager)
     _ensure_active(residency)
     if not residency.starts_on < ended_on < residency.ends_on:
-        raise ServiceError("Choose an end date after the residency starts and before its planned end.",
+        raise ServiceError(_("Choose an end date after the residency starts and before its planned end."),
                            field="ended_on")
     residency.state, residency.ended_on, residency.ends_on = "ended_early", ended_on, ended_on
     residency.updated_at = now
@@ -48,21 +49,21 @@ def extend_residency(manager: User, residency: Residency, months: int, now: dt.d
     ensure_manager(manager)
     _ensure_active(residency)
     if not 1 <= months <= 36:
-        raise ServiceError("Extend by 1 to 36 months.", field="months")
+        raise ServiceError(_("Extend by 1 to 36 months."), field="months")
     slot = residency.slot
     lock_slots([slot.id])
     new_end = rm.add_months(rm.month_start(residency.ends_on), months) if residency.ends_on.day == 1 else (
         rm.add_months(rm.month_start(residency.ends_on), months + 1))
     if new_end > rm.slot_months(slot.starts_on, slot.ends_on)[1]:
-        raise ServiceError(f"{slot.label} ends before that; the stay cannot run past the slot's period.",
+        raise ServiceError(_("%(slot)s ends before that; the stay cannot run past the slot's period.", slot=slot.label),
                            field="months")
     others = taken_periods([slot.id], include_offers=True, exclude_residency=residency.id)[slot.id]
     added = rm.months_in(residency.ends_on, new_end)
     counts = rm.monthly_occupancy(others, added)
     full = [month for month in added if counts[month] >= slot.capacity]
     if full:
-        raise ServiceError(f"{slot.label} has no free place in {full[0]:%B %Y}; the residency cannot be extended "
-                           "that far.", field="months")
+        raise ServiceError(_("%(slot)s has no free place in %(month)s; the residency cannot be extended that far.",
+                             slot=slot.label, month=month_year(full[0])), field="months")
     if residency.original_ends_on is None:
         residency.original_ends_on = residency.ends_on
     residency.ends_on, residency.updated_at = new_end, now
@@ -74,7 +75,7 @@ def complete_residency(manager: User, residency: Residency, now: dt.datetime) ->
     ensure_manager(manager)
     _ensure_active(residency)
     if residency.ends_on > now.date():
-        raise ServiceError("This residency has not reached its end yet; end it early instead.")
+        raise ServiceError(_("This residency has not reached its end yet; end it early instead."))
     residency.state, residency.updated_at = "completed", now
     db.session.flush()
     record_event(manager, "residency.completed", "residency", residency.id)

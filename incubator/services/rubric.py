@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import gettext as _
 from sqlalchemy import exists, select
 
 from incubator.domain.roles import Role
@@ -62,14 +63,14 @@ def criterion_problems(item: CriterionInput) -> list[str]:
 def replace_rubric(manager: User, call: Call, items: Sequence[CriterionInput]) -> None:
     """Replace the call's criteria as a whole, in the given order."""
     if not manager.has_role(Role.MANAGER):
-        raise ServiceError("Only programme managers edit rubrics.")
+        raise ServiceError(_("Only programme managers edit rubrics."))
     if reviewing_started(call):
-        raise ServiceError("Reviewing has started; the rubric can no longer change.")
+        raise ServiceError(_("Reviewing has started; the rubric can no longer change."))
     if not items:
-        raise ServiceError("A rubric needs at least one criterion.")
+        raise ServiceError(_("A rubric needs at least one criterion."))
     names = [item.name.strip().lower() for item in items]
     if len(set(names)) != len(names):
-        raise ServiceError("Each criterion needs its own name.")
+        raise ServiceError(_("Each criterion needs its own name."))
     problems = [problem for item in items for problem in criterion_problems(item)]
     if problems:
         raise ServiceError(" ".join(problems))

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import secrets
 
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from incubator.database import utcnow
@@ -92,11 +93,11 @@ def end_session(record: UserSession) -> None:
 def end_other_session(user: User, session_id: int, current: UserSession) -> None:
     """A user ends one of their other sessions from the account page."""
     if session_id == current.id:
-        raise ServiceError("To end this session, log out.")
+        raise ServiceError(_("To end this session, log out."))
     # Ids beyond the column's range name nothing (and would overflow on PostgreSQL).
     record = db.session.get(UserSession, session_id) if 0 < session_id <= MAX_ROW_ID else None
     if record is None or record.user_id != user.id or record.revoked_at is not None:
-        raise ServiceError("That session has already ended.")
+        raise ServiceError(_("That session has already ended."))
     record.revoked_at = utcnow()
     record_event(user, "account.session_ended", "user", user.id, session=record.id)
 

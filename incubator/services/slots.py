@@ -20,6 +20,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
@@ -64,7 +65,7 @@ def lock_slots(slot_ids: Iterable[int]) -> None:
 
 def ensure_manager(user: User) -> None:
     if not user.has_role(Role.MANAGER):
-        raise ServiceError("Only programme managers manage residency slots and offers.")
+        raise ServiceError(_("Only programme managers manage residency slots and offers."))
 
 
 @dataclass(frozen=True)
@@ -80,17 +81,17 @@ class SlotData:
 
 def _check_slot_data(data: SlotData) -> None:
     if db.session.get(Programme, data.programme_id) is None:
-        raise ServiceError("Choose a programme.", field="programme_id")
+        raise ServiceError(_("Choose a programme."), field="programme_id")
     if db.session.get(Site, data.site_id) is None:
-        raise ServiceError("Choose a site.", field="site_id")
+        raise ServiceError(_("Choose a site."), field="site_id")
     if not data.label.strip():
-        raise ServiceError("Give the slot a name.", field="label")
+        raise ServiceError(_("Give the slot a name."), field="label")
     if data.space_type not in SPACE_TYPES:
-        raise ServiceError("Choose office desk, lab bench or office + lab.", field="space_type")
+        raise ServiceError(_("Choose office desk, lab bench or office + lab."), field="space_type")
     if data.capacity < 0:
-        raise ServiceError("Capacity cannot be negative.", field="capacity")
+        raise ServiceError(_("Capacity cannot be negative."), field="capacity")
     if data.ends_on <= data.starts_on:
-        raise ServiceError("The last month must not be before the first month.", field="ends_on")
+        raise ServiceError(_("The last month must not be before the first month."), field="ends_on")
 
 
 def create_slot(manager: User, data: SlotData) -> Slot:
@@ -112,14 +113,14 @@ def update_slot(manager: User, slot: Slot, data: SlotData) -> Slot:
     periods = taken_periods([slot.id], include_offers=True)[slot.id]
     first, end = rm.slot_months(data.starts_on, data.ends_on)
     if any(start < first or stop > end for start, stop in periods):
-        raise ServiceError("Residents or offers in this slot fall outside the new period; "
-                           "end or move them first.", field="ends_on")
+        raise ServiceError(_("Residents or offers in this slot fall outside the new period; "
+                           "end or move them first."), field="ends_on")
     busiest = busiest_month(periods)
     if data.capacity < busiest:
-        raise ServiceError(f"{busiest} places are taken or offered in the busiest month; "
-                           "capacity cannot be lower.", field="capacity")
+        raise ServiceError(_("%(num)d places are taken or offered in the busiest month; capacity cannot be lower.",
+                             num=busiest), field="capacity")
     if data.programme_id != slot.programme_id and periods:
-        raise ServiceError("A slot with residents or offers cannot move to another programme.", field="programme_id")
+        raise ServiceError(_("A slot with residents or offers cannot move to another programme."), field="programme_id")
     for name, value in data.__dict__.items():
         setattr(slot, name, value)
     slot.label = data.label.strip()
@@ -133,7 +134,7 @@ def delete_slot(manager: User, slot: Slot) -> None:
     used = db.session.scalar(select(func.count()).select_from(Offer).where(Offer.slot_id == slot.id))
     used = used or db.session.scalar(select(func.count()).select_from(Residency).where(Residency.slot_id == slot.id))
     if used:
-        raise ServiceError("This slot has offers or residencies; set its capacity to 0 instead of deleting it.")
+        raise ServiceError(_("This slot has offers or residencies; set its capacity to 0 instead of deleting it."))
     record_event(manager, "slot.deleted", "slot", slot.id, label=slot.label)
     db.session.delete(slot)
     db.session.flush()

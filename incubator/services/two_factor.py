@@ -8,6 +8,7 @@ import hmac
 import secrets
 
 import pyotp
+from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
 from incubator.domain.two_factor import normalise_code
@@ -39,14 +40,14 @@ def _new_recovery_code() -> str:
 def provisioning_uri(user: User, issuer: str) -> str:
     """The otpauth:// URI an authenticator app reads from the QR code."""
     if user.totp_secret is None:
-        raise ServiceError("Start the set-up first.")
+        raise ServiceError(_("Start the set-up first."))
     return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name=issuer)
 
 
 def start_enrolment(user: User) -> str:
     """A secret to enrol with; the same one until enrolment finishes, so a reload is harmless."""
     if user.two_factor_enrolled:
-        raise ServiceError("Two-factor sign-in is already on for this account.")
+        raise ServiceError(_("Two-factor sign-in is already on for this account."))
     if user.totp_secret is None:
         user.totp_secret = pyotp.random_base32()
     return user.totp_secret
@@ -106,11 +107,11 @@ def _replace_recovery_codes(user: User) -> list[str]:
 def finish_enrolment(user: User, code: str, now: dt.datetime) -> list[str]:
     """The first code proves the app holds the secret; returns the recovery codes to show once."""
     if user.two_factor_enrolled:
-        raise ServiceError("Two-factor sign-in is already on for this account.")
+        raise ServiceError(_("Two-factor sign-in is already on for this account."))
     if user.totp_secret is None:
-        raise ServiceError("Start the set-up first.")
+        raise ServiceError(_("Start the set-up first."))
     if not _accept_totp(user, normalise_code(code), now):
-        raise ServiceError("That code does not match. Check the time on your phone and type the code shown now.",
+        raise ServiceError(_("That code does not match. Check the time on your phone and type the code shown now."),
                            field="code")
     user.two_factor_enrolled_at = now
     codes = _replace_recovery_codes(user)
@@ -122,7 +123,7 @@ def check_second_factor(user: User, code: str, now: dt.datetime) -> str:
     """Accept a current TOTP code or an unused recovery code; returns which kind passed."""
     normalised = normalise_code(code)
     if not user.two_factor_enrolled:
-        raise ServiceError("Two-factor sign-in is not set up for this account.")
+        raise ServiceError(_("Two-factor sign-in is not set up for this account."))
     if _accept_totp(user, normalised, now):
         return "totp"
     if len(normalised) == RECOVERY_CODE_LENGTH and _use_recovery_code(user, normalised, now):
@@ -140,7 +141,7 @@ def regenerate_recovery_codes(user: User, code: str, now: dt.datetime) -> list[s
 def disable(user: User, code: str, now: dt.datetime, required: bool) -> None:
     """Only with a current code, and never for a role that must use a second factor."""
     if required:
-        raise ServiceError("Your role must use two-factor sign-in, so it cannot be turned off.")
+        raise ServiceError(_("Your role must use two-factor sign-in, so it cannot be turned off."))
     check_second_factor(user, code, now)
     _clear(user)
     record_event(user, "account.two_factor_disabled", "user", user.id)
@@ -150,7 +151,7 @@ def reset_by_admin(admin: User, user: User) -> None:
     """Lost phone and recovery codes: an administrator clears the second factor. The user's
     sessions end, and a required role is asked to enrol again at the next sign-in."""
     if not user.two_factor_enrolled and user.totp_secret is None:
-        raise ServiceError("This account has no two-factor sign-in to reset.")
+        raise ServiceError(_("This account has no two-factor sign-in to reset."))
     _clear(user)
     end_all_sessions(user)
     record_event(admin, "account.two_factor_reset", "user", user.id)

@@ -16,6 +16,22 @@ from incubator.extensions import db
 from incubator.services import ServiceError
 
 
+def translated_choices(labels: dict[str, str]) -> list[tuple[str, Any]]:
+    """Choices from a domain label table (marked with ``N_``), worded when the form renders."""
+    return [(value, _l(label)) for value, label in labels.items()]  # noqa: INT001 - extracted via N_
+
+
+def country_choices() -> list[tuple[str, Any]]:
+    """Countries by ISO code, each named in the reader's language when the form renders."""
+    from flask_babel.speaklater import LazyString
+
+    from incubator.domain.applications import COUNTRY_NAMES
+    from incubator.web.templating import country_name
+
+    return [(code, LazyString(country_name, code)) for code, _name in sorted(COUNTRY_NAMES.items(),
+                                                                              key=lambda item: item[1])]
+
+
 def _strip(value: str | None) -> str | None:
     # Pasted addresses often carry spaces; they are never part of the address.
     return value.strip() if isinstance(value, str) else value

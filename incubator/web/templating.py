@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from zoneinfo import ZoneInfo
 
+from babel import Locale
+from babel.dates import format_date
+from babel.dates import format_datetime as format_zoned_datetime
+from babel.numbers import format_decimal
 from flask import Flask, current_app
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
@@ -29,12 +34,48 @@ def in_zone(value: dt.datetime | None, zone: str | None = None) -> dt.datetime |
     return value.astimezone(ZoneInfo(zone or current_app.config["DEFAULT_TIMEZONE"]))
 
 
+# Each language names itself in the switcher, so a reader finds theirs on any page.
+LANGUAGE_NAMES = {"en": "English", "nb": "Norsk (bokmål)", "sv": "Svenska"}
+
+
 def local_datetime(value: dt.datetime | None, zone: str | None = None) -> str:
-    """'28 Feb 2027, 12:00 CET' in the given zone (the call's), whatever the server's."""
+    """'28 Feb 2027, 12:00 CET' ('28 feb. 2027, 12:00 CET' in nb) in the given zone (the call's),
+    whatever the server's; month names follow the reader's language."""
     local = in_zone(value, zone)
     if local is None:
         return ""
-    return f"{local:%d %b %Y, %H:%M} {local.tzname()}"
+    text = format_zoned_datetime(local, "dd MMM y, HH:mm", tzinfo=local.tzinfo, locale=get_locale())
+    return f"{text} {local.tzname()}"
+
+
+def month_year(value: dt.date | None) -> str:
+    """'June 2027', 'juni 2027': a residency month in the reader's language."""
+    return "" if value is None else format_date(value, "LLLL y", locale=get_locale())
+
+
+def long_date(value: dt.date | None) -> str:
+    """'01 March 2027', '01 mars 2027'."""
+    return "" if value is None else format_date(value, "dd MMMM y", locale=get_locale())
+
+
+def month_short(value: dt.date | None) -> str:
+    """'Jun 2027', 'jun. 2027'."""
+    return "" if value is None else format_date(value, "LLL y", locale=get_locale())
+
+
+def short_date(value: dt.date | None) -> str:
+    """'01 Jun 2027', '01 jun. 2027'."""
+    return "" if value is None else format_date(value, "dd MMM y", locale=get_locale())
+
+
+def country_name(code: str) -> str:
+    """A country by its ISO code, named in the reader's language (Babel's CLDR names)."""
+    return Locale.parse(str(get_locale() or "en")).territories.get(code, code)
+
+
+def local_number(value: float | int | None) -> str:
+    """12 345,5 in nb and sv, 12,345.5 in en."""
+    return "" if value is None else format_decimal(value, locale=get_locale())
 
 
 def time_left(deadline: dt.datetime, now: dt.datetime) -> str:
@@ -54,18 +95,48 @@ def time_left(deadline: dt.datetime, now: dt.datetime) -> str:
     return ngettext("%(num)d minute left", "%(num)d minutes left", minutes)
 
 
+class TranslatedLabels(Mapping[str, str]):
+    """A domain label table (marked with ``N_``) read in the reader's language, in pages and
+    emails alike, so no template can forget the ``_()``."""
+
+    def __init__(self, labels: Mapping[str, str]) -> None:
+        self._labels = labels
+
+    def __getitem__(self, key: str) -> str:
+        return _(self._labels[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._labels)
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+
 def register_filters(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["local_datetime"] = local_datetime
+    app.jinja_env.filters["number"] = local_number
+    app.jinja_env.filters["month_year"] = month_year
+    app.jinja_env.filters["month_short"] = month_short
+    app.jinja_env.filters["short_date"] = short_date
+    app.jinja_env.filters["country_name"] = country_name
+    app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.globals["time_left"] = time_left
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.globals["get_locale"] = get_locale
+
+    @app.context_processor
+    def language_context() -> dict[str, object]:
+        supported = current_app.config["SUPPORTED_LOCALES"]
+        return {"current_locale": str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]),
+                "language_choices": [(code, LANGUAGE_NAMES.get(code, code)) for code in supported]}
     # What the applicant may know of an application's state (an unreleased decision is hidden).
     app.jinja_env.globals["shown_state"] = lambda application: applicant_view(application).state
     app.jinja_env.globals["open_offer_for"] = open_offer_for
     app.jinja_env.globals["call_answers"] = answered_questions
     app.jinja_env.globals["labels"] = {
-        "focus": FOCUS_AREAS, "stage": DEVELOPMENT_STAGES, "purpose": RESIDENCY_PURPOSES,
-        "space": SPACE_TYPES, "state": STATE_LABELS,
+        "focus": TranslatedLabels(FOCUS_AREAS), "stage": TranslatedLabels(DEVELOPMENT_STAGES),
+        "purpose": TranslatedLabels(RESIDENCY_PURPOSES), "space": TranslatedLabels(SPACE_TYPES),
+        "state": TranslatedLabels(STATE_LABELS),
     }

@@ -26,13 +26,13 @@ from wtforms.validators import Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from incubator.domain.applications import (
-    COUNTRY_NAMES,
     DEVELOPMENT_STAGES,
     FOCUS_AREAS,
     RESIDENCY_LENGTHS,
     RESIDENCY_PURPOSES,
     SPACE_TYPES,
 )
+from incubator.web.forms import country_choices, translated_choices
 
 CHOOSE = ("", _l("— choose —"))
 
@@ -62,7 +62,7 @@ class CompanyForm(FlaskForm, SaveButtons):
     company_name = StringField(_l("Company name"), validators=[Optional(), Length(max=200)], filters=[_strip],
                                render_kw={"autocomplete": "organization"})
     country = SelectField(_l("Country of registration"),
-                          choices=[CHOOSE, *sorted(COUNTRY_NAMES.items(), key=lambda item: item[1])], default="")
+                          choices=[CHOOSE, *country_choices()], default="")
     org_number = StringField(_l("Organisation number"), validators=[Optional(), Length(max=40)], filters=[_strip],
                              description=_l("As in the national business register, e.g. 923 609 016."))
     founded_year = IntegerField(_l("Year founded"), validators=[Optional(), NumberRange(
@@ -78,8 +78,8 @@ class CompanyForm(FlaskForm, SaveButtons):
 
 
 class FocusForm(FlaskForm, SaveButtons):
-    focus_area = SelectField(_l("Focus area"), choices=[CHOOSE, *FOCUS_AREAS.items()], default="")
-    development_stage = SelectField(_l("Development stage"), choices=[CHOOSE, *DEVELOPMENT_STAGES.items()], default="")
+    focus_area = SelectField(_l("Focus area"), choices=[CHOOSE, *translated_choices(FOCUS_AREAS)], default="")
+    development_stage = SelectField(_l("Development stage"), choices=[CHOOSE, *translated_choices(DEVELOPMENT_STAGES)], default="")
     funding_raised_eur = IntegerField(_l("Funding raised so far (EUR)"), validators=[Optional(), NumberRange(
         min=0, max=2_000_000_000, message=_l("Enter an amount in euros, without spaces or dots."))])
 
@@ -99,8 +99,8 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class ResidencyForm(FlaskForm, SaveButtons):
-    residency_purposes = MultiCheckboxField(_l("What the residency is for"), choices=list(RESIDENCY_PURPOSES.items()))
-    space_type = SelectField(_l("Space needed"), choices=[CHOOSE, *SPACE_TYPES.items()], default="")
+    residency_purposes = MultiCheckboxField(_l("What the residency is for"), choices=translated_choices(RESIDENCY_PURPOSES))
+    space_type = SelectField(_l("Space needed"), choices=[CHOOSE, *translated_choices(SPACE_TYPES)], default="")
     space_needs = _text(_l("Space needs in detail"), 2000, _l("Desks, lab type and safety level, equipment."))
 
 

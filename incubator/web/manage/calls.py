@@ -112,7 +112,7 @@ def _inputs(form: RubricForm) -> list[CriterionInput]:
                 step=data["step"] if data["step"] is not None else Decimal("0.5"),
                 threshold=data["threshold"], descriptors=_parse_descriptors(data["descriptors"])))
         except InvalidOperation as error:
-            raise ServiceError(f"{data['name']}: a number is not valid.") from error
+            raise ServiceError(_("%(name)s: a number is not valid.", name=data["name"])) from error
     return items
 
 

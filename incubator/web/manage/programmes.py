@@ -14,14 +14,13 @@ from sqlalchemy.orm import selectinload
 from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from incubator.domain.applications import COUNTRY_NAMES
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Partner, Programme, Site
 from incubator.services import ServiceError
 from incubator.services import programmes as service
 from incubator.web.access import role_required
-from incubator.web.forms import form_status, show_service_error
+from incubator.web.forms import country_choices, form_status, show_service_error
 from incubator.web.manage.routes import bp
 
 PAGE_SIZE = 25
@@ -36,8 +35,7 @@ class SiteForm(FlaskForm):
     organisation = StringField(_l("Organisation"), validators=[DataRequired(message=_l("Name the organisation.")),
                                                                Length(max=200)])
     city = StringField(_l("City"), validators=[DataRequired(message=_l("Name the city.")), Length(max=100)])
-    country = SelectField(_l("Country"), choices=[("", _l("— choose —"))] + sorted(COUNTRY_NAMES.items(),
-                                                                                    key=lambda kv: kv[1]))
+    country = SelectField(_l("Country"), choices=[("", _l("— choose —")), *country_choices()])
     timezone = StringField(_l("Time zone"), default="Europe/Oslo",
                            validators=[DataRequired(message=_l("Give the time zone.")), Length(max=64)],
                            description=_l("An IANA time zone name, like Europe/Oslo or Europe/Stockholm."))
@@ -166,7 +164,7 @@ def sites() -> Any:
 
 def _sites_page(status: int = 200) -> Any:
     page = db.paginate(select(Site).order_by(Site.name), page=_page_number(), per_page=PAGE_SIZE, error_out=False)
-    return render_template("manage/sites.html", page=page, country_names=COUNTRY_NAMES), status
+    return render_template("manage/sites.html", page=page), status
 
 
 def _site_input(form: SiteForm) -> service.SiteInput:

@@ -45,7 +45,7 @@ from incubator.services import occupancy as occupancy_service
 from incubator.services import offers as offer_service
 from incubator.services import slots as slot_service
 from incubator.web.access import role_required
-from incubator.web.forms import form_status, show_service_error
+from incubator.web.forms import form_status, show_service_error, translated_choices
 from incubator.web.inputs import InputRefused, parse_id, query_int
 from incubator.web.manage.routes import bp
 
@@ -68,7 +68,7 @@ class SlotForm(FlaskForm):
     site_id = SelectField(_l("Site"), coerce=int, validators=[InputRequired(_l("Choose a site."))])
     label = StringField(_l("Name"), validators=[DataRequired(_l("Give the slot a name.")), Length(max=120)],
                         description=_l("E.g. \"Shared lab benches, 3rd floor\"."))
-    space_type = SelectField(_l("Space type"), choices=list(SPACE_TYPES.items()))
+    space_type = SelectField(_l("Space type"), choices=translated_choices(SPACE_TYPES))
     capacity = IntegerField(_l("Places"), validators=[
         InputRequired(_l("Give the number of places.")),
         NumberRange(min=0, max=10_000, message=_l("Give a number of places from 0 to 10,000."))])

@@ -31,6 +31,7 @@ from incubator.services.reviews import (
     MAX_EXPERTISE_LENGTH,
     MAX_LOAD_LIMIT,
 )
+from incubator.web.forms import translated_choices
 
 CONFIDENCE_CHOICES = [
     ("", _l("— choose —")),
@@ -185,7 +186,7 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class ProfileForm(FlaskForm):
-    focus_areas = MultiCheckboxField(_l("Focus areas you can review"), choices=list(FOCUS_AREAS.items()))
+    focus_areas = MultiCheckboxField(_l("Focus areas you can review"), choices=translated_choices(FOCUS_AREAS))
     expertise = TextAreaField(
         _l("Expertise"),
         validators=[Optional(), Length(max=MAX_EXPERTISE_LENGTH,
