@@ -46,10 +46,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from incubator.domain.applications import DEVELOPMENT_STAGES, FOCUS_AREAS
+
+if TYPE_CHECKING:  # numpy itself loads inside the functions that compute
+    import numpy as np
 
 FOCUS_WEIGHT = 0.4
 TEXT_WEIGHT = 0.6
@@ -99,6 +101,7 @@ def application_text(
 
 def focus_matrix(reviewers: Sequence[ReviewerInterests], applications: Sequence[ApplicationTopics]) -> np.ndarray:
     """1.0 where the application's focus area is among the reviewer's, else 0.0."""
+    import numpy as np
     matrix = np.zeros((len(reviewers), len(applications)), dtype=np.float64)
     for i, reviewer in enumerate(reviewers):
         areas = set(reviewer.focus_areas)
@@ -110,6 +113,7 @@ def focus_matrix(reviewers: Sequence[ReviewerInterests], applications: Sequence[
 
 def text_similarity(reviewer_texts: Sequence[str], application_texts: Sequence[str]) -> np.ndarray:
     """Cosine similarity of TF-IDF vectors, fitted on all the given texts together."""
+    import numpy as np
     shape = (len(reviewer_texts), len(application_texts))
     if not shape[0] or not shape[1]:
         return np.zeros(shape, dtype=np.float64)
@@ -141,6 +145,7 @@ def with_bids(affinity: np.ndarray, bids: Mapping[tuple[int, int], str]) -> np.n
     leaves them out entirely), conflicts are left to the caller's exclusion, other levels add
     their ``BID_WEIGHTS``.
     """
+    import numpy as np
     adjusted = np.array(affinity, dtype=np.float64, copy=True)
     for (i, j), level in bids.items():
         if level == "not_willing":

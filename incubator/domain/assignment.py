@@ -56,8 +56,6 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from incubator.domain.errors import (
     MAX_COUNT,
     InstanceError,
@@ -70,7 +68,8 @@ from incubator.domain.errors import (
     type_name,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy itself loads inside the functions that compute
+    import numpy as np
     from ortools.graph.python import min_cost_flow
 
 ReviewerId = str
@@ -97,6 +96,7 @@ class AssignmentInstance:
     allowed: np.ndarray  # (R, A) bool, False for conflicted pairs
 
     def __post_init__(self) -> None:
+        import numpy as np
         n_r, n_a = len(self.reviewer_ids), len(self.application_ids)
         self._set("reviewer_ids", tuple(self.reviewer_ids))
         self._set("application_ids", tuple(self.application_ids))
@@ -113,6 +113,7 @@ class AssignmentInstance:
         object.__setattr__(self, name, value)  # frozen: normalise once, here only
 
     def _check_values(self) -> None:
+        import numpy as np
         for name, values, ids, kind in (
             ("max_load", self.max_load, self.reviewer_ids, "reviewer"),
             ("min_load", self.min_load, self.reviewer_ids, "reviewer"),
@@ -169,6 +170,7 @@ def _check_unique(ids: tuple[str, ...], kind: str) -> None:
 
 
 def _counts(values: object, shape: tuple[int, ...], name: str) -> np.ndarray:
+    import numpy as np
     array = np.asarray(values)
     if array.shape != shape:
         raise InstanceError(f"{name} must have shape {shape}, got {array.shape}")
@@ -178,6 +180,7 @@ def _counts(values: object, shape: tuple[int, ...], name: str) -> np.ndarray:
 
 
 def _matrix(values: object, shape: tuple[int, ...], dtype: type, name: str) -> np.ndarray:
+    import numpy as np
     array = np.asarray(values)
     if array.shape != shape:
         raise InstanceError(f"{name} must have shape {shape}, got {array.shape}")
@@ -196,6 +199,7 @@ def _bad_affinity(reviewer: str, application: str, value: object) -> InstanceErr
 
 def parse_assignment_instance(data: object) -> AssignmentInstance:
     """Check already-decoded JSON and build a validated instance."""
+    import numpy as np
     top = require_object(data, "the assignment instance")
     require_keys(top, "the assignment instance", ("reviewers", "applications", "affinity"), ("conflicts",))
     reviewers = require_object(top["reviewers"], '"reviewers"')
@@ -220,6 +224,7 @@ def parse_assignment_instance(data: object) -> AssignmentInstance:
 
 
 def _parse_reviewers(reviewers: dict[str, object]) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
     max_load, min_load = [], []
     for reviewer, raw in reviewers.items():
         where = f"reviewer {quote(reviewer)}"
@@ -236,6 +241,7 @@ def _parse_reviewers(reviewers: dict[str, object]) -> tuple[np.ndarray, np.ndarr
 
 
 def _parse_applications(applications: dict[str, object]) -> np.ndarray:
+    import numpy as np
     demand = []
     for application, raw in applications.items():
         where = f"application {quote(application)}"
@@ -254,6 +260,7 @@ def _parse_affinity(
     A dense instance has millions of pairs, so every check here is a set or numpy
     operation over a whole row; the slow per-entry scans only run to name a culprit.
     """
+    import numpy as np
     table = require_object(raw, '"affinity"')
     affinity = np.zeros((len(reviewer_index), len(application_index)), dtype=np.float64)
     for reviewer, row in table.items():
@@ -275,6 +282,8 @@ def _parse_affinity(
 
 
 def _finite_values(reviewer: str, row: dict[str, object]) -> np.ndarray:
+    import numpy as np
+
     # type() rather than isinstance(): JSON true/false arrive as bool, a subclass of int.
     if set(map(type, row.values())) <= {int, float}:
         try:
@@ -320,6 +329,7 @@ def _parse_conflicts(
 
 def solve_assignment(instance: AssignmentInstance) -> AssignmentResult:
     """The lexicographically optimal assignment described in the module docstring."""
+    import numpy as np
     pair_r, pair_x = np.nonzero(instance.allowed)
     if pair_r.size and instance.demand.sum() and instance.max_load.sum():
         used = _solve_flow(instance, pair_r, pair_x)
@@ -331,6 +341,7 @@ def solve_assignment(instance: AssignmentInstance) -> AssignmentResult:
 
 def _solve_flow(instance: AssignmentInstance, pair_r: np.ndarray, pair_x: np.ndarray) -> np.ndarray:
     """Solve the min-cost max-flow; returns a mask of the candidate pairs that are used."""
+    import numpy as np
     n_r, n_a = len(instance.reviewer_ids), len(instance.application_ids)
     reviewer_node = np.arange(2, 2 + n_r, dtype=np.int32)
     application_node = np.arange(2 + n_r, 2 + n_r + n_a, dtype=np.int32)
@@ -368,6 +379,7 @@ def _add_arcs(
     capacities: np.ndarray,
     unit_cost: int,
 ) -> None:
+    import numpy as np
     n = capacities.size
     flow.add_arcs_with_capacity_and_unit_cost(
         np.broadcast_to(np.asarray(tails, dtype=np.int32), (n,)).copy(),
@@ -389,6 +401,7 @@ def _cost_scale(instance: AssignmentInstance, affinity: np.ndarray, total_demand
     visits each reviewer (and each application) at most once, so it uses at most
     2 * min(R, A) reviewer->application arcs, each worth at most the largest scaled cost.
     """
+    import numpy as np
     n_nodes = 2 + len(instance.reviewer_ids) + len(instance.application_ids)
     cycle_arcs = 2 * min(len(instance.reviewer_ids), len(instance.application_ids))
     needs_bonus = bool(instance.min_load.any())
@@ -408,6 +421,7 @@ def _cost_scale(instance: AssignmentInstance, affinity: np.ndarray, total_demand
 
 
 def _result(instance: AssignmentInstance, pair_r: np.ndarray, pair_x: np.ndarray) -> AssignmentResult:
+    import numpy as np
     reviewers, applications = instance.reviewer_ids, instance.application_ids
     lists: list[list[str]] = [[] for _ in applications]
     for r, x in zip(pair_r.tolist(), pair_x.tolist(), strict=True):

@@ -35,8 +35,7 @@ import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import chain
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from incubator.domain.errors import (
     InstanceError,
@@ -48,6 +47,9 @@ from incubator.domain.errors import (
     require_object,
     type_name,
 )
+
+if TYPE_CHECKING:  # numpy itself loads inside the functions that compute
+    import numpy as np
 
 ApplicantId = str
 SlotId = str
@@ -158,6 +160,7 @@ def parse_matching_instance(data: object) -> MatchingInstance:
 
 def solve_matching(instance: MatchingInstance) -> MatchingResult:
     """The applicant-optimal stable matching, by applicant-proposing deferred acceptance."""
+    import numpy as np
     slot_ids = list(instance.slots)
     applicant_ids = list(instance.applicants)
     capacity = [instance.slots[s].capacity for s in slot_ids]
@@ -213,6 +216,7 @@ def _mutually_acceptable_options(
     did not rank, and slots with no capacity, are dropped here, so the proposal loop never
     sees them.
     """
+    import numpy as np
     slot_index = {s: i for i, s in enumerate(slot_ids)}
     applicant_index = {a: i for i, a in enumerate(applicant_ids)}
     n_slots = len(slot_ids)
@@ -244,6 +248,7 @@ def _mutually_acceptable_options(
 
 
 def _indices(index: dict[str, int], ids: Iterable[str]) -> np.ndarray:
+    import numpy as np
     return np.fromiter(map(index.__getitem__, ids), np.int64)
 
 

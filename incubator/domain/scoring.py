@@ -16,9 +16,11 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import numpy as np
+if TYPE_CHECKING:  # numpy itself loads inside the functions that compute
+    import numpy as np
+
 
 Number = Decimal | float | int
 
@@ -201,6 +203,7 @@ def aggregate_many(application_ids: Sequence[int] | np.ndarray, scores: Sequence
     Python loop over them would be most of the ranking board's time. Gives the same numbers
     as ``aggregate`` per application (to float rounding; the tests compare them).
     """
+    import numpy as np
     ids = np.asarray(application_ids, dtype=np.int64)
     values = np.asarray(scores, dtype=np.float64)
     if ids.size == 0:
@@ -279,6 +282,7 @@ def normalised_array(reviewer_ids: Sequence[int] | np.ndarray, scores: Sequence[
     Returns the corrected scores in the input's order. The rule is the one documented on
     ``normalise_scores``; this is the form the ranking service uses for 300,000 reviews.
     """
+    import numpy as np
     reviewers = np.asarray(reviewer_ids, dtype=np.int64)
     values = np.asarray(scores, dtype=np.float64)
     if values.size == 0:
@@ -334,7 +338,7 @@ def rank(applications: Sequence[AppScores], by: str = "mean", normalised: bool =
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_NEVER = np.iinfo(np.int64).max
+_NEVER = 2**63 - 1  # int64 max, written out so numpy need not load at import
 _MICROSECOND = dt.timedelta(microseconds=1)
 
 
@@ -346,6 +350,7 @@ def rank_order(values: Sequence[float | None], submitted_at: Sequence[dt.datetim
     which cannot tell two microseconds apart at today's timestamps); naive times count as
     UTC and a missing time as later than any.
     """
+    import numpy as np
     missing = np.fromiter((value is None for value in values), dtype=bool, count=len(values))
     negated = np.fromiter((0.0 if value is None else -value for value in values), dtype=np.float64,
                           count=len(values))

@@ -12,8 +12,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, select
@@ -48,6 +48,9 @@ from incubator.services.audit import record_event
 from incubator.services.conflicts import record_detected_conflicts
 from incubator.services.notifications import queue_email
 from incubator.services.pools import bids_in_call, pool_entry_of
+
+if TYPE_CHECKING:  # numpy itself loads inside the functions that compute
+    import numpy as np
 
 # A reviewer without a profile is still assignable, with the profile's own defaults.
 DEFAULT_MAX_LOAD = 10
@@ -373,6 +376,7 @@ def _solve_and_insert(manager: User, call: Call, reviewers: Sequence[Reviewer],
 def _build_instance(call: Call, reviewers: Sequence[Reviewer], applications: Sequence[Application],
                     bids: dict[tuple[int, int], str] | None = None, *,
                     allow_not_willing: bool = False) -> AssignmentInstance:
+    import numpy as np
     reviewer_at = {r.user.id: i for i, r in enumerate(reviewers)}
     application_at = {a.id: j for j, a in enumerate(applications)}
     allowed = np.ones((len(reviewers), len(applications)), dtype=bool)

@@ -18,7 +18,8 @@ from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
-from sqlalchemy import select
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import func, select
 
 from incubator.domain.applications import DECIDED_STATES, ApplicationState
 from incubator.domain.roles import Role
@@ -32,6 +33,31 @@ from incubator.services.visibility import applicant_view
 
 DECISIONS = (ApplicationState.ACCEPTED, ApplicationState.WAITLISTED, ApplicationState.REJECTED)
 DECIDABLE_STATES = frozenset({ApplicationState.SUBMITTED, ApplicationState.UNDER_REVIEW}) | DECIDED_STATES
+DECISIONS_PER_PAGE = 50
+
+
+def decision_page(call_id: int, *, search: str = "", state: ApplicationState | None = None, page: int = 1,
+                  per_page: int = DECISIONS_PER_PAGE) -> Pagination:
+    """One page of a call's decidable applications by company name, searched and filtered in SQL.
+
+    A call may hold 100,000 applications: the page reads ``per_page`` rows, never the call.
+    """
+    states = [state.value] if state in DECIDABLE_STATES else [s.value for s in DECIDABLE_STATES]
+    query = select(Application).where(Application.call_id == call_id, Application.state.in_(states))
+    if search:
+        named = func.lower(Application.company_name).contains(search.lower(), autoescape=True)
+        query = query.where(named)
+    query = query.order_by(Application.company_name, Application.id)
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+def unreleased_count(call_id: int) -> int:
+    """Decided applications of the call whose decision has not reached the applicant yet."""
+    return db.session.scalar(
+        select(func.count()).select_from(Application)
+        .where(Application.call_id == call_id, Application.decision_released_at.is_(None),
+               Application.state.in_([s.value for s in DECIDED_STATES]))
+    ) or 0
 
 
 def _ensure_manager(user: User) -> None:

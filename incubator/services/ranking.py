@@ -24,9 +24,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import Executable, Float, Row, and_, case, cast, func, select
 
 from incubator.database import utcnow
@@ -55,6 +54,9 @@ from incubator.models import (
     User,
 )
 from incubator.services.audit import record_event
+
+if TYPE_CHECKING:  # numpy itself loads inside the functions that compute
+    import numpy as np
 
 SORT_KEYS = ("rank", "company", "programmes", "state", "reviews", "mean", "median", "std", "range",
              "normalised", "flags", "submitted")
@@ -216,6 +218,7 @@ class ReviewTotals:
         one is the sum less the other two (exact but for float rounding, ~1e-15). So the usual call, three reviewers each, needs no
         row per review for its median and spread, only one aggregate row per application.
         """
+        import numpy as np
         one, two, three = self.counts >= 1, self.counts >= 2, self.counts == 3
         middle = self.sums - self.minima - self.maxima
         ids = np.concatenate([self.application_ids[one], self.application_ids[two], self.application_ids[three]])
@@ -243,6 +246,7 @@ def _application_rows(call_id: int) -> dict[int, RankingRow]:
 
 def _review_totals(call_id: int) -> ReviewTotals:
     """The one aggregate over the call's submitted reviews: n, sum, min and max per application."""
+    import numpy as np
     score = cast(Review.weighted_score, Float)
     result = _execute(
         select(Review.application_id, func.count(), func.sum(score), func.min(score), func.max(score))
@@ -303,6 +307,7 @@ def _attach_threshold_failures(rows: Mapping[int, RankingRow], result: Sequence[
     Only a mean below a threshold can fail it, so numpy picks those rows out of the
     100,000 first and the domain rule (with its tolerance for float noise) decides them.
     """
+    import numpy as np
     with_threshold = [rule for rule in rules if rule.threshold is not None and rule.id in criterion_ids]
     if not with_threshold or not result:
         return
@@ -331,6 +336,7 @@ def _attach_programmes(rows: Mapping[int, RankingRow], call_id: int) -> None:
 
 def _submitted_reviews(call_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Application ids, reviewer ids and weighted scores of every submitted review in the call."""
+    import numpy as np
     # CAST to float in SQL: PostgreSQL would otherwise return Decimals, ten times slower to
     # build and to do arithmetic on than the floats the statistics use anyway.
     result = _execute(

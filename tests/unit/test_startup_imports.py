@@ -1,7 +1,8 @@
 """Creating the app (every web worker, command and the scheduler does) loads no heavy library.
 
-scikit-learn, OR-Tools and SciPy take seconds to import; only computing reviewer assignments
-needs them, so they are imported inside the functions that use them. Checked in a fresh
+scikit-learn, OR-Tools and SciPy take seconds to import and NumPy a tenth of one; only computing
+reviewer assignments, matches and the ranking board needs them, so they are imported inside the
+functions that use them. Checked in a fresh
 interpreter, since this test process has imported everything already.
 """
 
@@ -13,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ("sklearn", "ortools", "scipy", "pandas")
+HEAVY = ("sklearn", "ortools", "scipy", "pandas", "numpy")
 PROBE = """
 import json, sys
 from incubator import create_app

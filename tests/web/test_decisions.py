@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Application, AuditEvent, OutboundEmail, Review
+from incubator.services.decisions import DECISIONS_PER_PAGE
 from tests.conftest import csrf_token
 from tests.factories import make_application, make_call
 
@@ -159,3 +162,66 @@ def test_applicant_may_withdraw_while_decision_is_unreleased(manager_client: Fla
     assert response.status_code == 302
     db.session.refresh(application)
     assert application.state == "withdrawn"
+
+
+# ------------------------------------------------------------------ a page, not the whole call
+
+
+def _listed(html: str) -> list[str]:
+    """Application ids of the page's selection boxes, in the order shown."""
+    return re.findall(r'name="application_ids" value="(\d+)"', html)
+
+
+def test_decisions_are_paged_by_company_name_at_the_page_size(manager_client: FlaskClient, make_user) -> None:
+    call = make_call()
+    size = DECISIONS_PER_PAGE
+    made = [submitted(make_user, call, company_name=f"Company {n:03d}") for n in range(size + 1)]
+    page = f"/manage/calls/{call.id}/decisions"
+    first = manager_client.get(page).get_data(as_text=True)
+    second = manager_client.get(f"{page}?page=2").get_data(as_text=True)
+    assert _listed(first) == [str(a.id) for a in made[:size]]  # ordered by name, exactly one page
+    assert _listed(second) == [str(made[size].id)]  # the boundary row, once
+    assert "Page 1 of 2" in first and f"{page}?page=2" in first
+    assert _listed(manager_client.get(f"{page}?page=3").get_data(as_text=True)) == []
+
+
+def test_decisions_search_and_state_filter_run_on_the_server(manager_client: FlaskClient, make_user) -> None:
+    call = make_call()
+    soil = submitted(make_user, call, company_name="Soil Sensors AS")
+    rejected = make_application(make_user(Role.APPLICANT), call, state="rejected", complete=True,
+                                company_name="Soil 100% AB")
+    submitted(make_user, call, company_name="Payroll Oy")
+    page = f"/manage/calls/{call.id}/decisions"
+    assert sorted(_listed(manager_client.get(f"{page}?q=soil").get_data(as_text=True))) == sorted(
+        [str(soil.id), str(rejected.id)])
+    assert _listed(manager_client.get(f"{page}?q=100%25").get_data(as_text=True)) == [str(rejected.id)]
+    assert _listed(manager_client.get(f"{page}?q=soil&state=rejected").get_data(as_text=True)) == [str(rejected.id)]
+    assert "No applications found." in manager_client.get(f"{page}?q=nothing-like-it").get_data(as_text=True)
+
+
+def test_decisions_page_refuses_hostile_query_values(manager_client: FlaskClient) -> None:
+    page = f"/manage/calls/{make_call().id}/decisions"
+    for query in ("page=0", "page=abc", "page=99999999999999999999", "state=draft", "state=<b>"):
+        assert manager_client.get(f"{page}?{query}").status_code == 400, query
+
+
+def test_bulk_decision_on_more_than_a_page_is_refused(manager_client: FlaskClient, make_user) -> None:
+    call = make_call()
+    application = submitted(make_user, call)
+    ids = [str(application.id)] + [str(n) for n in range(10_000_000, 10_000_000 + DECISIONS_PER_PAGE)]
+    page = f"/manage/calls/{call.id}/decisions"
+    response = manager_client.post(f"{page}/bulk", data={"csrf_token": csrf_token(manager_client, page),
+                                                          "decision": "accepted", "application_ids": ids})
+    assert response.status_code == 400
+    assert f"Select at most {DECISIONS_PER_PAGE} applications at once." in response.get_data(as_text=True)
+    db.session.refresh(application)
+    assert application.state == "under_review"
+
+
+def test_unreleased_decisions_are_counted_across_pages(manager_client: FlaskClient, make_user) -> None:
+    call = make_call()
+    for n in range(DECISIONS_PER_PAGE + 2):
+        make_application(make_user(Role.APPLICANT), call, state="accepted" if n % 2 else "under_review",
+                         complete=True, company_name=f"Company {n:03d}")
+    body = manager_client.get(f"/manage/calls/{call.id}/decisions?page=2").get_data(as_text=True)
+    assert f"{(DECISIONS_PER_PAGE + 2) // 2} decisions are not released yet." in body

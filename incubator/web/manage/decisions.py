@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -22,7 +22,7 @@ from incubator.services import ServiceError, decisions
 from incubator.services.committee import rows_by_application
 from incubator.services.ranking import ranking_for_call
 from incubator.web.access import role_required
-from incubator.web.inputs import form_ids
+from incubator.web.inputs import InputRefused, form_ids, query_int
 from incubator.web.manage.routes import bp
 
 DECISION_CHOICES = [("accepted", _l("Accept")), ("waitlisted", _l("Waitlist")), ("rejected", _l("Reject"))]
@@ -82,12 +82,29 @@ def decisions_page(call_id: int) -> Any:
     return _render_decisions(call, BulkDecisionForm())
 
 
+def _state_filter() -> ApplicationState | None:
+    raw = request.args.get("state", "").strip()
+    if not raw:
+        return None
+    try:
+        state = ApplicationState(raw)
+    except ValueError:
+        state = None
+    if state not in decisions.DECIDABLE_STATES:
+        raise InputRefused(_("Choose a state from the list."))
+    return state
+
+
 def _render_decisions(call: Call, bulk_form: BulkDecisionForm, status: int = 200) -> Any:
-    applications = call_applications(call)
-    unreleased = [a for a in applications if a.state_enum in DECIDED_STATES and a.decision_released_at is None]
+    search = request.args.get("q", "").strip()[:100]
+    state = _state_filter()
+    page = decisions.decision_page(call.id, search=search, state=state, page=query_int("page", 1))
     ranking = rows_by_application(ranking_for_call(call))
-    return render_template("manage/decisions.html", call=call, applications=applications, bulk_form=bulk_form,
-                           undo_form=UndoForm(), unreleased=unreleased, ranking=ranking), status
+    states = [s for s in ApplicationState if s in decisions.DECIDABLE_STATES]
+    return render_template("manage/decisions.html", call=call, page=page, applications=page.items,
+                           bulk_form=bulk_form, undo_form=UndoForm(), unreleased=decisions.unreleased_count(call.id),
+                           ranking=ranking, search=search, state=state.value if state else "",
+                           states=states), status
 
 
 @bp.route("/applications/<int:application_id>/decision", methods=["POST"])
@@ -132,6 +149,9 @@ def decide_in_bulk(call_id: int) -> Any:
         return _render_decisions(call, form, 400)
     if not ids:
         form.form_errors.append(_("Select at least one application."))
+        return _render_decisions(call, form, 400)
+    if len(set(ids)) > decisions.DECISIONS_PER_PAGE:  # the page shows no more; a bigger list is forged
+        form.form_errors.append(_("Select at most %(count)d applications at once.", count=decisions.DECISIONS_PER_PAGE))
         return _render_decisions(call, form, 400)
     chosen = list(db.session.scalars(select(Application).where(Application.id.in_(ids),
                                                                   Application.call_id == call.id)))
