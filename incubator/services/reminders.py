@@ -250,7 +250,7 @@ def reviewer_calendar(user: User) -> list[CalendarEvent]:
             done = " ✓" if state == "submitted" else ""
             events.append(CalendarEvent(
                 uid=f"review-{assignment_id}", starts=due_at,
-                summary=f"Review due: {name}{done}", description=title,
+                summary=_("Review due: %(name)s", name=name) + done, description=title,
                 url=public_url("review.application", application_id=application_id)))
     return events
 
@@ -263,13 +263,15 @@ def manager_calendar() -> list[CalendarEvent]:
         for call in calls:
             link = public_url("manage.call_hub", call_id=call.id)
             milestones: list[tuple[str, dt.datetime | dt.date | None, str]] = [
-                ("opens", call.opens_at, "Call opens"), ("closes", call.closes_at, "Call closes"),
-                ("reviews", call.review_deadline, "Reviews due"), ("decision", call.decision_date, "Decisions"),
+                ("opens", call.opens_at, _("Call opens: %(call)s", call=call.title)),
+                ("closes", call.closes_at, _("Call closes: %(call)s", call=call.title)),
+                ("reviews", call.review_deadline, _("Reviews due: %(call)s", call=call.title)),
+                ("decision", call.decision_date, _("Decisions: %(call)s", call=call.title)),
             ]
-            for slug, when, label in milestones:
+            for slug, when, summary in milestones:
                 if when is not None:
                     events.append(CalendarEvent(uid=f"call-{call.id}-{slug}", starts=when,
-                                                summary=f"{label}: {call.title}", url=link))
+                                                summary=summary, url=link))
     return events
 
 
