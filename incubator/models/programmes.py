@@ -82,6 +82,15 @@ TRANSLATED_CALL_TEXTS = ("title", "description", "eligibility_summary")
 CALL_TEXT_LOCALES = ("nb", "sv")
 
 
+def translated_call_text(main: str, translations: dict[str, dict[str, str]] | None, name: str,
+                         locale: str | None) -> str:
+    """``name``'s text in ``locale`` from a call's translations, else its ``main`` text; for
+    code that read the columns rather than a Call (the reminder sweep)."""
+    if name not in TRANSLATED_CALL_TEXTS:
+        raise ValueError(f"{name} is not a translated call text")
+    return (translations or {}).get(locale or "", {}).get(name, "") or main
+
+
 class Call(db.Model):
     """An intake round of one or more programmes."""
 
@@ -134,10 +143,7 @@ class Call(db.Model):
     def text(self, name: str, locale: str | None) -> str:
         """The call's title, description or eligibility summary in the reader's language, or
         the main text when the manager gave none in that language."""
-        if name not in TRANSLATED_CALL_TEXTS:
-            raise ValueError(f"{name} is not a translated call text")
-        translated = (self.translations or {}).get(locale or "", {}).get(name, "")
-        return translated or getattr(self, name)
+        return translated_call_text(getattr(self, name), self.translations, name, locale)
 
     def is_open(self, now: dt.datetime) -> bool:
         return self.state == "published" and self.opens_at <= now < self.closes_at

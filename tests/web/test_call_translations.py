@@ -4,13 +4,22 @@ main text where none was given; a clone keeps them."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from incubator.database import utcnow
+from incubator.domain.roles import Role
 from incubator.extensions import db
-from incubator.models import Call, OutboundEmail
+from incubator.models import Call, OutboundEmail, User
+from incubator.services import ServiceError
+from incubator.services import calls as calls_service
 from incubator.services.applications import submit_application
 from tests.conftest import csrf_token
 from tests.factories import make_application, make_call
@@ -86,3 +95,21 @@ def test_the_submission_email_names_the_call_in_the_recipients_language(app: Fla
     email = db.session.scalars(select(OutboundEmail).where(OutboundEmail.to_address == swede.email)).one()
     assert "Höstintag" in email.subject and "Höstintag" in email.body_text
     assert "Autumn intake" not in email.subject + email.body_text
+
+
+def test_the_service_refuses_a_translation_over_the_main_texts_limit(make_user: Callable[..., User]) -> None:
+    """Callers other than the editor form (CLI, demo data) meet the same limits."""
+    template = make_call()
+    now = utcnow()
+    item = calls_service.CallInput(
+        title="Autumn", slug="autumn-limits", description="", eligibility_summary="", timezone="Europe/Oslo",
+        opens_at=now + dt.timedelta(days=1), closes_at=now + dt.timedelta(days=30), review_deadline=None,
+        decision_date=None, reviewers_per_application=2, disagreement_threshold=Decimal("1.00"),
+        programmes=[calls_service.OfferedProgramme(programme_id=template.programmes[0].programme_id)],
+        translations={"sv": {"eligibility_summary": "x" * 5001}})
+    with pytest.raises(ServiceError, match="longer than 5000 characters") as refused:
+        calls_service.create_call(make_user(Role.MANAGER), item)
+    assert refused.value.field == "eligibility_summary_sv"
+    accepted = calls_service.create_call(make_user(Role.MANAGER), dataclasses.replace(
+        item, translations={"sv": {"eligibility_summary": "x" * 5000}, "de": {"title": "Herbst"}}))
+    assert accepted.translations == {"sv": {"eligibility_summary": "x" * 5000}}  # unknown languages dropped
