@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -75,6 +76,21 @@ class Programme(db.Model):
 CALL_STATE_VALUES = ", ".join(f"'{value}'" for value in CALL_STATES)
 
 
+# The texts of a call a manager may give in other languages than the main one.
+TRANSLATED_CALL_TEXTS = ("title", "description", "eligibility_summary")
+# The languages besides the main (English) one that a call's texts may be given in.
+CALL_TEXT_LOCALES = ("nb", "sv")
+
+
+def translated_call_text(main: str, translations: dict[str, dict[str, str]] | None, name: str,
+                         locale: str | None) -> str:
+    """``name``'s text in ``locale`` from a call's translations, else its ``main`` text; for
+    code that read the columns rather than a Call (the reminder sweep)."""
+    if name not in TRANSLATED_CALL_TEXTS:
+        raise ValueError(f"{name} is not a translated call text")
+    return (translations or {}).get(locale or "", {}).get(name, "") or main
+
+
 class Call(db.Model):
     """An intake round of one or more programmes."""
 
@@ -93,6 +109,11 @@ class Call(db.Model):
     state: Mapped[str] = mapped_column(String(20), default="published", server_default="published")
     description: Mapped[str] = mapped_column(Text, default="")
     eligibility_summary: Mapped[str] = mapped_column(Text, default="")
+    # The manager's own versions of the texts above in other languages, {"nb": {"title": ...}};
+    # a text not given there falls back to the main one (see text()). Replaced whole, never
+    # changed in place, so the plain JSON type notices every change.
+    translations: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict,
+                                                                  server_default=text("'{}'"))
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Oslo")
     opens_at: Mapped[dt.datetime]
     closes_at: Mapped[dt.datetime]
@@ -118,6 +139,11 @@ class Call(db.Model):
     questions: Mapped[list[CallQuestion]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="[CallQuestion.position, CallQuestion.id]"
     )
+
+    def text(self, name: str, locale: str | None) -> str:
+        """The call's title, description or eligibility summary in the reader's language, or
+        the main text when the manager gave none in that language."""
+        return translated_call_text(getattr(self, name), self.translations, name, locale)
 
     def is_open(self, now: dt.datetime) -> bool:
         return self.state == "published" and self.opens_at <= now < self.closes_at

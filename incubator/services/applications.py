@@ -30,7 +30,7 @@ from incubator.links import public_url
 from incubator.models import Application, Call, ProgrammePreference, User
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
-from incubator.services.notifications import queue_email
+from incubator.services.notifications import call_title, queue_email
 from incubator.services.questions import missing_question_labels
 from incubator.services.visibility import applicant_view
 
@@ -191,7 +191,7 @@ def submit_application(application: Application, user: User, now: dt.datetime) -
     record_event(user, "application.submitted", "application", application.id, call_id=application.call_id)
     queue_email(
         user.email,
-        _l("Application received: %(call)s", call=application.call.title),
+        _l("Application received: %(call)s", call=call_title(application.call)),
         "application_submitted",
         kind="application_submitted",
         locale=user.locale,

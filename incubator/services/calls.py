@@ -30,8 +30,12 @@ from incubator.models import (
     QuestionOption,
     User,
 )
+from incubator.models.programmes import CALL_TEXT_LOCALES, TRANSLATED_CALL_TEXTS
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
+
+# The longest title, description and eligibility summary, in any language.
+TEXT_LIMITS = {"title": 200, "description": 20000, "eligibility_summary": 5000}
 
 
 class CallConflict(ServiceError):
@@ -59,6 +63,8 @@ class CallInput:
     reviewers_per_application: int
     disagreement_threshold: Decimal
     programmes: list[OfferedProgramme]
+    # {"nb": {"title": ..., "description": ..., "eligibility_summary": ...}}; empty texts fall back.
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _require_manager(user: User) -> None:
@@ -81,6 +87,16 @@ def _check_slug(slug: str, own_id: int | None) -> None:
         raise ServiceError(_("Another call uses the web address %(slug)s; choose another slug.", slug=slug), field="slug")
 
 
+def _check_translations(translations: dict[str, dict[str, str]]) -> None:
+    """The same limits as the main texts, so a translation never outgrows what a page shows."""
+    for locale, texts in translations.items():
+        for name, value in texts.items():
+            limit = TEXT_LIMITS.get(name)
+            if limit is not None and len(value.strip()) > limit:
+                raise ServiceError(_("A translated text is longer than %(limit)s characters.", limit=limit),
+                                   field=f"{name}_{locale}")
+
+
 def _check_input(item: CallInput, own_id: int | None) -> None:
     if not item.title.strip():
         raise ServiceError(_("Give the call a title."), field="title")
@@ -101,6 +117,7 @@ def _check_input(item: CallInput, own_id: int | None) -> None:
         raise ServiceError(_("Each application needs at least one reviewer."), field="reviewers_per_application")
     if item.disagreement_threshold <= 0:
         raise ServiceError(_("The disagreement threshold must be above 0."), field="disagreement_threshold")
+    _check_translations(item.translations)
     if not item.programmes:
         raise ServiceError(_("Offer at least one programme in the call."))
     for offered in item.programmes:
@@ -131,6 +148,19 @@ def _apply(call: Call, item: CallInput) -> None:
     call.review_deadline, call.decision_date = item.review_deadline, item.decision_date
     call.reviewers_per_application = item.reviewers_per_application
     call.disagreement_threshold = item.disagreement_threshold
+    call.translations = _clean_translations(item.translations)
+
+
+def _clean_translations(given: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Only the known texts in supported languages other than English, stripped; an empty text
+    is left out so the reader gets the main one rather than nothing."""
+    cleaned: dict[str, dict[str, str]] = {}
+    for locale in CALL_TEXT_LOCALES:
+        texts = {name: value.strip() for name, value in given.get(locale, {}).items()
+                 if name in TRANSLATED_CALL_TEXTS and value.strip()}
+        if texts:
+            cleaned[locale] = texts
+    return cleaned
 
 
 def _set_programmes(call: Call, offered: list[OfferedProgramme]) -> None:
@@ -235,7 +265,8 @@ def clone_call(manager: User, source: Call, title: str, slug: str) -> Call:
                 eligibility_summary=source.eligibility_summary, timezone=source.timezone,
                 opens_at=source.opens_at, closes_at=source.closes_at, review_deadline=source.review_deadline,
                 decision_date=source.decision_date, reviewers_per_application=source.reviewers_per_application,
-                disagreement_threshold=source.disagreement_threshold)
+                disagreement_threshold=source.disagreement_threshold,
+                translations={locale: dict(texts) for locale, texts in (source.translations or {}).items()})
     call.programmes = [CallProgramme(programme_id=row.programme_id, position=row.position,
                                      eligible_countries=list(row.eligible_countries),
                                      eligibility_note=row.eligibility_note) for row in source.programmes]

@@ -28,7 +28,7 @@ from incubator.links import public_url
 from incubator.models import Application, CommitteeNote, Review, User
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
-from incubator.services.notifications import queue_email
+from incubator.services.notifications import call_title, queue_email
 from incubator.services.visibility import applicant_view
 
 DECISIONS = (ApplicationState.ACCEPTED, ApplicationState.WAITLISTED, ApplicationState.REJECTED)
@@ -157,7 +157,7 @@ def decision_email_parts(application: Application, *, preview: bool = False) -> 
     if not view.decision_released:
         raise RuntimeError("a decision email is written only for a released decision")
     # Lazy, so it is worded in the recipient's language where the email is rendered.
-    title, state = application.call.title, view.state
+    title, state = call_title(application.call), view.state
     subject = LazyString(lambda: f"{DECISION_SUBJECTS[state]}: {title}")
     return subject, {
         "application": application,

@@ -9,13 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask import render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 from flask_babel.speaklater import LazyString
 
 from incubator.extensions import db
-from incubator.models import OutboundEmail
+from incubator.models import Call, OutboundEmail
 
 OUTBOX_DIRTY = "outbox_dirty"
+
+
+def call_title(call: Call) -> LazyString:
+    """The call's title for an email subject, read when the subject is rendered (inside
+    queue_email's force_locale), so the recipient gets their language's version."""
+    return LazyString(lambda: call.text("title", str(get_locale() or "")))
 
 
 def queue_email(

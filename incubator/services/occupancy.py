@@ -8,7 +8,7 @@ import heapq
 import io
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Select, func, select, tuple_
@@ -266,12 +266,13 @@ CSV_HEADER = ("programme", "site", "slot", "space_type", "month", "capacity", "r
               "utilisation")
 
 
-def occupancy_csv(pages: Iterable[Occupancy]) -> Iterator[str]:
+def occupancy_csv(pages: Iterable[Occupancy], labels: Mapping[str, str] | None = None) -> Iterator[str]:
     """One row per slot and month, a page of slots at a time (so a response can stream it);
-    utilisation is residents ÷ capacity, empty when closed."""
+    utilisation is residents ÷ capacity, empty when closed. ``labels`` lets the web layer pass
+    headers in the reader's language; a column without one keeps its CSV_HEADER name."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
+    writer.writerow([(labels or {}).get(column, column) for column in CSV_HEADER])
     for data in pages:
         for timeline in data.slots:
             slot = timeline.slot

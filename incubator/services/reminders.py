@@ -70,6 +70,7 @@ from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.links import public_base_url, public_url
 from incubator.models import Application, Assignment, Call, OutboundEmail, Review, ReviewerProfile, User
+from incubator.models.programmes import translated_call_text
 from incubator.models.reminders import CallReminderPolicy, NotificationPreference, SentReminder
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
@@ -250,7 +251,7 @@ def reviewer_calendar(user: User) -> list[CalendarEvent]:
             done = " ✓" if state == "submitted" else ""
             events.append(CalendarEvent(
                 uid=f"review-{assignment_id}", starts=due_at,
-                summary=f"Review due: {name}{done}", description=title,
+                summary=_("Review due: %(name)s", name=name) + done, description=title,
                 url=public_url("review.application", application_id=application_id)))
     return events
 
@@ -263,13 +264,15 @@ def manager_calendar() -> list[CalendarEvent]:
         for call in calls:
             link = public_url("manage.call_hub", call_id=call.id)
             milestones: list[tuple[str, dt.datetime | dt.date | None, str]] = [
-                ("opens", call.opens_at, "Call opens"), ("closes", call.closes_at, "Call closes"),
-                ("reviews", call.review_deadline, "Reviews due"), ("decision", call.decision_date, "Decisions"),
+                ("opens", call.opens_at, _("Call opens: %(call)s", call=call.title)),
+                ("closes", call.closes_at, _("Call closes: %(call)s", call=call.title)),
+                ("reviews", call.review_deadline, _("Reviews due: %(call)s", call=call.title)),
+                ("decision", call.decision_date, _("Decisions: %(call)s", call=call.title)),
             ]
-            for slug, when, label in milestones:
+            for slug, when, summary in milestones:
                 if when is not None:
                     events.append(CalendarEvent(uid=f"call-{call.id}-{slug}", starts=when,
-                                                summary=f"{label}: {call.title}", url=link))
+                                                summary=summary, url=link))
     return events
 
 
@@ -300,18 +303,19 @@ def _load_calls(now: dt.datetime) -> tuple[dict[int, CallSchedule], _Context]:
     """Calls still collecting or reviewing, with their policies (one query)."""
     horizon = now - dt.timedelta(days=60)
     rows = db.session.execute(
-        select(Call.id, Call.title, Call.timezone, Call.closes_at, Call.review_deadline, CallReminderPolicy)
+        select(Call.id, Call.title, Call.translations, Call.timezone, Call.closes_at, Call.review_deadline,
+               CallReminderPolicy)
         .outerjoin(CallReminderPolicy, CallReminderPolicy.call_id == Call.id)
         .where(or_(Call.closes_at >= horizon, Call.review_deadline >= horizon))
     ).all()
     default_zone = current_app.config.get("DEFAULT_TIMEZONE", "Europe/Oslo")
     schedules: dict[int, CallSchedule] = {}
     context = _Context()
-    for call_id, title, timezone, closes_at, deadline, policy_row in rows:
+    for call_id, title, translations, timezone, closes_at, deadline, policy_row in rows:
         policy = policy_row.to_policy() if policy_row is not None else DEFAULT_POLICY
         schedules[call_id] = CallSchedule(policy, policy_domain.zone_of(timezone, default_zone))
-        context.calls[call_id] = {"id": call_id, "title": title, "timezone": timezone, "closes_at": closes_at,
-                                  "review_deadline": deadline}
+        context.calls[call_id] = {"id": call_id, "title": title, "translations": translations,
+                                  "timezone": timezone, "closes_at": closes_at, "review_deadline": deadline}
     return schedules, context
 
 
@@ -564,7 +568,9 @@ def _render_digest(recipient_id: int, items: list[DueReminder], context: _Contex
         elif item.kind == policy_domain.DRAFT:
             info = context.drafts[item.subject_id]
             call = context.calls[info["call_id"]]
-            drafts.append({"call": call["title"], "closes": renderer.local(info["closes_at"], call["timezone"])})
+            # Applicants read the call's title in their language (the digest renders under it).
+            title = translated_call_text(call["title"], call["translations"], "title", str(get_locale() or ""))
+            drafts.append({"call": title, "closes": renderer.local(info["closes_at"], call["timezone"])})
         elif item.kind == policy_domain.DIGEST:
             call = context.calls[item.subject_id]
             digests.append({"call": call["title"], **context.digest_stats.get(item.subject_id, {}),

@@ -22,6 +22,7 @@ from incubator.domain.applications import (
     STATE_LABELS,
 )
 from incubator.domain.roles import Role
+from incubator.models import Call
 from incubator.services.offers import open_offer_for
 from incubator.services.questions import answered_questions
 from incubator.services.visibility import applicant_view
@@ -112,6 +113,13 @@ class TranslatedLabels(Mapping[str, str]):
         return len(self._labels)
 
 
+def call_text(call: Call, name: str) -> str:
+    """`{{ call | call_text("title") }}`: the call's text in the reader's language (the
+    recipient's in an email rendered under force_locale), else its main text."""
+    locale = get_locale()
+    return call.text(name, str(locale) if locale else None)
+
+
 def register_filters(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["local_datetime"] = local_datetime
@@ -122,6 +130,7 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.filters["country_name"] = country_name
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["call_text"] = call_text
     app.jinja_env.globals["time_left"] = time_left
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.globals["get_locale"] = get_locale

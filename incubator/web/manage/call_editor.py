@@ -38,6 +38,7 @@ from incubator.domain.calls import is_known_timezone, parse_countries
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Call, CallProgramme, Programme
+from incubator.models.programmes import CALL_TEXT_LOCALES, TRANSLATED_CALL_TEXTS
 from incubator.services import ServiceError
 from incubator.services import calls as service
 from incubator.web.access import role_required
@@ -66,6 +67,19 @@ class CallForm(FlaskForm):
     description = TextAreaField(_l("Description"), validators=[Length(max=20000)], render_kw={"rows": 6},
                                 description=_l("Markdown: **bold**, lists, links. HTML is not allowed."))
     eligibility_summary = TextAreaField(_l("Who can apply"), validators=[Length(max=5000)], render_kw={"rows": 2})
+    # The same texts in Norwegian and Swedish; empty ones show the main text to those readers.
+    title_nb = StringField(_l("Title in Norwegian (bokmål)"), validators=[Optional(), Length(max=200)])
+    description_nb = TextAreaField(_l("Description in Norwegian (bokmål)"), validators=[Length(max=20000)],
+                                   render_kw={"rows": 4},
+                                   description=_l("Markdown: **bold**, lists, links. HTML is not allowed."))
+    eligibility_summary_nb = TextAreaField(_l("Who can apply, in Norwegian (bokmål)"),
+                                           validators=[Length(max=5000)], render_kw={"rows": 2})
+    title_sv = StringField(_l("Title in Swedish"), validators=[Optional(), Length(max=200)])
+    description_sv = TextAreaField(_l("Description in Swedish"), validators=[Length(max=20000)],
+                                   render_kw={"rows": 4},
+                                   description=_l("Markdown: **bold**, lists, links. HTML is not allowed."))
+    eligibility_summary_sv = TextAreaField(_l("Who can apply, in Swedish"), validators=[Length(max=5000)],
+                                           render_kw={"rows": 2})
     timezone = StringField(_l("Time zone"), default="Europe/Oslo",
                            validators=[DataRequired(message=_l("Give the time zone.")), Length(max=64)],
                            description=_l("Dates below are in this time zone."))
@@ -135,7 +149,14 @@ def _form_data(call: Call) -> dict[str, Any]:
             "opens_at": _to_local(call.opens_at, zone), "closes_at": _to_local(call.closes_at, zone),
             "review_deadline": _to_local(call.review_deadline, zone), "decision_date": call.decision_date,
             "reviewers_per_application": call.reviewers_per_application,
-            "disagreement_threshold": call.disagreement_threshold, "programmes": _programme_rows(call)}
+            "disagreement_threshold": call.disagreement_threshold, "programmes": _programme_rows(call),
+            **{f"{name}_{locale}": (call.translations or {}).get(locale, {}).get(name, "")
+               for locale in CALL_TEXT_LOCALES for name in TRANSLATED_CALL_TEXTS}}
+
+
+def _translations(form: CallForm) -> dict[str, dict[str, str]]:
+    return {locale: {name: form[f"{name}_{locale}"].data or "" for name in TRANSLATED_CALL_TEXTS}
+            for locale in CALL_TEXT_LOCALES}
 
 
 def _call_input(form: CallForm) -> service.CallInput:
@@ -161,7 +182,8 @@ def _call_input(form: CallForm) -> service.CallInput:
         opens_at=_to_utc(form.opens_at.data, zone), closes_at=_to_utc(form.closes_at.data, zone),
         review_deadline=_to_utc(form.review_deadline.data, zone), decision_date=form.decision_date.data,
         reviewers_per_application=form.reviewers_per_application.data,
-        disagreement_threshold=form.disagreement_threshold.data, programmes=offered)
+        disagreement_threshold=form.disagreement_threshold.data, programmes=offered,
+        translations=_translations(form))
 
 
 def _keep_unchanged_times(item: service.CallInput, call: Call) -> service.CallInput:

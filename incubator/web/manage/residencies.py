@@ -218,13 +218,22 @@ def occupancy() -> Any:
                            sites=sites, args=request.args)
 
 
+def occupancy_csv_labels() -> dict[str, str]:
+    """The occupancy CSV's column headers in the reader's language."""
+    return {
+        "programme": _("Programme"), "site": _("Site"), "slot": _("Slot"), "space_type": _("Space type"),
+        "month": _("Month"), "capacity": _("Capacity"), "residents": _("Residents"), "offered": _("Offered"),
+        "free": _("Free"), "utilisation": _("Utilisation"),
+    }
+
+
 @bp.route("/occupancy.csv")
 @role_required(Role.MANAGER)
 def occupancy_csv() -> Any:
     args = _occupancy_arguments()
     if isinstance(args, str):
         return render_template("errors/error.html", code=400, title=_("Cannot export"), message=args), 400
-    rows = occupancy_service.occupancy_csv(occupancy_service.occupancy_pages(**args))
+    rows = occupancy_service.occupancy_csv(occupancy_service.occupancy_pages(**args), labels=occupancy_csv_labels())
     return Response(stream_with_context(rows), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=occupancy-{args['start_month']:%Y-%m}.csv"})
 

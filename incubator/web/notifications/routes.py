@@ -8,10 +8,12 @@ that calendar apps poll).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -97,10 +99,13 @@ def calendar_feed(user_id: int, token: str) -> Any:
     user = reminders.user_for_calendar_token(user_id, token)
     if user is None or not _may_have_calendar(user):
         abort(404)
-    if user.has_role(Role.MANAGER):
-        name, events = _("OCC Incubator: call milestones"), reminders.manager_calendar()
-    else:
-        name, events = _("OCC Incubator: my review deadlines"), reminders.reviewer_calendar(user)
+    # A calendar app sends no cookie and seldom a useful Accept-Language: the feed is written in
+    # the language its owner chose, else the request's.
+    with force_locale(user.locale) if user.locale else contextlib.nullcontext():
+        if user.has_role(Role.MANAGER):
+            name, events = _("OCC Incubator: call milestones"), reminders.manager_calendar()
+        else:
+            name, events = _("OCC Incubator: my review deadlines"), reminders.reviewer_calendar(user)
     # Event UIDs name our public host, never the one the request claimed.
     domain = urlsplit(public_base_url()).hostname or "occ-incubator"
     body = render_calendar(name, events, domain, utcnow())
