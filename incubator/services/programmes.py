@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from incubator.domain.applications import COUNTRY_NAMES
@@ -93,15 +94,22 @@ def save_site(manager: User, item: SiteInput, site: Site | None = None) -> Site:
     return site
 
 
+def _joined(uses: list[str]) -> str:
+    """"a, b and c" in the reader's language."""
+    if len(uses) == 1:
+        return uses[0]
+    return _("%(first)s and %(last)s", first=", ".join(uses[:-1]), last=uses[-1])
+
+
 def site_uses(site: Site) -> list[str]:
     """What still points at a site, as phrases for the refusal message."""
     uses = []
     programmes = db.session.scalar(select(func.count()).where(Programme.host_site_id == site.id))
     if programmes:
-        uses.append(f"{programmes} programme(s) it hosts")
+        uses.append(ngettext("%(num)d programme it hosts", "%(num)d programmes it hosts", programmes))
     slots = db.session.scalar(select(func.count()).where(Slot.site_id == site.id))
     if slots:
-        uses.append(f"{slots} residency slot(s)")
+        uses.append(ngettext("%(num)d residency slot", "%(num)d residency slots", slots))
     return uses
 
 
@@ -109,7 +117,7 @@ def delete_site(manager: User, site: Site) -> None:
     _require_manager(manager)
     uses = site_uses(site)
     if uses:
-        raise InUse(f"{site.name} cannot be deleted: it still has {' and '.join(uses)}.")
+        raise InUse(_("%(name)s cannot be deleted: it still has %(uses)s.", name=site.name, uses=_joined(uses)))
     record_event(manager, "site.deleted", "site", site.id, name=site.name)
     db.session.delete(site)
     db.session.flush()
@@ -152,13 +160,13 @@ def programme_uses(programme: Programme) -> list[str]:
     uses = []
     calls = db.session.scalar(select(func.count()).where(CallProgramme.programme_id == programme.id))
     if calls:
-        uses.append(f"{calls} call(s) offering it")
+        uses.append(ngettext("%(num)d call offering it", "%(num)d calls offering it", calls))
     slots = db.session.scalar(select(func.count()).where(Slot.programme_id == programme.id))
     if slots:
-        uses.append(f"{slots} residency slot(s)")
+        uses.append(ngettext("%(num)d residency slot", "%(num)d residency slots", slots))
     chosen = db.session.scalar(select(func.count()).where(ProgrammePreference.programme_id == programme.id))
     if chosen:
-        uses.append(f"{chosen} application(s) that chose it")
+        uses.append(ngettext("%(num)d application that chose it", "%(num)d applications that chose it", chosen))
     return uses
 
 
@@ -166,7 +174,8 @@ def delete_programme(manager: User, programme: Programme) -> None:
     _require_manager(manager)
     uses = programme_uses(programme)
     if uses:
-        raise InUse(f"{programme.name} cannot be deleted: it still has {' and '.join(uses)}.")
+        raise InUse(_("%(name)s cannot be deleted: it still has %(uses)s.", name=programme.name,
+                      uses=_joined(uses)))
     record_event(manager, "programme.deleted", "programme", programme.id, name=programme.name)
     db.session.delete(programme)
     db.session.flush()

@@ -84,7 +84,7 @@ def test_deleting_a_site_that_hosts_a_programme_or_slots_is_refused(manager_clie
     token = csrf_token(manager_client, f"/manage/sites/{site.id}/edit")
     response = manager_client.post(f"/manage/sites/{site.id}/delete", data={"csrf_token": token})
     assert response.status_code == 409
-    assert (f"{site.name} cannot be deleted: it still has 1 programme(s) it hosts and 1 residency slot(s)."
+    assert (f"{site.name} cannot be deleted: it still has 1 programme it hosts and 1 residency slot."
             in response.get_data(as_text=True))
     assert db.session.get(Site, site.id) is not None
 
@@ -161,7 +161,7 @@ def test_deleting_a_programme_offered_and_chosen_is_refused_with_the_reason(mana
     response = manager_client.post(f"/manage/programmes/{programme.id}/delete", data={"csrf_token": token})
     assert response.status_code == 409
     page = response.get_data(as_text=True)
-    assert "OCC Incubator cannot be deleted: it still has 1 call(s) offering it and 1 application(s) that chose it." \
+    assert "OCC Incubator cannot be deleted: it still has 1 call offering it and 1 application that chose it." \
         in page
     assert db.session.get(Programme, programme.id) is not None
 
