@@ -23,6 +23,7 @@ from incubator.models import (
     Slot,
 )
 from incubator.models.residencies import OPEN_OFFER_STATES
+from incubator.services.paging import PageNumbers
 
 # ---------------------------------------------------------------------------- occupancy
 
@@ -67,29 +68,13 @@ class Vacancy:
 
 
 @dataclass
-class Occupancy:
+class Occupancy(PageNumbers):
     months: list[dt.date]
     slots: list[SlotTimeline]
     vacancies: list[Vacancy] = field(default_factory=list)
     page: int = 1
     pages: int = 1
     total_slots: int = 0
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
 
     @property
     def capacity(self) -> list[int]:

@@ -42,3 +42,18 @@ def finish_second_factor(page: Page, email: str) -> None:
     else:
         return
     expect(page.get_by_role("link", name="Sessions")).to_be_visible()
+
+
+def sign_in(page: Page, base: str, email: str, password: str) -> None:
+    """The login form as a person fills it, then the second factor when the role asks for it."""
+    page.goto(f"{base}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    finish_second_factor(page, email)  # staff: enrol on first sign-in, then a code each time
+
+
+def sign_out(page: Page) -> None:
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_text("You are logged out.")).to_be_visible()

@@ -17,7 +17,7 @@ from incubator.database import utcnow
 from incubator.extensions import db
 from incubator.models import Application, Call, QuestionAnswer
 from incubator.services.demo import DEMO_PASSWORD, seed_demo_data
-from tests.e2e.second_factor import finish_second_factor
+from tests.e2e.second_factor import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -25,12 +25,7 @@ PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\
 
 
 def log_in(page: Page, base: str, email: str, password: str = DEMO_PASSWORD) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
-    finish_second_factor(page, email)  # staff: enrol on first sign-in, then a code each time
+    sign_in(page, base, email, password)
 
 
 def manager_sets_up_the_call(page: Page, base: str) -> None:

@@ -19,7 +19,7 @@ from incubator.extensions import db
 from incubator.models import Assignment, Call, ReviewerProfile, User
 from incubator.services.demo import DEMO_PASSWORD, seed_demo_data
 from incubator.services.passwords import hash_password
-from tests.e2e.second_factor import finish_second_factor
+from tests.e2e.second_factor import sign_in, sign_out
 from tests.factories import make_application
 
 pytestmark = pytest.mark.browser
@@ -28,17 +28,11 @@ PASSWORD = "reviewing is fun 2027"
 
 
 def log_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
-    finish_second_factor(page, email)  # staff: enrol on first sign-in, then a code each time
+    sign_in(page, base, email, password)
 
 
 def log_out(page: Page) -> None:
-    page.get_by_role("button", name="Log out").click()
-    expect(page.get_by_text("You are logged out.")).to_be_visible()
+    sign_out(page)
 
 
 def reviewer(name: str, email: str, areas: list[str], expertise: str) -> User:

@@ -16,7 +16,7 @@ from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import OutboundEmail, Programme, Slot, User
 from incubator.services.passwords import hash_password
-from tests.e2e.second_factor import finish_second_factor
+from tests.e2e.second_factor import sign_in
 from tests.factories import make_application, make_call
 
 pytestmark = pytest.mark.browser
@@ -25,12 +25,7 @@ PASSWORD = "residency match 2027"
 
 
 def log_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
-    finish_second_factor(page, email)  # staff: enrol on first sign-in, then a code each time
+    sign_in(page, base, email, PASSWORD)
 
 
 def test_manager_matches_startup_accepts_timeline_shows_it(page: Page, live_app: Flask, live_server: str) -> None:

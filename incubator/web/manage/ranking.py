@@ -17,6 +17,7 @@ from incubator.database import utcnow
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Call
+from incubator.services.paging import PageNumbers
 from incubator.services.questions import answers_for_call
 from incubator.services.ranking import (
     FLAGS,
@@ -63,29 +64,13 @@ class BoardOptions:
 
 
 @dataclass
-class Page:
+class Page(PageNumbers):
     """Just what ``_pagination.html`` reads, for a list already in memory."""
 
     items: list[RankingRow]
     page: int
     pages: int
     total: int
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
 
 
 def load_call(call_id: int) -> Call:
