@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import stop_process
+
 INSTALL_HINT = ("redis-server not found; install it with: apt-get install redis-server "
                 "(or run scripts/ensure-test-system-packages.sh)")
 
@@ -68,13 +70,7 @@ class RedisServer:
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)

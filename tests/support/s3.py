@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.processes import stop_process
+
 INSTALL_HINT = "moto's server is not installed; run: pip install -e '.[test]' (moto[server])"
 ACCESS_KEY = "testing"
 SECRET_KEY = "testing"
@@ -92,13 +94,7 @@ class MotoServer:
         return S3Endpoint(f"http://127.0.0.1:{self.port}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
         if getattr(self, "log", None) is not None:
             self.log.close()
