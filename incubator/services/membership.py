@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -30,6 +31,9 @@ from incubator.models import Application, ApplicationMember, Call, JoinRequest, 
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
 from incubator.services.notifications import call_title, queue_email
+
+# A team is a handful of founders; the bound keeps the team page and every email fan-out small.
+MAX_MEMBERS = 20
 
 
 class NotMember(ServiceError):
@@ -115,6 +119,7 @@ def invite(owner: User, application: Application, email: str, role: str, now: dt
     ensure(owner, application, Permission.MANAGE)
     if role not in ("editor", "viewer"):
         raise ServiceError(_("Choose editor or viewer."), field="role")
+    _ensure_room(application)
     email = email.strip().lower()
     if any(person.email == email for person in [application.applicant, *(m.user for m in application.members)]):
         raise ServiceError(_("This person is already on the application."), field="email")
@@ -164,7 +169,14 @@ def accept_invitation(user: User, token: str, now: dt.datetime) -> Application:
     return application
 
 
+def _ensure_room(application: Application) -> None:
+    if len(application.members) >= MAX_MEMBERS:
+        raise ServiceError(ngettext("An application has at most %(num)d members besides its owner.",
+                                    "An application has at most %(num)d members besides its owner.", MAX_MEMBERS))
+
+
 def _add_member(application: Application, user: User, role: str, now: dt.datetime) -> None:
+    _ensure_room(application)
     application.members.append(ApplicationMember(user_id=user.id, user=user, role=role, joined_at=now))
     try:
         db.session.flush()

@@ -388,3 +388,23 @@ def test_a_valid_number_becomes_an_organisation_shown_formatted(applicant_client
     assert (organisation.country, organisation.registration_number, organisation.name) == (
         "SE", "5567037485", "TumourTech AS")
     assert "556703-7485" in applicant_client.get(f"/applications/{application_id}").get_data(as_text=True)
+
+
+def test_a_team_is_bounded(app: Flask, applicant_client: FlaskClient, make_user) -> None:
+    from incubator.services.membership import MAX_MEMBERS
+
+    application = make_application(applicant_client.user, make_call())  # type: ignore[attr-defined]
+    for _ in range(MAX_MEMBERS):
+        add_member(application, make_user(Role.APPLICANT))
+    page = f"/applications/{application.id}/members"
+    response = post(applicant_client, f"{page}/invite", page, email="one.more@example.org", role="viewer")
+    assert response.status_code == 409
+    assert f"at most {MAX_MEMBERS} members" in response.get_data(as_text=True)
+
+
+def test_the_privacy_page_names_only_applications_that_block_erasure(app: Flask, make_user) -> None:
+    owner, colleague, application, _ = team(make_user, role="editor", state="submitted")
+    make_application(owner, make_call(), state="submitted", complete=True, company_name="Solo AS")
+    page = client_for(app, owner).get("/account/privacy").get_data(as_text=True)
+    assert "Solo AS" in page  # owned alone and in review: erasure waits for it
+    assert "TumourTech AS" not in page  # the team keeps it, so erasure is not blocked
