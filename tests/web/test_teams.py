@@ -408,3 +408,18 @@ def test_the_privacy_page_names_only_applications_that_block_erasure(app: Flask,
     page = client_for(app, owner).get("/account/privacy").get_data(as_text=True)
     assert "Solo AS" in page  # owned alone and in review: erasure waits for it
     assert "TumourTech AS" not in page  # the team keeps it, so erasure is not blocked
+
+
+def test_an_offer_reminder_reaches_the_whole_team_once(app: Flask, make_user) -> None:
+    from incubator.services.offers import remind_expiring_offers
+
+    owner, colleague, application, _ = team(make_user, role="viewer", state="accepted")
+    offer = make_offer(application)
+    offer.response_deadline = utcnow() + dt.timedelta(days=1)
+    db.session.commit()
+    assert remind_expiring_offers(utcnow()) == 1
+    assert remind_expiring_offers(utcnow()) == 0  # the owner's key is the ledger: once per offer
+    db.session.commit()
+    reminded = sorted(db.session.scalars(select(OutboundEmail.to_address).where(
+        OutboundEmail.kind == "offer_reminder")))
+    assert reminded == sorted([owner.email, colleague.email])
