@@ -37,6 +37,8 @@ setup(
         # Call descriptions are Markdown; nh3 keeps only safe HTML from what markdown-it renders.
         "markdown-it-py>=3,<5",
         "nh3>=0.2.18,<0.4",
+        # Company registration numbers (NO, SE, DK, FI) with their check digits.
+        "python-stdnum>=1.20,<3",
     ],
     extras_require={
         "test": [

@@ -4,6 +4,7 @@ from incubator.models.applications import Application, Attachment, ProgrammePref
 from incubator.models.audit import AuditEvent
 from incubator.models.committee import Bid, CallReviewer, CommitteeComment, CommitteeNote
 from incubator.models.match_runs import MatchPlacement, MatchRun
+from incubator.models.organisations import ApplicationMember, JoinRequest, MemberInvitation, Organisation
 from incubator.models.outbox import OutboundEmail
 from incubator.models.programmes import Call, CallProgramme, Criterion, Partner, Programme, Site, Slot
 from incubator.models.questions import CallQuestion, QuestionAnswer, QuestionOption
@@ -15,6 +16,10 @@ from incubator.models.security import RecoveryCode, UserSession
 from incubator.models.users import User
 
 __all__ = [
+    "ApplicationMember",
+    "JoinRequest",
+    "MemberInvitation",
+    "Organisation",
     "Bid",
     "CallReviewer",
     "CommitteeComment",

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from incubator.database import utcnow
 from incubator.domain.applications import ApplicationState
 from incubator.extensions import db
+from incubator.models.organisations import ApplicationMember, JoinRequest, MemberInvitation, Organisation
 from incubator.models.programmes import Call, Programme
 from incubator.models.users import User
 
@@ -53,6 +54,10 @@ class Application(db.Model):
     company_name: Mapped[str | None] = mapped_column(String(200))
     country: Mapped[str | None] = mapped_column(String(2))
     org_number: Mapped[str | None] = mapped_column(String(40))
+    # The company as an organisation, set once a valid registration number is saved; the
+    # country and number above stay on the row for conflicts and exports.
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"),
+                                                        index=True)
     founded_year: Mapped[int | None] = mapped_column(Integer)
     employees: Mapped[int | None] = mapped_column(Integer)
     website: Mapped[str | None] = mapped_column(String(300))
@@ -91,6 +96,12 @@ class Application(db.Model):
 
     call: Mapped[Call] = relationship()
     applicant: Mapped[User] = relationship(foreign_keys=[applicant_id])
+    organisation: Mapped[Organisation | None] = relationship()
+    members: Mapped[list[ApplicationMember]] = relationship(cascade="all, delete-orphan",
+                                                            order_by="ApplicationMember.id")
+    # Only for deleting a draft on SQLite, which does not cascade foreign keys.
+    invitations: Mapped[list[MemberInvitation]] = relationship(cascade="all, delete-orphan")
+    join_requests: Mapped[list[JoinRequest]] = relationship(cascade="all, delete-orphan")
     preferences: Mapped[list[ProgrammePreference]] = relationship(
         back_populates="application", cascade="all, delete-orphan", order_by="ProgrammePreference.rank"
     )

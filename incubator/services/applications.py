@@ -12,7 +12,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from incubator.domain.applications import (
@@ -21,15 +21,18 @@ from incubator.domain.applications import (
     ApplicationState,
     ProgrammeRule,
     missing_by_step,
-    normalise_org_number,
     preference_problems,
 )
+from incubator.domain.membership import Permission
+from incubator.domain.organisations import RegistrationProblem, check_registration_number
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.links import public_url
-from incubator.models import Application, Call, ProgrammePreference, User
+from incubator.models import Application, ApplicationMember, Call, Organisation, ProgrammePreference, User
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
+from incubator.services.membership import applications_of as team_applications
+from incubator.services.membership import can, recipients
 from incubator.services.notifications import call_title, queue_email
 from incubator.services.questions import missing_question_labels
 from incubator.services.visibility import applicant_view
@@ -75,8 +78,8 @@ def missing_answers(application: Application) -> dict[str, list[str]]:
     return missing
 
 
-def _ensure_owner(application: Application, user: User) -> None:
-    if application.applicant_id != user.id:
+def _ensure_may(application: Application, user: User, permission: Permission) -> None:
+    if not can(user, application, permission):
         raise NotAllowed(_("This is not your application."))
 
 
@@ -90,23 +93,29 @@ def _ensure_call_open(call: Call, now: dt.datetime) -> None:
 
 
 def ensure_editable(application: Application, user: User, now: dt.datetime) -> None:
-    _ensure_owner(application, user)
+    _ensure_may(application, user, Permission.EDIT)
     if application.state != ApplicationState.DRAFT.value:
         raise ServiceError(_("A submitted application can no longer be changed."))
     _ensure_call_open(application.call, now)
 
 
 def find_application_for(user: User, call: Call) -> Application | None:
-    return db.session.scalar(
-        select(Application).where(Application.call_id == call.id, Application.applicant_id == user.id)
-    )
+    """The person's own application in the call, else one they are a member of."""
+    member_of = select(ApplicationMember.application_id).where(ApplicationMember.user_id == user.id)
+    return db.session.scalars(
+        select(Application)
+        .where(Application.call_id == call.id,
+               or_(Application.applicant_id == user.id, Application.id.in_(member_of)))
+        .order_by((Application.applicant_id == user.id).desc(), Application.id)
+    ).first()
 
 
 def start_application(user: User, call: Call, now: dt.datetime) -> Application:
     """A draft for this call, or the applicant's existing one (one per applicant per call)."""
     if user.role != Role.APPLICANT.value:
         raise NotAllowed(_("Only startup accounts apply for residency."))
-    existing = find_application_for(user, call)
+    existing = db.session.scalar(
+        select(Application).where(Application.call_id == call.id, Application.applicant_id == user.id))
     if existing is not None:
         return existing
     _ensure_call_open(call, now)
@@ -128,13 +137,26 @@ def save_step(application: Application, user: User, step: str, data: Mapping[str
         if field in data:
             setattr(application, field, data[field])
     if step == "company":
-        application.org_number = normalise_org_number(application.org_number)
         application.country = application.country.upper() if application.country else None
+        application.org_number = checked_org_number(application.country, application.org_number)
         _ensure_company_unique(application)
+        application.organisation = organisation_for(application.country, application.org_number,
+                                                    application.company_name, now)
     if step == "preferences" and "programme_ids" in data:
         _set_preferences(application, list(data["programme_ids"]))
     application.updated_at = now
     db.session.flush()
+
+
+def checked_org_number(country: str | None, value: str | None) -> str | None:
+    checked = check_registration_number(country, value)
+    if isinstance(checked, RegistrationProblem):
+        raise ServiceError(_(checked.message, scheme=_(checked.scheme)), field="org_number")
+    return checked
+
+
+class CompanyTaken(ServiceError):
+    """Another application in the call has this organisation: its owner may add the person."""
 
 
 def _ensure_company_unique(application: Application) -> None:
@@ -150,9 +172,9 @@ def _ensure_company_unique(application: Application) -> None:
             )
         )
     if clash is not None:
-        raise ServiceError(
+        raise CompanyTaken(
             _("An application for a company with this organisation number already exists in this call. "
-            "Ask your colleague who started it to add you, or contact the programme manager."),
+              "Ask to join it below: its owner will be asked to add you."),
             field="org_number",
         )
 
@@ -189,16 +211,17 @@ def submit_application(application: Application, user: User, now: dt.datetime) -
         db.session.rollback()
         raise ServiceError(_("An application for this company was submitted meanwhile.")) from exc
     record_event(user, "application.submitted", "application", application.id, call_id=application.call_id)
-    queue_email(
-        user.email,
-        _l("Application received: %(call)s", call=call_title(application.call)),
-        "application_submitted",
-        kind="application_submitted",
-        locale=user.locale,
-        user=user,
-        application=application,
-        link=public_url("apply.show_application", application_id=application.id),
-    )
+    for person in recipients(application):  # the whole team hears that it went in
+        queue_email(
+            person.email,
+            _l("Application received: %(call)s", call=call_title(application.call)),
+            "application_submitted",
+            kind="application_submitted",
+            locale=person.locale,
+            user=person,
+            application=application,
+            link=public_url("apply.show_application", application_id=application.id),
+        )
 
 
 def can_withdraw(application: Application) -> bool:
@@ -207,7 +230,7 @@ def can_withdraw(application: Application) -> bool:
 
 
 def withdraw_application(application: Application, user: User, reason: str, now: dt.datetime) -> None:
-    _ensure_owner(application, user)
+    _ensure_may(application, user, Permission.RESPOND)
     if not can_withdraw(application):
         raise ServiceError(_("A decided or withdrawn application can no longer be withdrawn."))
     previous = application.state
@@ -221,8 +244,8 @@ def withdraw_application(application: Application, user: User, reason: str, now:
 
 
 def can_view_application(user: User, application: Application) -> bool:
-    """The owner, programme managers, and reviewers assigned to it without a conflict."""
-    if application.applicant_id == user.id or user.has_role(Role.MANAGER):
+    """The team, programme managers, and reviewers assigned to it without a conflict."""
+    if can(user, application, Permission.READ) or user.has_role(Role.MANAGER):
         return True
     hidden_from_reviewers = (ApplicationState.DRAFT.value, ApplicationState.WITHDRAWN.value)
     if user.has_role(Role.REVIEWER) and application.state not in hidden_from_reviewers:
@@ -233,6 +256,26 @@ def can_view_application(user: User, application: Application) -> bool:
 
 
 def applications_of(user: User) -> Sequence[Application]:
-    return db.session.scalars(
-        select(Application).where(Application.applicant_id == user.id).order_by(Application.created_at.desc())
-    ).all()
+    return team_applications(user)
+
+
+def organisation_for(country: str | None, number: str | None, name: str | None,
+                     now: dt.datetime) -> Organisation | None:
+    """The organisation with this country and number, created on first use (a race with another
+    founder creating it at the same moment ends with both on the one row)."""
+    if not country or not number:
+        return None
+    query = select(Organisation).where(Organisation.country == country, Organisation.registration_number == number)
+    with db.session.no_autoflush:
+        found = db.session.scalar(query)
+    if found is not None:
+        if name and not found.name:
+            found.name = name
+        return found
+    try:
+        with db.session.begin_nested():
+            organisation = Organisation(country=country, registration_number=number, name=name, created_at=now)
+            db.session.add(organisation)
+    except IntegrityError:
+        return db.session.scalar(query)
+    return organisation

@@ -37,6 +37,7 @@ from incubator.models.applications import ATTACHMENT_KINDS
 from incubator.services import ServiceError
 from incubator.services.applications import NotAllowed, can_view_application, ensure_editable
 from incubator.services.audit import record_event
+from incubator.services.membership import role_of
 from incubator.storage import FileStorage, file_storage
 
 log = logging.getLogger("incubator.attachments")
@@ -254,8 +255,8 @@ def can_download_attachment(user: User, attachment: Attachment) -> bool:
 
 
 def record_download(user: User, attachment: Attachment) -> None:
-    """Staff opening an applicant's document is logged; the owner fetching their own is not."""
-    if user.id != attachment.application.applicant_id:
+    """Staff opening an applicant's document is logged; the team fetching its own is not."""
+    if role_of(user, attachment.application) is None:
         record_event(user, "attachment.downloaded", "application", attachment.application_id,
                      attachment_id=attachment.id, kind=attachment.kind)
 

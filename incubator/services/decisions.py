@@ -28,6 +28,7 @@ from incubator.links import public_url
 from incubator.models import Application, CommitteeNote, Review, User
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
+from incubator.services.membership import dedupe_for, recipients
 from incubator.services.notifications import call_title, queue_email
 from incubator.services.visibility import applicant_view
 
@@ -178,10 +179,9 @@ def render_decision_email(application: Application) -> tuple[str, str]:
 
 
 def _queue_decision_email(application: Application) -> None:
-    applicant = application.applicant
-    if not applicant.active:  # an erased or deactivated account has no one to tell
-        return
     subject, context = decision_email_parts(application)
-    queue_email(applicant.email, subject, "decision", kind="decision", dedupe_key=f"decision:{application.id}",
-                locale=applicant.locale,
-                user=applicant, **context)
+    # Every member of the team; erased or deactivated accounts have no one to tell.
+    for person in recipients(application):
+        queue_email(person.email, subject, "decision", kind="decision",
+                    dedupe_key=dedupe_for(f"decision:{application.id}", person, application),
+                    locale=person.locale, user=person, **context)

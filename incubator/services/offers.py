@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from incubator.domain import residency_matching as rm
+from incubator.domain.membership import Permission
 from incubator.domain.residency_matching import Period
 from incubator.extensions import db
 from incubator.links import public_url
@@ -37,6 +38,7 @@ from incubator.models.residencies import LIVE_OFFER_STATES, OPEN_OFFER_STATES
 from incubator.services import ServiceError, month_year
 from incubator.services.audit import record_event
 from incubator.services.match_runs import adjusted_preview, build_preview, is_stale, run_placements
+from incubator.services.membership import can, dedupe_for, recipients
 from incubator.services.notifications import queue_email
 from incubator.services.slots import ensure_manager, lock_slots, taken_periods
 
@@ -93,12 +95,11 @@ def make_offer(application: Application, slot: Slot, period: Period | None, dead
                   created_by_id=manager.id if manager else None, refill_of_id=refill_of.id if refill_of else None)
     db.session.add(offer)
     db.session.flush()
-    applicant = application.applicant
-    if applicant.active:
-        queue_email(applicant.email, _l("Residency offer: %(programme)s", programme=slot.programme.name), "offer",
-                    kind="offer", locale=applicant.locale,
-                    dedupe_key=f"offer:{offer.id}", user=applicant, offer=offer, application=application,
-                    slot=slot, link=offer_link(offer), timezone=application.call.timezone)
+    for person in recipients(application):
+        queue_email(person.email, _l("Residency offer: %(programme)s", programme=slot.programme.name), "offer",
+                    kind="offer", locale=person.locale,
+                    dedupe_key=dedupe_for(f"offer:{offer.id}", person, application), user=person, offer=offer,
+                    application=application, slot=slot, link=offer_link(offer), timezone=application.call.timezone)
     record_event(manager, "offer.made", "offer", offer.id, application_id=application.id, slot_id=slot.id,
                  refill_of=refill_of.id if refill_of else None)
     return offer
@@ -117,7 +118,8 @@ def _company(application: Application) -> str:
 
 
 def _own_offer(user: User, offer: Offer) -> None:
-    if offer.application.applicant_id != user.id:
+    """Only the owner, or a member the owner allowed, answers; the rest of the team reads."""
+    if not can(user, offer.application, Permission.RESPOND):
         raise OfferNotFound(_("No such offer."))
 
 
@@ -158,9 +160,11 @@ def accept_offer(user: User, offer: Offer, now: dt.datetime) -> Residency:
     db.session.flush()
     record_event(user, "offer.accepted", "offer", offer.id, residency_id=residency.id)
     application = offer.application
-    queue_email(user.email, _l("Your residency is confirmed: %(programme)s", programme=slot.programme.name),
-                "offer_accepted", kind="offer_accepted", locale=user.locale, dedupe_key=f"offer-accepted:{offer.id}", user=user, offer=offer,
-                application=application, slot=slot)
+    for person in recipients(application):
+        queue_email(person.email, _l("Your residency is confirmed: %(programme)s", programme=slot.programme.name),
+                    "offer_accepted", kind="offer_accepted", locale=person.locale,
+                    dedupe_key=dedupe_for(f"offer-accepted:{offer.id}", person, application), user=person,
+                    offer=offer, application=application, slot=slot)
     return residency
 
 
@@ -233,12 +237,11 @@ def expire_offers(now: dt.datetime) -> int:
         db.session.refresh(offer)
         expired += 1
         record_event(None, "offer.expired", "offer", offer.id)
-        applicant = offer.application.applicant
-        if applicant.active:
-            queue_email(applicant.email, _l("Your residency offer has expired"), "offer_expired", kind="offer_expired",
-                        locale=applicant.locale,
-                        dedupe_key=f"offer-expired:{offer.id}", user=applicant, offer=offer,
-                        application=offer.application, slot=offer.slot)
+        for person in recipients(offer.application):
+            queue_email(person.email, _l("Your residency offer has expired"), "offer_expired", kind="offer_expired",
+                        locale=person.locale,
+                        dedupe_key=dedupe_for(f"offer-expired:{offer.id}", person, offer.application), user=person,
+                        offer=offer, application=offer.application, slot=offer.slot)
         refill_place(offer, now)
     db.session.flush()
     return expired
@@ -265,15 +268,16 @@ def remind_expiring_offers(now: dt.datetime, before: dt.timedelta = OFFER_REMIND
     keys = {offer.id: f"{OFFER_REMINDER_KEY}{offer.id}" for offer in due}
     sent = 0
     for offer in due:
-        applicant = offer.application.applicant
-        if not applicant.active:
+        if not offer.application.applicant.active:  # the owner's key is the once-only ledger
             continue
         try:
             with db.session.begin_nested():
-                queue_email(applicant.email, _l("Reminder: your residency offer is waiting for an answer"),
-                            "offer_reminder", kind="offer_reminder", locale=applicant.locale, dedupe_key=keys[offer.id], user=applicant,
-                            offer=offer, application=offer.application, slot=offer.slot, link=offer_link(offer),
-                            timezone=offer.application.call.timezone)
+                for person in recipients(offer.application):
+                    queue_email(person.email, _l("Reminder: your residency offer is waiting for an answer"),
+                                "offer_reminder", kind="offer_reminder", locale=person.locale,
+                                dedupe_key=dedupe_for(keys[offer.id], person, offer.application), user=person,
+                                offer=offer, application=offer.application, slot=offer.slot,
+                                link=offer_link(offer), timezone=offer.application.call.timezone)
         except IntegrityError:
             continue  # another scheduler queued it first
         sent += 1

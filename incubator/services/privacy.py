@@ -26,6 +26,8 @@ from incubator.services import ServiceError
 from incubator.services.applications import application_values
 from incubator.services.attachments import delete_file_after_commit
 from incubator.services.audit import record_event
+from incubator.services.membership import applications_of as team_applications
+from incubator.services.membership import hand_over, handover_problem, leave, role_of
 from incubator.services.passwords import verify_password
 from incubator.services.questions import answered_questions, erase_answers
 from incubator.services.sessions import end_all_sessions
@@ -59,9 +61,25 @@ def _dumps(data: Any) -> bytes:
 
 
 def _applications_of(user: User) -> list[Application]:
+    """The applications the person owns (what erasure deletes or anonymises)."""
     return list(db.session.scalars(
         select(Application).where(Application.applicant_id == user.id).order_by(Application.id)
     ))
+
+
+def _team_applications_of(user: User) -> list[Application]:
+    """Owned and joined applications: the export holds everything the person worked on."""
+    return sorted(team_applications(user), key=lambda application: application.id)
+
+
+def _leave_teams(user: User) -> None:
+    """Before erasure: owned applications with a team pass to an editor (or the erasure is
+    refused, with the reason), and the person leaves the teams they joined."""
+    for application in _applications_of(user):
+        hand_over(user, application)
+    for application in team_applications(user):
+        if role_of(user, application) != "owner":
+            leave(user, application)
 
 
 def _history(application: Application) -> list[dict[str, Any]]:
@@ -108,8 +126,9 @@ def export_personal_data(user: User) -> bytes:
         archive.writestr("account.json", _dumps(account))
 
         exported = []
-        for application in _applications_of(user):
+        for application in _team_applications_of(user):
             values = _exported_values(application)
+            values["your_role"] = role_of(user, application)
             values["call"] = {"id": application.call_id, "title": application.call.title}
             values["preferences"] = [
                 {"rank": pref.rank, "programme": pref.programme.name} for pref in application.preferences
@@ -153,16 +172,19 @@ def erase_account(user: User, password: str, now: dt.datetime) -> None:
         raise ServiceError(_("Your password is not correct."), field="password")
     if user.role == Role.ADMIN.value and _other_active_admins(user) == 0:
         raise ServiceError(_("This is the last administrator account; make someone else an administrator first."))
-    applications = _applications_of(user)
-    for application in applications:
-        if applicant_view(application).in_review:  # an unreleased decision is still "in review"
+    for application in _applications_of(user):  # refuse before changing anything
+        problem = handover_problem(application)
+        if problem:
+            raise ServiceError(problem)
+        if not application.members and applicant_view(application).in_review:  # an unreleased decision is still "in review"
             raise UnderReview(
                 f"Your application {_label(application)} is under review; "
                 "withdraw it first or wait for the decision."
             )
 
+    _leave_teams(user)
     deleted = anonymised = 0
-    for application in applications:
+    for application in _applications_of(user):
         if application.state == ApplicationState.DRAFT.value:
             erase_answers(application)  # explicit: SQLite does not cascade foreign keys
             for attachment in list(application.attachments):

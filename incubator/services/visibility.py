@@ -83,16 +83,17 @@ def _own_details(details: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def applicant_history(application: Application) -> list[HistoryEntry]:
-    """The applicant's own events on the application and the released steps, oldest first."""
+    """The team's own events on the application and the released steps, oldest first."""
+    team = [application.applicant_id, *(member.user_id for member in application.members)]
     events = db.session.scalars(
         select(AuditEvent)
         .where(AuditEvent.subject_type == "application", AuditEvent.subject_id == application.id,
-               or_(AuditEvent.actor_id == application.applicant_id, AuditEvent.action.in_(RELEASED_EVENTS)))
+               or_(AuditEvent.actor_id.in_(team), AuditEvent.action.in_(RELEASED_EVENTS)))
         .order_by(AuditEvent.created_at, AuditEvent.id)
     )
     history = []
     for event in events:
-        own = event.actor_id == application.applicant_id
+        own = event.actor_id in team  # the team's own steps, not staff's
         history.append(HistoryEntry(
             at=event.created_at, action=event.action, label=RELEASED_EVENTS.get(event.action), own=own,
             # What staff recorded about their own work is theirs, not the applicant's.

@@ -21,6 +21,7 @@ from incubator.domain.applications import (
     SPACE_TYPES,
     STATE_LABELS,
 )
+from incubator.domain.organisations import format_registration_number
 from incubator.domain.roles import Role
 from incubator.models import Call
 from incubator.services.offers import open_offer_for
@@ -131,6 +132,7 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["call_text"] = call_text
+    app.jinja_env.filters["registration_number"] = format_registration_number
     app.jinja_env.globals["time_left"] = time_left
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.globals["get_locale"] = get_locale

@@ -47,7 +47,7 @@ def test_startup_applies_submits_gets_email_and_withdraws(page: Page, live_app: 
 
     page.get_by_label("Company name").fill("RadioTarget AS")
     page.get_by_label("Country of registration").select_option("NO")
-    page.get_by_label("Organisation number").fill("912 345 678")
+    page.get_by_label("Organisation number").fill("912 345 688")
     page.get_by_label("Year founded").fill("2022")
     page.get_by_label("Number of employees").fill("5")
     page.get_by_label("Website").fill("https://radiotarget.no")

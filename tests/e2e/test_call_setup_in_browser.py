@@ -93,7 +93,7 @@ def startup_applies(page: Page, base: str, deck: Path) -> None:
 
     page.get_by_label("Company name").fill("LabStart AS")
     page.get_by_label("Country of registration").select_option("NO")
-    page.get_by_label("Organisation number").fill("923 111 222")
+    page.get_by_label("Organisation number").fill("923 111 220")
     page.get_by_label("Year founded").fill("2023")
     page.get_by_label("Number of employees").fill("3")
     page.get_by_role("button", name="Save and continue").click()

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from incubator.database import utcnow
+from incubator.domain.membership import Permission
 from incubator.extensions import db
 from incubator.models import Application, Attachment
 from incubator.services import ServiceError
@@ -23,15 +24,12 @@ from incubator.storage import file_storage
 from incubator.web.access import login_required
 from incubator.web.apply import bp
 from incubator.web.apply.forms import AttachmentUploadForm
-from incubator.web.apply.steps import step_context
+from incubator.web.apply.steps import load_own_application, step_context
 from incubator.web.forms import show_service_error
 
 
 def _own_application(application_id: int) -> Application:
-    application = db.session.get(Application, application_id)
-    if application is None or application.applicant_id != current_user.id:
-        abort(404)
-    return application
+    return load_own_application(application_id, Permission.EDIT)
 
 
 def _attachments_page(application: Application, form: AttachmentUploadForm, status: int) -> Any:

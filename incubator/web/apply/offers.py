@@ -12,10 +12,11 @@ from flask_wtf import FlaskForm
 from wtforms import SubmitField
 
 from incubator.database import utcnow
+from incubator.domain.membership import Permission
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Offer
-from incubator.services import ServiceError, offers
+from incubator.services import ServiceError, membership, offers
 from incubator.web.access import role_required
 from incubator.web.apply import bp
 
@@ -28,11 +29,14 @@ class DeclineForm(FlaskForm):
     submit = SubmitField(_l("Decline the offer"))
 
 
-def load_own_offer(offer_id: int) -> Offer:
-    """The signed-in startup's offer; anyone else's is 'not found', so ids reveal nothing."""
+def load_own_offer(offer_id: int, permission: Permission = Permission.READ) -> Offer:
+    """An offer to the signed-in person's team; anyone else's is 'not found', so ids reveal
+    nothing. The whole team reads it; answering needs the owner or a member allowed to."""
     offer = db.session.get(Offer, offer_id)
-    if offer is None or offer.application.applicant_id != current_user.id:
+    if offer is None or membership.role_of(current_user, offer.application) is None:
         abort(404)
+    if not membership.can(current_user, offer.application, permission):
+        abort(403)
     return offer
 
 
@@ -40,6 +44,7 @@ def _page(offer: Offer, error: str | None = None, status: int = 200) -> Any:
     now = utcnow()
     return render_template("apply/offer.html", offer=offer, application=offer.application, slot=offer.slot, now=now,
                            answerable=offer.state == "offered" and now < offer.response_deadline,
+                           may_respond=membership.can(current_user, offer.application, Permission.RESPOND),
                            accept_form=AcceptForm(), decline_form=DeclineForm(), error=error), status
 
 
@@ -50,7 +55,7 @@ def offer(offer_id: int) -> Any:
 
 
 def _answer(offer_id: int, form: FlaskForm, accept: bool) -> Any:
-    offer = load_own_offer(offer_id)
+    offer = load_own_offer(offer_id, Permission.RESPOND)
     if not form.validate_on_submit():
         return _page(offer, _("Your form expired or did not come from this site. Submit it again."), 400)
     try:

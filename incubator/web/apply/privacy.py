@@ -36,8 +36,10 @@ class EraseAccountForm(FlaskForm):
 
 
 def _privacy_page(form: EraseAccountForm, status: int = 200) -> Any:
+    # Only what blocks erasure: an owned application in review with no team to hand it to.
     in_review = [application for application in applications_of(current_user)
-                 if applicant_view(application).in_review]
+                 if application.applicant_id == current_user.id and not application.members
+                 and applicant_view(application).in_review]
     return render_template("apply/privacy.html", form=form, in_review=in_review), status
 
 

@@ -12,11 +12,12 @@ from sqlalchemy import select
 from incubator.database import utcnow
 from incubator.domain.applications import STEP_SLUGS, STEPS, ApplicationState
 from incubator.domain.ids import as_row_id
+from incubator.domain.membership import Permission
 from incubator.domain.questions import Answer
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Application, Call
-from incubator.services import ServiceError, applications
+from incubator.services import ServiceError, applications, membership
 from incubator.services.applications import NotAllowed
 from incubator.services.committee import shared_note_for_applicant
 from incubator.services.question_answers import save_question_answers
@@ -124,11 +125,16 @@ def step(application_id: int, step: str) -> Any:
         form.set_programmes([(offered.programme_id, offered.programme.name) for offered in application.call.programmes])
     _fill_form(form, application, step)
     status = 200
+    join = None
     if form.validate_on_submit():
+        data = _step_data(form, step)
         try:
-            applications.save_step(application, current_user, step, _step_data(form, step), utcnow())
+            applications.save_step(application, current_user, step, data, utcnow())
         except NotAllowed:
             abort(404)
+        except applications.CompanyTaken as error:
+            show_service_error(form, error)
+            status, join = 400, _join_form(data)
         except ServiceError as error:
             show_service_error(form, error)
             status = 409 if error.field is None else 400
@@ -136,8 +142,18 @@ def step(application_id: int, step: str) -> Any:
             flash(_("Saved."), "success")
             following = STEP_SLUGS[STEP_SLUGS.index(step) + 1]
             return redirect(url_for("apply.step", application_id=application.id, step=following))
-    return render_template("apply/step_form.html", form=form, **step_context(application, step)), max(
+    return render_template("apply/step_form.html", form=form, join_form=join,
+                           **step_context(application, step)), max(
         status, form_status(form))
+
+
+def _join_form(data: dict[str, Any]) -> Any:
+    """The button that asks the owner of the company's existing application to add this person."""
+    from incubator.web.apply.members import JoinForm
+
+    country = (data.get("country") or "").upper()
+    number = applications.checked_org_number(country, data.get("org_number"))
+    return JoinForm(formdata=None, country=country, org_number=number)
 
 
 def _questions_step(application: Application) -> Any:
@@ -227,6 +243,9 @@ def show_application(application_id: int) -> Any:
         # Only the shared part, and only after release; the internal note never reaches this page.
         shared_note=shared_note_for_applicant(application),
         withdraw_form=WithdrawForm(),
+        my_role=membership.role_of(current_user, application),
+        may_edit=membership.can(current_user, application, Permission.EDIT),
+        may_respond=membership.can(current_user, application, Permission.RESPOND),
         now=utcnow(),
         steps=STEPS,
     )
@@ -235,7 +254,7 @@ def show_application(application_id: int) -> Any:
 @bp.route("/applications/<int:application_id>/withdraw", methods=["GET", "POST"])
 @role_required(Role.APPLICANT)
 def withdraw(application_id: int) -> Any:
-    application = load_own_application(application_id)
+    application = load_own_application(application_id, Permission.RESPOND)
     if not applications.can_withdraw(application):
         # Decided or withdrawn already: say so instead of offering a form that can only fail.
         return render_template("apply/withdraw.html", form=None, application=application), 409

@@ -14,18 +14,21 @@ from flask_login import current_user
 
 from incubator.database import utcnow
 from incubator.domain.applications import STEPS, ApplicationState, Step
-from incubator.extensions import db
+from incubator.domain.membership import Permission
 from incubator.models import Application, Call
-from incubator.services import applications
+from incubator.services import applications, membership
 
 
-def load_own_application(application_id: int) -> Application:
-    """The signed-in applicant's application; anyone else's is 'not found', not 'forbidden',
-    so ids reveal nothing."""
-    application = db.session.get(Application, application_id)
-    if application is None or application.applicant_id != current_user.id:
+def load_own_application(application_id: int, permission: Permission = Permission.EDIT) -> Application:
+    """An application of the signed-in person's team. Anyone off the team (a removed member
+    too) gets 'not found', not 'forbidden', so ids reveal nothing; a member whose role does not
+    allow ``permission`` (a viewer editing) gets 'forbidden'."""
+    try:
+        return membership.application_for(current_user, application_id, permission)
+    except membership.NotMember:
         abort(404)
-    return application
+    except membership.NotPermitted:
+        abort(403)
 
 
 QUESTIONS_STEP = Step("questions", "Questions for this call", ())
@@ -46,6 +49,7 @@ def step_context(application: Application, step: str) -> dict[str, Any]:
         "step": next(s for s in steps_for(application.call) if s.slug == step),
         "steps": steps_for(application.call),
         "missing": applications.missing_answers(application),
-        "editable": application.state == ApplicationState.DRAFT.value and application.call.is_open(now),
+        "editable": (application.state == ApplicationState.DRAFT.value and application.call.is_open(now)
+                     and membership.can(current_user, application, Permission.EDIT)),
         "now": now,
     }
