@@ -30,6 +30,7 @@ from incubator.links import public_url
 from incubator.models import Application, Call, ProgrammePreference, User
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
+from incubator.services.exchange import application_direction
 from incubator.services.notifications import call_title, queue_email
 from incubator.services.questions import missing_question_labels
 from incubator.services.visibility import applicant_view
@@ -181,6 +182,7 @@ def submit_application(application: Application, user: User, now: dt.datetime) -
     if problems:
         raise ServiceError(" ".join(problems))
     application.state = ApplicationState.SUBMITTED.value
+    application.exchange_direction = application_direction(application)
     application.submitted_at = now
     application.updated_at = now
     try:

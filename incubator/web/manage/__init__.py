@@ -15,4 +15,5 @@ from incubator.web.manage import (  # noqa: E402,F401
     ranking,
     reminders,
     residencies,
+    scoped,
 )
