@@ -17,5 +17,5 @@ class ProgrammeScope(db.Model):
     __tablename__ = "user_programme_scopes"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"), primary_key=True,
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="RESTRICT"), primary_key=True,
                                               index=True)

@@ -181,8 +181,9 @@ def submit_application(application: Application, user: User, now: dt.datetime) -
                                    [pref.programme_id for pref in application.preferences])
     if problems:
         raise ServiceError(" ".join(problems))
+    direction = application_direction(application)  # loads the programmes: before the state changes
     application.state = ApplicationState.SUBMITTED.value
-    application.exchange_direction = application_direction(application)
+    application.exchange_direction = direction
     application.submitted_at = now
     application.updated_at = now
     try:

@@ -22,6 +22,7 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from flask import g, has_app_context
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, delete, event, or_, select, true
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
@@ -41,6 +42,7 @@ from incubator.models import (
     MatchPlacement,
     MatchRun,
     Offer,
+    Partner,
     Programme,
     ProgrammePreference,
     ProgrammeScope,
@@ -51,6 +53,7 @@ from incubator.models import (
     Slot,
     User,
 )
+from incubator.services import ServiceError
 from incubator.services.audit import record_event
 
 _SCOPE_KEY = "programme_scope"
@@ -100,9 +103,21 @@ def is_scoped() -> bool:
     return current_scope() is not None
 
 
+def programme_choices() -> list[tuple[int, str]]:
+    """Every programme as "Partner: Programme", for the administrator's form (a few dozen)."""
+    rows = db.session.execute(
+        select(Programme.id, Programme.name, Partner.name).outerjoin(Partner, Partner.id == Programme.partner_id)
+        .order_by(Partner.name, Programme.name)
+    )
+    return [(programme_id, f"{partner}: {name}" if partner else name) for programme_id, name, partner in rows]
+
+
 def set_scope(admin: User, user: User, programme_ids: Iterable[int]) -> None:
     """Limit ``user`` to ``programme_ids`` (empty: the whole picture again)."""
-    wanted = set(programme_ids) if user.role_enum in SCOPABLE_ROLES else set()
+    wanted = set(programme_ids)
+    if wanted and user.role_enum not in SCOPABLE_ROLES:
+        raise ServiceError(_("Only programme managers and reviewers can be limited to programmes."),
+                           field="programmes")
     existing = set(db.session.scalars(select(ProgrammeScope.programme_id).where(ProgrammeScope.user_id == user.id)))
     if wanted == existing:
         return

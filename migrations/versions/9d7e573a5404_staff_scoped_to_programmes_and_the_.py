@@ -23,7 +23,7 @@ def upgrade():
     op.create_table('user_programme_scopes',
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('programme_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['programme_id'], ['programmes.id'], name=op.f('fk_user_programme_scopes_programme_id_programmes'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['programme_id'], ['programmes.id'], name=op.f('fk_user_programme_scopes_programme_id_programmes'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_user_programme_scopes_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', 'programme_id', name=op.f('pk_user_programme_scopes'))
     )

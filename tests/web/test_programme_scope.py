@@ -238,3 +238,39 @@ def test_outside_requests_nothing_is_limited(app: Flask, world: ScopeWorld, scop
     assert {OCC_COMPANY, BVH_COMPANY} <= names
     assert len(ranking.ranking_positions(world.shared_call)) >= 0
     assert str(application_scope_clause(Application.id)) == "true"
+
+
+def test_administrator_limits_a_manager_to_programmes_on_the_account_page(
+        app: Flask, world: ScopeWorld, make_user: Callable[..., User], admin_client: FlaskClient) -> None:
+    manager = make_user(Role.MANAGER)
+    page = admin_client.get(f"/admin/users/{manager.id}")
+    assert page.status_code == 200 and "Limited to programmes" in page.get_data(as_text=True)
+    token = csrf_token_of(admin_client)
+    saved = admin_client.post(f"/admin/users/{manager.id}", data={
+        "csrf_token": token, "role": "manager", "active": "y", "programmes": [str(world.bvh.id)]})
+    assert saved.status_code == 302
+    assert set(db.session.scalars(select(ProgrammeScope.programme_id).where(ProgrammeScope.user_id == manager.id))) \
+        == {world.bvh.id}
+    client = app.test_client()
+    log_in(client, manager.email)
+    assert client.get(f"/manage/calls/{world.occ_call.id}").status_code == 404
+    assert client.get(f"/manage/calls/{world.shared_call.id}").status_code == 200
+
+    cleared = admin_client.post(f"/admin/users/{manager.id}", data={"csrf_token": token, "role": "manager",
+                                                                      "active": "y"})
+    assert cleared.status_code == 302
+    assert client.get(f"/manage/calls/{world.occ_call.id}").status_code == 200  # the next request knows
+
+
+def test_only_managers_and_reviewers_can_be_limited(world: ScopeWorld, make_user: Callable[..., User],
+                                                     admin_client: FlaskClient) -> None:
+    applicant = make_user(Role.APPLICANT)
+    refused = admin_client.post(f"/admin/users/{applicant.id}", data={
+        "csrf_token": csrf_token_of(admin_client), "role": "applicant", "active": "y",
+        "programmes": [str(world.bvh.id)]})
+    assert refused.status_code == 400
+    assert "Only programme managers and reviewers" in refused.get_data(as_text=True)
+    assert db.session.scalars(select(ProgrammeScope).where(ProgrammeScope.user_id == applicant.id)).all() == []
+    unknown = admin_client.post(f"/admin/users/{applicant.id}", data={
+        "csrf_token": csrf_token_of(admin_client), "role": "applicant", "active": "y", "programmes": ["999999"]})
+    assert unknown.status_code == 400
