@@ -14,7 +14,7 @@ from incubator.database import utcnow
 from incubator.domain.exchange import RECEIVED, SENT, exchange_direction, residency_months
 from incubator.domain.roles import Role
 from incubator.extensions import db
-from incubator.models import Call, Offer, Programme, ProgrammeScope, Residency, Slot, User
+from incubator.models import Call, Offer, Partner, Programme, ProgrammeScope, Residency, Slot, User
 from incubator.services.exchange import (
     ExchangeYear,
     application_direction,
@@ -22,7 +22,7 @@ from incubator.services.exchange import (
     residency_direction,
 )
 from incubator.services.offers import accept_offer
-from tests.conftest import log_in
+from tests.conftest import csrf_token, log_in
 from tests.factories import make_application, make_call
 from tests.integration.test_residencies_service import make_slot
 from tests.web.test_apply import submit
@@ -173,3 +173,40 @@ def test_scoped_manager_sees_their_share_of_the_exchange(app: Flask, known_datas
     client = app.test_client()
     log_in(client, manager.email)
     assert client.get("/manage/exchange.csv").get_data(as_text=True).splitlines()[1:] == ["2027,2,16,0,0,2"]
+
+
+def _programme_form(programme: Programme, exchange_for: str) -> dict[str, str]:
+    return {"name": programme.name, "slug": programme.slug, "partner_id": str(programme.partner_id),
+            "host_site_id": str(programme.host_site_id), "summary": "", "offers": "office",
+            "exchange_for_country": exchange_for}
+
+
+@pytest.mark.parametrize(("exchange_for", "status", "stored"), [
+    ("NO", 302, "NO"), ("", 302, None), ("SE", 400, "unchanged"), ("XX", 400, "unchanged")])
+def test_manager_marks_a_programme_as_the_exchange(app: Flask, manager_client: FlaskClient, exchange_for: str,
+                                                    status: int, stored: str | None) -> None:
+    _call, _occ, bvh = exchange_call()
+    bvh.partner = Partner(name="AstraZeneca BioVentureHub")
+    db.session.commit()
+    path = f"/manage/programmes/{bvh.id}/edit"
+    response = manager_client.post(path, data={**_programme_form(bvh, exchange_for),
+                                               "csrf_token": csrf_token(manager_client, path)})
+    assert response.status_code == status, response.get_data(as_text=True)
+    db.session.expire_all()
+    assert bvh.exchange_for_country == ("NO" if stored == "unchanged" else stored)  # Gothenburg is in SE
+
+
+def test_a_programme_staff_are_limited_to_is_not_deleted(app: Flask, manager_client: FlaskClient,
+                                                         make_user: Callable[..., User]) -> None:
+    """Deleting it would silently give those accounts every programme."""
+    _call = make_call()
+    lonely = Programme(slug="lonely", name="Lonely", host_site_id=_call.programmes[0].programme.host_site_id)
+    db.session.add(lonely)
+    db.session.commit()
+    db.session.add(ProgrammeScope(user_id=make_user(Role.MANAGER).id, programme_id=lonely.id))
+    db.session.commit()
+    path = f"/manage/programmes/{lonely.id}/delete"
+    response = manager_client.post(path, data={"csrf_token": csrf_token(manager_client, f"/manage/programmes/{lonely.id}/edit")})
+    assert response.status_code == 409, response.status_code
+    assert "1 staff account limited to it" in response.get_data(as_text=True)
+    assert db.session.get(Programme, lonely.id) is not None

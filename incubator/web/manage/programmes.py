@@ -54,7 +54,8 @@ class ProgrammeForm(FlaskForm):
     offers = TextAreaField(_l("What residents get, one per line"), validators=[Length(max=2000)],
                            render_kw={"rows": 3})
     exchange_for_country = SelectField(
-        _l("Exchange for companies from"), choices=[("", _l("— not part of an exchange —")), *country_choices()],
+        _l("Exchange for companies from"), default="",
+        choices=[("", _l("— not part of an exchange —")), *country_choices()],
         description=_l("Stays of companies from this country count in the exchange report, e.g. BioVentureHub "
                        "in Gothenburg for companies from Norway."))
     submit = SubmitField(_l("Save programme"))
