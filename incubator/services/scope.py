@@ -18,10 +18,11 @@ residency is: an applicant ranking both programmes is seen by both partners.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from flask import g, has_app_context
+from flask import g, has_app_context, request
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, delete, event, or_, select, true
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
@@ -87,6 +88,8 @@ def load_request_scope() -> None:
     from flask_login import current_user
 
     g.pop(_SCOPE_KEY, None)  # unscoped while the scope itself is read
+    if (request.endpoint or "").endswith("static"):
+        return  # files are the same for everyone; no need to load the user for them
     if current_user.is_authenticated:
         g.setdefault(_SCOPE_KEY, programmes_of(current_user))
 
@@ -97,6 +100,20 @@ def current_scope() -> frozenset[int] | None:
         return None
     scope: frozenset[int] | None = g.get(_SCOPE_KEY)
     return scope
+
+
+@contextmanager
+def limited_to(programme_ids: Collection[int]) -> Iterator[None]:
+    """Run queries as a person limited to ``programme_ids`` would (benchmarks, a future job
+    acting for a partner); the request's own scope is back afterwards."""
+    previous = g.pop(_SCOPE_KEY, None)
+    setattr(g, _SCOPE_KEY, frozenset(programme_ids))
+    try:
+        yield
+    finally:
+        g.pop(_SCOPE_KEY, None)
+        if previous is not None:
+            setattr(g, _SCOPE_KEY, previous)
 
 
 def is_scoped() -> bool:

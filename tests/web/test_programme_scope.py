@@ -32,7 +32,7 @@ from incubator.models import (
     User,
 )
 from incubator.services import ranking
-from incubator.services.scope import application_scope_clause
+from incubator.services.scope import application_scope_clause, limited_to
 from tests.conftest import log_in
 from tests.factories import make_application, make_call
 from tests.factories_reviews import make_assignment, make_rubric
@@ -274,3 +274,12 @@ def test_only_managers_and_reviewers_can_be_limited(world: ScopeWorld, make_user
     unknown = admin_client.post(f"/admin/users/{applicant.id}", data={
         "csrf_token": csrf_token_of(admin_client), "role": "applicant", "active": "y", "programmes": ["999999"]})
     assert unknown.status_code == 400
+
+
+def test_the_core_ranking_rows_follow_the_scope(app: Flask, world: ScopeWorld) -> None:
+    """The board reads its rows with Core, past the ORM filter; its own clause must keep up."""
+    every = {row.company_name for row in ranking.ranking_for_call(world.shared_call)}
+    assert {OCC_COMPANY, BVH_COMPANY} <= every
+    with limited_to([world.bvh.id]):
+        assert {row.company_name for row in ranking.ranking_for_call(world.shared_call)} == {BVH_COMPANY}
+    assert {row.company_name for row in ranking.ranking_for_call(world.shared_call)} == every
