@@ -5,13 +5,14 @@ lists, and change nothing of OCC's; unscoped staff keep the whole picture."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from incubator.database import utcnow
 from incubator.domain.applications import STEP_SLUGS
@@ -29,6 +30,7 @@ from incubator.models import (
     ProgrammeScope,
     Residency,
     Review,
+    Slot,
     User,
 )
 from incubator.services import ranking
@@ -37,6 +39,7 @@ from tests.conftest import log_in
 from tests.factories import make_application, make_call
 from tests.factories_reviews import make_assignment, make_rubric
 from tests.integration.test_residencies_service import make_slot
+from tests.web.test_residencies import slot_form
 from tests.web.walk import (
     allowed_roles,
     build_path,
@@ -283,3 +286,20 @@ def test_the_core_ranking_rows_follow_the_scope(app: Flask, world: ScopeWorld) -
     with limited_to([world.bvh.id]):
         assert {row.company_name for row in ranking.ranking_for_call(world.shared_call)} == {BVH_COMPANY}
     assert {row.company_name for row in ranking.ranking_for_call(world.shared_call)} == every
+
+
+def test_scoped_manager_makes_slots_only_in_their_programmes(world: ScopeWorld, scoped_manager: FlaskClient) -> None:
+    page = scoped_manager.get("/manage/slots/new").get_data(as_text=True)
+    choices = re.search(r'<select[^>]*name="programme_id".*?</select>', page, re.S)
+    assert choices and ">BioVentureHub exchange<" in choices.group(0) and ">OCC Incubator<" not in choices.group(0)
+    token = csrf_token_of(scoped_manager)
+    before = db.session.scalar(select(func.count()).select_from(Slot))
+    refused = scoped_manager.post("/manage/slots/new", data={**slot_form(world.shared_call, programme_id=str(world.occ.id)),
+                                                             "csrf_token": token})
+    assert refused.status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(Slot)) == before
+    made = scoped_manager.post("/manage/slots/new", data={**slot_form(world.shared_call, programme_id=str(world.bvh.id),
+                                                                    site_id=str(world.bvh.host_site_id)),
+                                                          "csrf_token": token})
+    assert made.status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(Slot)) == before + 1
