@@ -60,10 +60,9 @@ from incubator.services.audit import record_event
 _SCOPE_KEY = "programme_scope"
 # Roles an administrator may scope; administrators always keep the whole picture.
 SCOPABLE_ROLES = (Role.MANAGER, Role.REVIEWER)
-# For a query that must see beyond the scope on purpose (none in the web layer today).
-BYPASS_OPTION = "bypass_programme_scope"
 
-# Core tables, so the subqueries below are not themselves filtered by the loader criteria.
+# Core tables, so the subqueries below are not themselves filtered by the loader criteria; and
+# never correlated, so a query that joins the same table cannot change what they mean.
 _slots = Slot.__table__
 _preferences = ProgrammePreference.__table__
 _offers = Offer.__table__
@@ -91,7 +90,7 @@ def load_request_scope() -> None:
     if (request.endpoint or "").endswith("static"):
         return  # files are the same for everyone; no need to load the user for them
     if current_user.is_authenticated:
-        g.setdefault(_SCOPE_KEY, programmes_of(current_user))
+        setattr(g, _SCOPE_KEY, programmes_of(current_user))
 
 
 def current_scope() -> frozenset[int] | None:
@@ -149,7 +148,7 @@ def set_scope(admin: User, user: User, programme_ids: Iterable[int]) -> None:
 
 
 def _scoped_slot_ids(programme_ids: Collection[int]) -> Any:
-    return select(_slots.c.id).where(_slots.c.programme_id.in_(programme_ids))
+    return select(_slots.c.id).where(_slots.c.programme_id.in_(programme_ids)).correlate(None)
 
 
 def applications_in(programme_ids: Collection[int], application_id: Any) -> ColumnElement[bool]:
@@ -158,9 +157,10 @@ def applications_in(programme_ids: Collection[int], application_id: Any) -> Colu
     slots = _scoped_slot_ids(programme_ids)
     return or_(
         application_id.in_(select(_preferences.c.application_id)
-                           .where(_preferences.c.programme_id.in_(programme_ids))),
-        application_id.in_(select(_offers.c.application_id).where(_offers.c.slot_id.in_(slots))),
-        application_id.in_(select(_residencies.c.application_id).where(_residencies.c.slot_id.in_(slots))),
+                           .where(_preferences.c.programme_id.in_(programme_ids)).correlate(None)),
+        application_id.in_(select(_offers.c.application_id).where(_offers.c.slot_id.in_(slots)).correlate(None)),
+        application_id.in_(select(_residencies.c.application_id).where(_residencies.c.slot_id.in_(slots))
+                           .correlate(None)),
     )
 
 
@@ -172,7 +172,8 @@ def application_scope_clause(application_id: Any) -> ColumnElement[bool]:
 
 
 def _calls_in(programme_ids: Collection[int], call_id: Any) -> ColumnElement[bool]:
-    return call_id.in_(select(_call_programmes.c.call_id).where(_call_programmes.c.programme_id.in_(programme_ids)))
+    return call_id.in_(select(_call_programmes.c.call_id)
+                       .where(_call_programmes.c.programme_id.in_(programme_ids)).correlate(None))
 
 
 def loader_criteria(programme_ids: Collection[int]) -> list[Any]:
@@ -197,7 +198,8 @@ def loader_criteria(programme_ids: Collection[int]) -> list[Any]:
         with_loader_criteria(Conflict, or_(Conflict.application_id.is_(None),
                                            applications_in(ids, Conflict.application_id)), include_aliases=True),
         with_loader_criteria(Score, Score.review_id.in_(
-            select(_reviews.c.id).where(applications_in(ids, _reviews.c.application_id))), include_aliases=True),
+            select(_reviews.c.id).where(applications_in(ids, _reviews.c.application_id)).correlate(None)),
+            include_aliases=True),
         *(by_application(model) for model in (Assignment, Review, Bid, CommitteeComment, CommitteeNote,
                                               MatchPlacement, Attachment, QuestionAnswer)),
         *(by_call(model) for model in (MatchRun, CallReviewer)),
@@ -210,8 +212,6 @@ def _limit_to_scope(state: ORMExecuteState) -> None:
     if state.is_relationship_load or state.is_column_load:
         return
     if not (state.is_select or state.is_update or state.is_delete):
-        return
-    if state.execution_options.get(BYPASS_OPTION):
         return
     scope = current_scope()
     if scope is not None:
