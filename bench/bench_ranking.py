@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 from sqlalchemy.engine import Connection, make_url  # noqa: E402
 
 from incubator import create_app  # noqa: E402
@@ -64,6 +64,8 @@ def parse_arguments() -> argparse.Namespace:
                         "a fresh database is created beside the one named and dropped afterwards")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of each side; the best counts (default 5)")
     parser.add_argument("--seed", type=int, default=2027)
+    parser.add_argument("--scoped", action="store_true", help="also time the board as a manager limited to the "
+                        "second programme (ranked by 30%% of the applications) sees it")
     args = parser.parse_args()
     if args.applications < 1 or args.repeat < 1:
         parser.error("--applications and --repeat must be at least 1")
@@ -221,6 +223,24 @@ def compare(label: str, repeat: int, ours: Callable[[], Any], floor: Callable[[]
     return ratio
 
 
+def time_scoped_board(call_id: int, repeat: int) -> None:
+    """The board as a manager limited to one programme sees it (services/scope.py), against the
+    whole board: the scope is one more clause on the applications' query."""
+    from incubator.services.scope import limited_to
+
+    second = db.session.scalar(select(Programme.id).where(Programme.slug == "bvh"))
+    whole = limited = float("inf")
+    rows = 0
+    for _ in range(repeat):
+        whole = min(whole, timed(lambda: ranking_for_call(db.session.get(Call, call_id)))[0])
+        with limited_to([second]):
+            elapsed, rows = timed(lambda: ranking_for_call(db.session.get(Call, call_id)))
+        limited = min(limited, elapsed)
+    print("board limited to one programme")
+    print(f"  whole board:       {whole:8.3f} s")
+    print(f"  limited board:     {limited:8.3f} s   ({rows:,} rows)")
+
+
 def run_benchmark(database_url: str, args: argparse.Namespace, instance: Path) -> None:
     os.environ["DATABASE_URL"] = database_url
     app = create_app({"INSTANCE_PATH": str(instance), "SECRET_KEY": "bench-only", "OUTBOX_DELIVERY": "manual",
@@ -250,6 +270,8 @@ def run_benchmark(database_url: str, args: argparse.Namespace, instance: Path) -
                     board(all_criterion_means=True), plain_sql(call_id, all_ids)),
         ]
         print(f"worst ratio: {max(ratios):.2f}x")
+        if args.scoped:
+            time_scoped_board(call_id, args.repeat)
         db.session.remove()
         db.engine.dispose()
 

@@ -62,14 +62,15 @@ def match_solve(path: str) -> None:
 def demo_seed() -> None:
     """Create programmes, an open call with reviewers and applications, a decided previous call
     with its residents, slots and one account per role (once)."""
-    from incubator.services.demo import demo_logins, seed_demo_data
+    from incubator.services.demo import BIOVENTUREHUB_ACCOUNTS, demo_logins, seed_demo_data
 
     created = seed_demo_data(utcnow(), showcase=True)
     db.session.commit()
     click.echo("Demo data created." if created else "Demo data already present; nothing changed.")
     click.echo("Demo logins (change these passwords on any shared machine):")
     for login in demo_logins():
-        click.echo(f"  {login.role.value:<10} {login.email:<26} {login.password}")
+        limited = "  (sees only the BioVentureHub exchange)" if login.email in BIOVENTUREHUB_ACCOUNTS else ""
+        click.echo(f"  {login.role.value:<10} {login.email:<26} {login.password}{limited}")
     required = ", ".join(sorted(role.value for role in current_app.config["TWO_FACTOR_REQUIRED_ROLES"]))
     click.echo(f"Roles that sign in with two factors ({required}) set up an authenticator app "
                "right after the password on their first login.")

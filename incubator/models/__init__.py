@@ -12,6 +12,7 @@ from incubator.models.reminders import CallReminderPolicy, NotificationPreferenc
 from incubator.models.residencies import Offer, Residency
 from incubator.models.reviews import Assignment, Conflict, Review, ReviewerProfile, Score
 from incubator.models.scheduling import JobHeartbeat, SchedulerLease
+from incubator.models.scopes import ProgrammeScope
 from incubator.models.security import RecoveryCode, UserSession
 from incubator.models.users import User
 
@@ -48,6 +49,7 @@ __all__ = [
     "MatchRun",
     "Offer",
     "Programme",
+    "ProgrammeScope",
     "Residency",
     "Site",
     "Slot",

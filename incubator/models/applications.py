@@ -77,6 +77,9 @@ class Application(db.Model):
     desired_length_months: Mapped[int | None] = mapped_column(Integer)
 
     consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "NO-SE" when submitted by a Norwegian company whose first choice is the exchange
+    # programme for Norway in Sweden; null outside the exchange (see domain/exchange.py).
+    exchange_direction: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[dt.datetime | None]

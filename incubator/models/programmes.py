@@ -67,6 +67,9 @@ class Programme(db.Model):
     summary: Mapped[str] = mapped_column(Text, default="")
     # What residents get, e.g. ["office", "lab", "industrial expertise"].
     offers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Set when the programme is the exchange's place for companies registered in this country
+    # (ISO alpha-2), e.g. BioVentureHub Gothenburg for NO: their stays count in the exchange.
+    exchange_for_country: Mapped[str | None] = mapped_column(String(2))
 
     host_site: Mapped[Site] = relationship()
     partner: Mapped[Partner | None] = relationship()

@@ -102,6 +102,8 @@ class Residency(db.Model):
     ends_on: Mapped[dt.date] = mapped_column(Date)
     original_ends_on: Mapped[dt.date | None] = mapped_column(Date)  # set by the first extension
     ended_on: Mapped[dt.date | None] = mapped_column(Date)
+    # The exchange direction of the stay ("NO-SE"), from the slot's programme; null outside it.
+    exchange_direction: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -31,6 +31,7 @@ from incubator.links import public_url
 from incubator.models import Application, ApplicationMember, Call, Organisation, ProgrammePreference, User
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
+from incubator.services.exchange import application_direction
 from incubator.services.membership import applications_of as team_applications
 from incubator.services.membership import can, recipients
 from incubator.services.notifications import call_title, queue_email
@@ -202,7 +203,9 @@ def submit_application(application: Application, user: User, now: dt.datetime) -
                                    [pref.programme_id for pref in application.preferences])
     if problems:
         raise ServiceError(" ".join(problems))
+    direction = application_direction(application)  # loads the programmes: before the state changes
     application.state = ApplicationState.SUBMITTED.value
+    application.exchange_direction = direction
     application.submitted_at = now
     application.updated_at = now
     try:

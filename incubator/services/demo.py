@@ -18,11 +18,13 @@ from incubator.models import (
     Criterion,
     Partner,
     Programme,
+    ProgrammeScope,
     ReviewerProfile,
     Site,
     Slot,
     User,
 )
+from incubator.services.demo_exchange import mark_exchange
 from incubator.services.demo_showcase import seed_showcase
 from incubator.services.passwords import hash_password
 
@@ -42,7 +44,12 @@ DEMO_ACCOUNTS: tuple[tuple[Role, str, str, str | None], ...] = (
     (Role.REVIEWER, "reviewer@demo.example", "Rune Reviewer", "Oslo University Hospital"),
     (Role.MANAGER, "manager@demo.example", "Maria Manager", "Oslo Cancer Cluster"),
     (Role.ADMIN, "admin@demo.example", "Anders Admin", "Oslo Cancer Cluster"),
+    # Limited to the BioVentureHub exchange programme: the partner's own view.
+    (Role.MANAGER, "bvh-manager@demo.example", "Britt Hubmanager", "AstraZeneca BioVentureHub"),
+    (Role.REVIEWER, "bvh-reviewer@demo.example", "Bo Hubreviewer", "AstraZeneca BioVentureHub"),
 )
+# The demo accounts limited to the exchange programme (the rest see every programme).
+BIOVENTUREHUB_ACCOUNTS = ("bvh-manager@demo.example", "bvh-reviewer@demo.example")
 
 
 def demo_logins() -> list[DemoLogin]:
@@ -64,9 +71,11 @@ def seed_demo_data(now: dt.datetime, *, showcase: bool = False) -> bool:
         return False
     occ_park, bvh = _sites()
     occ, exchange = _programmes(occ_park, bvh)
+    mark_exchange(occ, exchange)
     call = _open_call(now, occ, exchange)
     _slots(now, occ, exchange, occ_park, bvh)
     password_hash = _accounts()
+    _limit_to_bioventurehub(exchange)
     if showcase:
         seed_showcase(now, call, occ, exchange, occ_park, bvh, password_hash)
     db.session.flush()
@@ -186,6 +195,13 @@ def _slots(now: dt.datetime, occ: Programme, exchange: Programme, occ_park: Site
                  capacity=2, starts_on=start, ends_on=year_end),
         ]
     )
+
+
+def _limit_to_bioventurehub(exchange: Programme) -> None:
+    db.session.flush()  # ids of the programme and the accounts
+    for email in BIOVENTUREHUB_ACCOUNTS:
+        user_id = db.session.scalar(select(User.id).where(User.email == email))
+        db.session.add(ProgrammeScope(user_id=user_id, programme_id=exchange.id))
 
 
 def _accounts() -> str:

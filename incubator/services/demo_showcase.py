@@ -47,6 +47,8 @@ from incubator.models import (
     Slot,
     User,
 )
+from incubator.services.demo_exchange import seed_exchange_history
+from incubator.services.exchange import application_direction, residency_direction
 from incubator.services.ranking import criterion_rules
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -138,6 +140,7 @@ def seed_showcase(now: dt.datetime, open_call: Call, occ: Programme, exchange: P
     previous = _previous_call(now, occ, exchange)
     slots = _current_slots(now, occ, exchange, occ_park, bvh)
     _decided_applications(now, previous, reviewers, slots, manager, password_hash)
+    seed_exchange_history(now, occ, exchange, occ_park, bvh, manager, password_hash)
 
 
 def _reviewers(password_hash: str) -> list[User]:
@@ -295,6 +298,7 @@ def _resident(application: Application, slot: Slot, start: dt.date, decided_at: 
                   offered_at=offered, responded_at=offered + dt.timedelta(days=3))
     db.session.add(offer)
     db.session.flush()
+    application.exchange_direction = application_direction(application)
     db.session.add(Residency(application_id=application.id, offer_id=offer.id, slot=slot, state="active",
                              starts_on=start, ends_on=end, created_at=offer.responded_at,
-                             updated_at=offer.responded_at))
+                             updated_at=offer.responded_at, exchange_direction=residency_direction(application, slot)))

@@ -37,6 +37,7 @@ from incubator.models import (
 from incubator.models.residencies import LIVE_OFFER_STATES, OPEN_OFFER_STATES
 from incubator.services import ServiceError, month_year
 from incubator.services.audit import record_event
+from incubator.services.exchange import residency_direction
 from incubator.services.match_runs import adjusted_preview, build_preview, is_stale, run_placements
 from incubator.services.membership import can, dedupe_for, recipients
 from incubator.services.notifications import queue_email
@@ -155,7 +156,8 @@ def accept_offer(user: User, offer: Offer, now: dt.datetime) -> Residency:
         raise ServiceError(_("This offer was answered or expired a moment ago; reload the page."))
     db.session.refresh(offer)
     residency = Residency(application_id=offer.application_id, offer_id=offer.id, slot_id=slot.id, state="active",
-                          starts_on=offer.starts_on, ends_on=offer.ends_on, created_at=now, updated_at=now)
+                          starts_on=offer.starts_on, ends_on=offer.ends_on, created_at=now, updated_at=now,
+                          exchange_direction=residency_direction(offer.application, slot))
     db.session.add(residency)
     db.session.flush()
     record_event(user, "offer.accepted", "offer", offer.id, residency_id=residency.id)

@@ -13,7 +13,16 @@ from incubator.domain.applications import COUNTRY_NAMES
 from incubator.domain.calls import is_known_timezone, slug_problem
 from incubator.domain.roles import Role
 from incubator.extensions import db
-from incubator.models import CallProgramme, Partner, Programme, ProgrammePreference, Site, Slot, User
+from incubator.models import (
+    CallProgramme,
+    Partner,
+    Programme,
+    ProgrammePreference,
+    ProgrammeScope,
+    Site,
+    Slot,
+    User,
+)
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
 
@@ -39,6 +48,8 @@ class ProgrammeInput:
     partner_id: int
     summary: str
     offers: list[str]
+    # ISO code of the country whose companies this programme hosts in the exchange; "" if none.
+    exchange_for_country: str = ""
 
 
 def _require_manager(user: User) -> None:
@@ -137,6 +148,18 @@ def _check_programme(item: ProgrammeInput, own_id: int | None) -> None:
         raise ServiceError(_("Choose the programme's host site."), field="host_site_id")
     if db.session.get(Partner, item.partner_id) is None:
         raise ServiceError(_("Choose the partner organisation that runs the programme."), field="partner_id")
+    _check_exchange(item)
+
+
+def _check_exchange(item: ProgrammeInput) -> None:
+    if not item.exchange_for_country:
+        return
+    if item.exchange_for_country not in COUNTRY_NAMES:
+        raise ServiceError(_("Choose a country from the list."), field="exchange_for_country")
+    site = db.session.get(Site, item.host_site_id)
+    if site is not None and site.country == item.exchange_for_country:
+        raise ServiceError(_("An exchange hosts companies from another country than the host site's."),
+                           field="exchange_for_country")
 
 
 def save_programme(manager: User, item: ProgrammeInput, programme: Programme | None = None) -> Programme:
@@ -149,6 +172,7 @@ def save_programme(manager: User, item: ProgrammeInput, programme: Programme | N
     programme.host_site_id, programme.partner_id = item.host_site_id, item.partner_id
     programme.summary = item.summary.strip()
     programme.offers = [offer.strip() for offer in item.offers if offer.strip()]
+    programme.exchange_for_country = item.exchange_for_country or None
     db.session.add(programme)
     db.session.flush()
     record_event(manager, "programme.created" if created else "programme.changed", "programme", programme.id,
@@ -167,6 +191,10 @@ def programme_uses(programme: Programme) -> list[str]:
     chosen = db.session.scalar(select(func.count()).where(ProgrammePreference.programme_id == programme.id))
     if chosen:
         uses.append(ngettext("%(num)d application that chose it", "%(num)d applications that chose it", chosen))
+    # Deleting it would widen those accounts' view to every programme.
+    staff = db.session.scalar(select(func.count()).where(ProgrammeScope.programme_id == programme.id))
+    if staff:
+        uses.append(ngettext("%(num)d staff account limited to it", "%(num)d staff accounts limited to it", staff))
     return uses
 
 

@@ -54,6 +54,7 @@ from incubator.models import (
     User,
 )
 from incubator.services.audit import record_event
+from incubator.services.scope import application_scope_clause
 
 if TYPE_CHECKING:  # numpy itself loads inside the functions that compute
     import numpy as np
@@ -236,7 +237,10 @@ def _in_call(column: Any, call_id: int) -> Any:
 def _application_rows(call_id: int) -> dict[int, RankingRow]:
     result = _execute(
         select(Application.id, Application.company_name, Application.state, Application.submitted_at)
-        .where(Application.call_id == call_id, Application.state.in_(LISTED_STATES))
+        .where(Application.call_id == call_id, Application.state.in_(LISTED_STATES),
+               # Core, so the ORM's scope filter does not see it; every other part of the board
+               # attaches to these rows only.
+               application_scope_clause(Application.id))
     )
     return {
         application_id: RankingRow(application_id, company or "", state, submitted_at, [], [])

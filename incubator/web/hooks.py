@@ -7,6 +7,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from incubator.extensions import db
 from incubator.services.notifications import OUTBOX_DIRTY
+from incubator.services.scope import load_request_scope
 from incubator.web.observability import log_request, start_request_clock
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -59,6 +60,7 @@ def add_security_headers(response: Response) -> Response:
 def register_request_hooks(app: Flask) -> None:
     app.session_interface = HttpsAwareSessionInterface()
     app.before_request(start_request_clock)
+    app.before_request(load_request_scope)  # before any view's query
     app.after_request(log_request)  # registered first, so it runs last: after the commit
     app.after_request(commit_request_transaction)
     app.after_request(add_security_headers)

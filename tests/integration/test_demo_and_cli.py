@@ -10,6 +10,7 @@ from incubator.extensions import db
 from incubator.models import Application, Call, Criterion, Programme, Residency, Slot, User
 from incubator.services.assignments import auto_assign
 from incubator.services.demo import DEMO_PASSWORD, demo_logins
+from incubator.services.exchange import exchange_balance
 from incubator.services.ranking import ranking_for_call
 from tests.conftest import log_in
 
@@ -25,13 +26,15 @@ def test_demo_seed_creates_programmes_call_rubric_slots_and_accounts_once(app: F
     assert "Demo data already present; nothing changed." in second.output
     assert db.session.scalars(select(Programme.name).order_by(Programme.name)).all() == [
         "BioVentureHub exchange", "OCC Incubator"]
-    # The open call and a decided previous one, each with the default rubric; five future slots
-    # and three that hold the previous intake's residents now.
-    assert db.session.scalar(select(func.count()).select_from(Call)) == 2
+    # The open call and a decided previous one, each with the default rubric, and an earlier
+    # exchange intake; five future slots, three that hold the previous intake's residents now,
+    # two that held the exchange's.
+    assert db.session.scalar(select(func.count()).select_from(Call)) == 3
     assert db.session.scalar(select(func.count()).select_from(Criterion)) == 12
-    assert db.session.scalar(select(func.count()).select_from(Slot)) == 8
-    # Four demo logins, five more reviewers, eleven startup founders.
-    assert db.session.scalar(select(func.count()).select_from(User)) == 20
+    assert db.session.scalar(select(func.count()).select_from(Slot)) == 10
+    # Six demo logins (two limited to BioVentureHub), five more reviewers, fourteen founders.
+    assert db.session.scalar(select(func.count()).select_from(User)) == 25
+    assert "(sees only the BioVentureHub exchange)" in first.output
 
 
 def test_demo_staffs_the_open_call_without_warnings(app: Flask) -> None:
@@ -47,7 +50,7 @@ def test_demo_staffs_the_open_call_without_warnings(app: Flask) -> None:
 
 def test_demo_previous_call_is_decided_released_and_its_residents_are_in_place(app: Flask) -> None:
     app.test_cli_runner().invoke(args=["demo", "seed"])
-    previous = db.session.scalar(select(Call).where(Call.closes_at < utcnow()))
+    previous = db.session.scalar(select(Call).where(Call.closes_at < utcnow()).order_by(Call.closes_at.desc()))
     applications = db.session.scalars(select(Application).where(Application.call_id == previous.id)).all()
     assert sorted(a.state for a in applications) == ["accepted"] * 3 + ["rejected"] * 2 + ["waitlisted"]
     assert all(a.decision_released_at is not None for a in applications)
@@ -99,3 +102,16 @@ def test_outbox_deliver_command_reports_counts(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["outbox", "deliver"])
     assert result.exit_code == 0
     assert result.output.strip() == "sent 0, retrying 0, failed 0"
+
+
+def test_demo_exchange_report_and_bioventurehub_view(app: Flask) -> None:
+    app.test_cli_runner().invoke(args=["demo", "seed"])
+    years = exchange_balance()
+    assert sum(year.sent for year in years) == 2 and sum(year.received for year in years) == 2
+    assert sum(year.received_months for year in years) == 18
+    hub = app.test_client()
+    log_in(hub, "bvh-manager@demo.example", DEMO_PASSWORD)
+    residencies = hub.get("/manage/residencies").get_data(as_text=True)
+    assert "Bergen Cell AS" in residencies and "Göteborg Onco AB" not in residencies
+    report = hub.get("/manage/exchange.csv").get_data(as_text=True).splitlines()[1:]
+    assert sum(int(line.split(",")[3]) for line in report) == 0  # received stays are OCC's

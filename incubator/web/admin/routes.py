@@ -13,7 +13,7 @@ from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import AuditEvent, OutboundEmail, User
 from incubator.models.outbox import OUTBOX_STATES
-from incubator.services import ServiceError, accounts, queries, two_factor
+from incubator.services import ServiceError, accounts, queries, scope, two_factor
 from incubator.web.access import role_required
 from incubator.web.admin.forms import ROLE_LABELS, AccountForm, InviteForm, ResetTwoFactorForm
 from incubator.web.forms import form_status, show_service_error
@@ -68,10 +68,14 @@ def invite() -> Any:
 def user_detail(user_id: int) -> Any:
     user = db.session.get(User, user_id) or abort(404)
     form = AccountForm(obj=user)
+    form.programmes.choices = scope.programme_choices()
+    if not form.is_submitted():
+        form.programmes.data = sorted(scope.programmes_of(user) or ())
     if form.validate_on_submit():
         try:
             accounts.change_role(current_user, user, Role(form.role.data))
             accounts.set_account_active(current_user, user, form.active.data)
+            scope.set_scope(current_user, user, form.programmes.data or [])
         except ServiceError as error:
             show_service_error(form, error)
         else:

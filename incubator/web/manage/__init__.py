@@ -9,10 +9,12 @@ from incubator.web.manage import (  # noqa: E402,F401
     calls,
     committee,
     decisions,
+    exchange,
     pools,
     programmes,
     questions,
     ranking,
     reminders,
     residencies,
+    scoped,
 )

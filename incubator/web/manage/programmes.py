@@ -53,6 +53,11 @@ class ProgrammeForm(FlaskForm):
     summary = TextAreaField(_l("Summary"), validators=[Length(max=5000)], render_kw={"rows": 3})
     offers = TextAreaField(_l("What residents get, one per line"), validators=[Length(max=2000)],
                            render_kw={"rows": 3})
+    exchange_for_country = SelectField(
+        _l("Exchange for companies from"), default="",
+        choices=[("", _l("— not part of an exchange —")), *country_choices()],
+        description=_l("Stays of companies from this country count in the exchange report, e.g. BioVentureHub "
+                       "in Gothenburg for companies from Norway."))
     submit = SubmitField(_l("Save programme"))
 
     def set_choices(self) -> None:
@@ -106,13 +111,14 @@ def _programme_input(form: ProgrammeForm) -> service.ProgrammeInput:
     return service.ProgrammeInput(
         name=form.name.data or "", slug=(form.slug.data or "").strip(), host_site_id=form.host_site_id.data or 0,
         partner_id=form.partner_id.data or 0, summary=form.summary.data or "",
-        offers=(form.offers.data or "").splitlines())
+        offers=(form.offers.data or "").splitlines(), exchange_for_country=form.exchange_for_country.data or "")
 
 
 def _edit_programme(programme: Programme | None) -> Any:
     if programme is not None and request.method == "GET":
         form = ProgrammeForm(obj=programme, offers="\n".join(programme.offers))
         form.partner_id.data = programme.partner_id or 0
+        form.exchange_for_country.data = programme.exchange_for_country or ""
     else:
         form = ProgrammeForm()
     form.set_choices()
