@@ -1,7 +1,7 @@
 """staff scoped to programmes and the exchange recorded
 
 Revision ID: 9d7e573a5404
-Revises: 019abf5f2d72
+Revises: f0bfa2992c4b
 Create Date: 2026-12-01 10:41:22.734197
 
 """
@@ -13,7 +13,7 @@ import incubator.database  # noqa: F401  (custom column types; not every revisio
 
 # revision identifiers, used by Alembic.
 revision = '9d7e573a5404'
-down_revision = '019abf5f2d72'
+down_revision = 'f0bfa2992c4b'
 branch_labels = None
 depends_on = None
 
