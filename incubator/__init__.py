@@ -191,9 +191,11 @@ def _register_error_handlers(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
+    from incubator.web.template_gettext import install_template_gettext
     from incubator.web.templating import register_filters
 
     register_filters(app)
+    install_template_gettext(app)
 
 
 def _start_outbox_delivery(app: Flask) -> None:
