@@ -88,6 +88,17 @@ def test_commands_run_on_the_complete_app(tmp_path: Path) -> None:
     assert "review.reviewer_list" in routes or "/review/" in routes
 
 
+def test_every_command_group_of_the_app_completes_it_before_running(tmp_path: Path) -> None:
+    """A plain AppGroup's commands would run on an app without models or database (see cli.py)."""
+    from incubator.cli import AppCommandGroup
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path),
+                      "OUTBOX_DELIVERY": "manual"})
+    plain = [name for name, command in app.cli.commands.items()
+             if name != "db" and not isinstance(command, AppCommandGroup)]
+    assert plain == [], f"make these AppCommandGroup: {plain}"
+
+
 def test_first_requests_arriving_together_all_meet_the_complete_app(tmp_path: Path) -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'db.sqlite3'}", "SECRET_KEY": "x",
                       "INSTANCE_PATH": str(tmp_path), "OUTBOX_DELIVERY": "manual", "TESTING": True,
