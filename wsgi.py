@@ -9,5 +9,6 @@ from incubator.config import ConfigurationError
 
 try:
     app = create_app()
+    app.complete_setup()  # whole before the first connection (create_app leaves the routes for later)
 except ConfigurationError as error:
     raise SystemExit(f"Error: {error.format_message()}") from None

@@ -5,26 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, render_template, request
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, SecurityError
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from incubator.config import FIXED_SETTINGS, ConfigurationError, settings_from_environment
+from incubator.deferred_setup import DeferredSetupFlask
 from incubator.domain.two_factor import parse_required_roles
-from incubator.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate, select_locale
 from incubator.links import configure_public_links
-from incubator.storage import StorageUnavailable, init_storage
-from incubator.web.inputs import install_input_guards
+from incubator.schema_migrations import defer_migrations
+from incubator.storage import init_storage
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the application; ``config`` overrides settings (tests pass their own)."""
-    app = Flask(
+    """Build the application; ``config`` overrides settings (tests pass their own).
+
+    Settings are checked here, so a setting that cannot work stops start-up; the part that
+    serves requests is built before the first app or request context (``deferred_setup``)."""
+    app = DeferredSetupFlask(
         __name__,
         instance_path=str(PROJECT_ROOT / "instance"),
         template_folder=str(PROJECT_ROOT / "templates"),
@@ -43,19 +42,27 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from incubator.logs import configure_logging
 
     configure_logging(app.config["LOG_FORMAT"])
-    _init_extensions(app)
     _check_rate_limit_storage(app)
-    install_input_guards(app)  # before the blueprints: their rules use its id converter
-    _register_blueprints(app)
-    _register_error_handlers(app)
-    _register_template_helpers(app)
-    _start_outbox_delivery(app)
     init_storage(app)
 
     from incubator.cli import register_commands
 
     register_commands(app)
+    defer_migrations(app)  # `flask db`; Flask-Migrate (Alembic) loads only when a migration runs
+    app.defer_setup(_serve_requests)
     return app
+
+
+def _serve_requests(app: Flask) -> None:
+    """Everything requests and commands need beyond the settings: extensions, models, routes."""
+    _init_extensions(app)
+    from incubator.web.inputs import install_input_guards
+
+    install_input_guards(app)  # before the blueprints: their rules use its id converter
+    _register_blueprints(app)
+    _register_error_handlers(app)
+    _register_template_helpers(app)
+    _start_outbox_delivery(app)
 
 
 def _check_rate_limit_storage(app: Flask) -> None:
@@ -63,8 +70,11 @@ def _check_rate_limit_storage(app: Flask) -> None:
     uri = app.config["RATELIMIT_STORAGE_URI"]
     if uri.startswith("memory://"):
         return
+    # A probe of its own: the limiter itself is bound later, with the rest of the extensions.
+    from limits.storage import storage_from_string
+
     try:
-        reachable = limiter.storage.check()
+        reachable = storage_from_string(uri, **app.config.get("RATELIMIT_STORAGE_OPTIONS", {})).check()
     except Exception:  # the client's own errors vary by store; any of them means "not usable"
         reachable = False
     if not reachable:
@@ -81,11 +91,12 @@ def _without_password(uri: str) -> str:
 
 
 def _init_extensions(app: Flask) -> None:
+    from flask_babel import lazy_gettext
+
     import incubator.models  # noqa: F401  # registers every table before migrations look
+    from incubator.extensions import babel, bootstrap, csrf, db, limiter, login_manager, select_locale
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
-                     compare_type=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     bootstrap.init_app(app)
@@ -126,6 +137,14 @@ ERROR_TITLES = {
 
 
 def _register_error_handlers(app: Flask) -> None:
+    from flask import Response, render_template, request
+    from flask_babel import gettext as _
+    from flask_wtf.csrf import CSRFError
+    from werkzeug.exceptions import HTTPException, SecurityError
+
+    from incubator.extensions import db
+    from incubator.storage import StorageUnavailable
+
     def render_error(code: int, message: str | None = None) -> tuple[str, int]:
         return render_template(
             "errors/error.html", code=code, title=_(ERROR_TITLES.get(code, "Error")), message=message
@@ -172,9 +191,11 @@ def _register_error_handlers(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
+    from incubator.web.template_gettext import install_template_gettext
     from incubator.web.templating import register_filters
 
     register_filters(app)
+    install_template_gettext(app)
 
 
 def _start_outbox_delivery(app: Flask) -> None:

@@ -10,18 +10,34 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from incubator.database import utcnow
 from incubator.domain.roles import Role
-from incubator.extensions import db
 
-demo_cli = AppGroup("demo", help="Demo data for a first start.")
-users_cli = AppGroup("users", help="Accounts.")
-outbox_cli = AppGroup("outbox", help="The outgoing email queue.")
-assign_cli = AppGroup("assign", help="Reviewer assignment.")
-match_cli = AppGroup("match", help="Matching of accepted startups to residency slots.")
-scheduler_cli = AppGroup("scheduler", help="The scheduler process: reminders, outbox delivery, offer expiry.")
-reminders_cli = AppGroup("reminders", help="Reminders before deadlines.")
-retention_cli = AppGroup("retention", help="Anonymisation of rejected and withdrawn applications after RETENTION_YEARS.")
+# Imports of the database layer (SQLAlchemy) and services stay inside the commands: listing the
+# commands (`flask --help`) must not pay for them (see incubator/deferred_setup.py).
+
+
+class AppCommandGroup(AppGroup):
+    """A command group that completes the app before running any of its commands.
+
+    ``flask`` looks commands up with an app context that does not build the app (so ``--help``
+    stays quick; see incubator/deferred_setup.py); a command that runs needs all of it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        if current_app:
+            complete_setup = getattr(current_app, "complete_setup", None)
+            if complete_setup is not None:
+                complete_setup()
+        return super().invoke(ctx)
+
+
+demo_cli = AppCommandGroup("demo", help="Demo data for a first start.")
+users_cli = AppCommandGroup("users", help="Accounts.")
+outbox_cli = AppCommandGroup("outbox", help="The outgoing email queue.")
+assign_cli = AppCommandGroup("assign", help="Reviewer assignment.")
+match_cli = AppCommandGroup("match", help="Matching of accepted startups to residency slots.")
+scheduler_cli = AppCommandGroup("scheduler", help="The scheduler process: reminders, outbox delivery, offer expiry.")
+reminders_cli = AppCommandGroup("reminders", help="Reminders before deadlines.")
+retention_cli = AppCommandGroup("retention", help="Anonymisation of rejected and withdrawn applications after RETENTION_YEARS.")
 
 
 def _solve_file(path: str, solver: Callable[[str], dict[str, Any]]) -> None:
@@ -62,6 +78,8 @@ def match_solve(path: str) -> None:
 def demo_seed() -> None:
     """Create programmes, an open call with reviewers and applications, a decided previous call
     with its residents, slots and one account per role (once)."""
+    from incubator.database import utcnow
+    from incubator.extensions import db
     from incubator.services.demo import BIOVENTUREHUB_ACCOUNTS, demo_logins, seed_demo_data
 
     created = seed_demo_data(utcnow(), showcase=True)
@@ -83,6 +101,7 @@ def demo_seed() -> None:
 @click.password_option()
 def users_create(email: str, name: str, role: str, password: str) -> None:
     """Create an account with a password (e.g. the first administrator)."""
+    from incubator.extensions import db
     from incubator.services import ServiceError
     from incubator.services.accounts import create_account
 
@@ -125,6 +144,7 @@ def reminders_sweep() -> None:
 @click.option("--dry-run", is_flag=True, help="Only list what would be anonymised; change nothing.")
 def retention_run(dry_run: bool) -> None:
     """Anonymise rejected and withdrawn applications past their retention period (one batch)."""
+    from incubator.database import utcnow
     from incubator.scheduler import anonymise_expired_applications
     from incubator.services.retention import due_for_anonymisation
 

@@ -13,6 +13,7 @@ import secrets
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from incubator.database import utcnow
 from incubator.extensions import db
@@ -55,11 +56,13 @@ def start_session(user: User, user_agent: str | None, ip_address: str | None,
 
 
 def active_session(user_id: int, token: str | None) -> UserSession | None:
-    """The live session this cookie token names for this user, or None."""
+    """The live session this cookie token names for this user, or None.
+
+    Runs on every signed-in request (the user loader), so the user comes in the same statement."""
     if not token:
         return None
     return db.session.scalar(
-        select(UserSession).where(
+        select(UserSession).options(joinedload(UserSession.user)).where(
             UserSession.token_hash == hash_session_token(token),
             UserSession.user_id == user_id,
             UserSession.revoked_at.is_(None),
