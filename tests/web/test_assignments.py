@@ -71,8 +71,7 @@ def test_board_shows_applications_reviewers_loads_and_conflicts(manager_client: 
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "Alpha Onc" in page and "Beta Rad" in page and "Draft Co" not in page
-    assert f"{rita.name} (1/4)" in page  # the select shows room left
-    assert "1 / 4" in page and "Medtech" in page
+    assert rita.name in page and "1 / 4" in page and "Medtech" in page  # the reviewers' table shows room left
     assert "Former colleague" in page
     assert f"/manage/assignments/{db.session.scalar(select(Assignment.id))}/delete" in page
     keep_existing = re.search(r'<input[^>]*name="auto-keep_existing"[^>]*>', page).group(0)
