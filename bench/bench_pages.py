@@ -189,6 +189,14 @@ def pages(call_id: int) -> list[Page]:
         Page("manage overview", "manager", "/manage/"),
         Page("decisions", "manager", f"{call}/decisions"),
         Page("assignments", "manager", f"{call}/assignments"),
+        # A page deep in the call (keyset: the same cost), a search, a filter and the look-ups
+        # behind the hand-assignment fields; populate() numbers applications from 1.
+        Page("assignments, a later page", "manager", f"{call}/assignments?after=17"),
+        Page("assignments, searched", "manager", f"{call}/assignments?q=company+12"),
+        Page("assignments, missing reviewers", "manager", f"{call}/assignments?missing=1"),
+        Page("assignments, application suggestions", "manager", f"{call}/assignments/applications.json?q=company+4"),
+        Page("assignments, reviewer suggestions", "manager", f"{call}/assignments/reviewers.json?q=reviewer+1"),
+        Page("reviewer pool", "manager", f"{call}/pool"),
         Page("ranking board", "manager", f"{call}/ranking"),
         Page("ranking CSV", "manager", f"{call}/ranking.csv"),
         Page("match preview (stored run)", "manager", f"{call}/match"),
@@ -283,7 +291,7 @@ def report(label: str, results: list[Result]) -> None:
 def run_dataset(database_url: str, n: int, args: argparse.Namespace, instance: Path) -> None:
     app = create_app({"INSTANCE_PATH": str(instance), "SECRET_KEY": "bench-only", "OUTBOX_DELIVERY": "manual",
                       "SQLALCHEMY_DATABASE_URI": database_url, "FAST_PASSWORD_HASHING": True,
-                      "RATELIMIT_ENABLED": False, "SERVER_NAME": "localhost"})
+                      "SERVER_NAME": "localhost"})  # the login throttle needs the limiter's storage
     with app.app_context():
         from flask_migrate import upgrade
 
