@@ -40,8 +40,8 @@ from incubator.services.assignments import (
     AssignedReviewer,
     Reviewer,
     ReviewerLoad,
-    _conflict_join,
     application_label,
+    conflict_join,
     loads_in_call,
 )
 
@@ -181,7 +181,7 @@ def _conflicts_of(application_ids: list[int]) -> dict[int, list[Conflict]]:
     grouped: dict[int, list[Conflict]] = defaultdict(list)
     if application_ids:
         for conflict, application_id in db.session.execute(
-            select(Conflict, Application.id).join(Application, _conflict_join())
+            select(Conflict, Application.id).join(Application, conflict_join())
             .options(selectinload(Conflict.reviewer))
             .where(Application.id.in_(application_ids))
             .order_by(Conflict.created_at, Conflict.id)

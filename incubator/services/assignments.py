@@ -178,7 +178,7 @@ def loads_in_call(call: Call, reviewer_id: int | None = None, *,
     return {reviewer_id: count for reviewer_id, count in rows}
 
 
-def _conflict_join() -> ColumnElement[bool]:
+def conflict_join() -> ColumnElement[bool]:
     """The join condition of a conflict to the applications it covers (mirrors conflicts.py)."""
     return or_(
         Conflict.application_id == Application.id,
@@ -190,7 +190,7 @@ def _conflict_join() -> ColumnElement[bool]:
 def conflicts_in_call(call: Call) -> list[tuple[Conflict, int]]:
     """Every (conflict, application id) of the call, company-wide conflicts included."""
     rows = db.session.execute(
-        select(Conflict, Application.id).join(Application, _conflict_join())
+        select(Conflict, Application.id).join(Application, conflict_join())
         .where(Application.call_id == call.id)
         .order_by(Conflict.created_at, Conflict.id)
     ).all()
@@ -200,7 +200,7 @@ def conflicts_in_call(call: Call) -> list[tuple[Conflict, int]]:
 def _conflict_reason(reviewer: User, application: Application) -> str | None:
     """Why this pair may not be assigned: a recorded conflict, or an obvious one."""
     recorded = db.session.scalar(
-        select(Conflict).join(Application, _conflict_join())
+        select(Conflict).join(Application, conflict_join())
         .where(Conflict.reviewer_id == reviewer.id, Application.id == application.id)
         .order_by(Conflict.id).limit(1)
     )
