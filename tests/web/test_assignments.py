@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from incubator.domain.roles import Role
 from incubator.extensions import db
@@ -376,3 +376,37 @@ def test_assign_link_beside_an_application_fills_in_the_forms(manager_client: Fl
 
     assert re.search(rf'name="assign-application_id"[^>]*value="Alpha Onc \(#{alpha.id}\)"', picked)
     assert re.search(rf'name="conflict-application_id"[^>]*value="Alpha Onc \(#{alpha.id}\)"', picked)
+
+
+def statements_for(client: FlaskClient, url: str) -> int:
+    executed: list[str] = []
+
+    def count(*args: Any) -> None:
+        executed.append(args[2])
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return len(executed)
+
+
+def test_the_board_costs_the_same_statements_for_a_small_and_a_larger_call(manager_client: FlaskClient,
+                                                                          call: Call) -> None:
+    """Per-row reviewers, review states and conflicts (with their reviewers) come in one query
+    each for the page, not one per row."""
+    def grow(count: int) -> None:
+        for _ in range(count):
+            target, reviewer = application(call, f"Company {make_reviewer().id}"), make_reviewer()
+            make_assignment(target, reviewer)
+            db.session.add(Conflict(reviewer_id=make_reviewer().id, application_id=target.id, reason="Board member",
+                                    source="declared"))
+        db.session.commit()
+
+    grow(2)
+    small = statements_for(manager_client, page_url(call))
+    grow(30)
+    larger = statements_for(manager_client, page_url(call))
+
+    assert small == larger
