@@ -53,6 +53,7 @@ from incubator.services.passwords import hash_password  # noqa: E402
 from tests.support.postgres import PostgresServer, drop_database  # noqa: E402
 
 PASSWORD = "bench password that is long enough"
+STAFF_TOTP_KEY = "BENCHBENCHBENCHBENCHBENCHBENCH23"  # base32; the bench signs staff in with its codes
 N_SLOTS = 500
 START = dt.date(2027, 1, 1)
 
@@ -168,9 +169,10 @@ def add_residency_data(call_id: int, n: int, seed: int) -> None:
 def add_staff() -> dict[str, str]:
     """A manager and an admin to log in as; the reviewer is one of the call's (with assignments)."""
     password_hash = hash_password(PASSWORD)
-    for role in ("manager", "admin"):
+    for role in ("manager", "admin"):  # staff sign in with a second factor: a known key here
         db.session.add(User(email=f"{role}@bench.example", name=role.title(), role=role,
-                            password_hash=password_hash))
+                            password_hash=password_hash, totp_secret=STAFF_TOTP_KEY,
+                            two_factor_enrolled_at=dt.datetime.now(dt.UTC)))
     reviewer = db.session.scalar(db.select(User).where(User.role == "reviewer").order_by(User.id).limit(1))
     assert reviewer is not None
     reviewer.password_hash = password_hash
@@ -189,6 +191,14 @@ def pages(call_id: int) -> list[Page]:
         Page("manage overview", "manager", "/manage/"),
         Page("decisions", "manager", f"{call}/decisions"),
         Page("assignments", "manager", f"{call}/assignments"),
+        # A page deep in the call (keyset: the same cost), a search, a filter and the look-ups
+        # behind the hand-assignment fields; populate() numbers applications from 1.
+        Page("assignments, a later page", "manager", f"{call}/assignments?after=17"),
+        Page("assignments, searched", "manager", f"{call}/assignments?q=company+12"),
+        Page("assignments, missing reviewers", "manager", f"{call}/assignments?missing=1"),
+        Page("assignments, application suggestions", "manager", f"{call}/assignments/applications.json?q=company+4"),
+        Page("assignments, reviewer suggestions", "manager", f"{call}/assignments/reviewers.json?q=reviewer+1"),
+        Page("reviewer pool", "manager", f"{call}/pool"),
         Page("ranking board", "manager", f"{call}/ranking"),
         Page("ranking CSV", "manager", f"{call}/ranking.csv"),
         Page("match preview (stored run)", "manager", f"{call}/match"),
@@ -241,6 +251,15 @@ def logged_in(app: Flask, email: str) -> FlaskClient:
     assert token, "no CSRF token on /login"
     response = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)})
     assert response.status_code == 302, f"could not log in as {email}"
+    if response.headers["Location"].startswith("/login/code"):
+        import pyotp
+
+        form = client.get("/login/code").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', form)
+        assert token, "no CSRF token on /login/code"
+        response = client.post("/login/code", data={"code": pyotp.TOTP(STAFF_TOTP_KEY).now(),
+                                                    "csrf_token": token.group(1)})
+        assert response.status_code == 302, f"second factor refused for {email}"
     return client
 
 
@@ -283,7 +302,7 @@ def report(label: str, results: list[Result]) -> None:
 def run_dataset(database_url: str, n: int, args: argparse.Namespace, instance: Path) -> None:
     app = create_app({"INSTANCE_PATH": str(instance), "SECRET_KEY": "bench-only", "OUTBOX_DELIVERY": "manual",
                       "SQLALCHEMY_DATABASE_URI": database_url, "FAST_PASSWORD_HASHING": True,
-                      "RATELIMIT_ENABLED": False, "SERVER_NAME": "localhost"})
+                      "SERVER_NAME": "localhost"})  # the login throttle needs the limiter's storage
     with app.app_context():
         from flask_migrate import upgrade
 

@@ -18,7 +18,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager
 
 from incubator.domain.affinity import (
     ApplicationTopics,
@@ -158,8 +157,11 @@ def assignable_applications(call: Call) -> list[Application]:
     ))
 
 
-def loads_in_call(call: Call, reviewer_id: int | None = None) -> dict[int, int]:
-    """Reviewer id -> applications of this call they are assigned (withdrawn ones not counted)."""
+def loads_in_call(call: Call, reviewer_id: int | None = None, *,
+                  reviewer_ids: Sequence[int] | None = None) -> dict[int, int]:
+    """Reviewer id -> applications of this call they are assigned (withdrawn ones not counted);
+    for one reviewer, or a page of them (a page's ids only: never one parameter per reviewer
+    of a large pool)."""
     query = (
         select(Assignment.reviewer_id, func.count())
         .join(Application, Application.id == Assignment.application_id)
@@ -168,11 +170,15 @@ def loads_in_call(call: Call, reviewer_id: int | None = None) -> dict[int, int]:
     )
     if reviewer_id is not None:
         query = query.where(Assignment.reviewer_id == reviewer_id)
+    if reviewer_ids is not None:
+        if not reviewer_ids:
+            return {}
+        query = query.where(Assignment.reviewer_id.in_(list(reviewer_ids)))
     rows = db.session.execute(query).all()
     return {reviewer_id: count for reviewer_id, count in rows}
 
 
-def _conflict_join() -> ColumnElement[bool]:
+def conflict_join() -> ColumnElement[bool]:
     """The join condition of a conflict to the applications it covers (mirrors conflicts.py)."""
     return or_(
         Conflict.application_id == Application.id,
@@ -184,7 +190,7 @@ def _conflict_join() -> ColumnElement[bool]:
 def conflicts_in_call(call: Call) -> list[tuple[Conflict, int]]:
     """Every (conflict, application id) of the call, company-wide conflicts included."""
     rows = db.session.execute(
-        select(Conflict, Application.id).join(Application, _conflict_join())
+        select(Conflict, Application.id).join(Application, conflict_join())
         .where(Application.call_id == call.id)
         .order_by(Conflict.created_at, Conflict.id)
     ).all()
@@ -194,7 +200,7 @@ def conflicts_in_call(call: Call) -> list[tuple[Conflict, int]]:
 def _conflict_reason(reviewer: User, application: Application) -> str | None:
     """Why this pair may not be assigned: a recorded conflict, or an obvious one."""
     recorded = db.session.scalar(
-        select(Conflict).join(Application, _conflict_join())
+        select(Conflict).join(Application, conflict_join())
         .where(Conflict.reviewer_id == reviewer.id, Application.id == application.id)
         .order_by(Conflict.id).limit(1)
     )
@@ -305,7 +311,7 @@ def auto_assign(manager: User, call: Call, *, keep_existing: bool = True, now: d
     applications = assignable_applications(call)
     detected = record_detected_conflicts(manager, [r.user for r in reviewers], applications, now)
     report.conflicts_detected = len(detected)
-    removed_pairs = set() if keep_existing else _remove_unstarted(call)
+    removed_pairs = set() if keep_existing else remove_unstarted_assignments(call)
     report.removed = len(removed_pairs)
     if detected or removed_pairs:  # both expire the session: reload in two queries, not one per row
         reviewers, applications = reviewers_for_call(call), assignable_applications(call)
@@ -322,21 +328,28 @@ def auto_assign(manager: User, call: Call, *, keep_existing: bool = True, now: d
     return report
 
 
-def _remove_unstarted(call: Call) -> set[tuple[int, int]]:
+def remove_unstarted_assignments(call: Call) -> set[tuple[int, int]]:
     """Remove the call's assignments whose reviewer has not started a review; returns the pairs."""
+    doomed = db.session.execute(
+        select(Assignment.reviewer_id, Assignment.application_id).where(_unstarted_in(call))
+    ).all()
+    if doomed:
+        # The same condition again rather than the rows' ids: a large call has more of them
+        # than one statement may carry as parameters (65,535 on PostgreSQL). The call is
+        # locked, so the set cannot change in between.
+        db.session.execute(delete(Assignment).where(_unstarted_in(call))
+                           .execution_options(synchronize_session=False))
+        db.session.expire_all()
+    return {(row.reviewer_id, row.application_id) for row in doomed}
+
+
+def _unstarted_in(call: Call) -> ColumnElement[bool]:
+    """Assignments of the call's applications awaiting reviews whose reviewer has not started."""
     started = exists().where(Review.application_id == Assignment.application_id,
                              Review.reviewer_id == Assignment.reviewer_id)
     # Decided applications keep their history; only those still awaiting reviews are redone.
     in_call = select(Application.id).where(Application.call_id == call.id, Application.state.in_(ASSIGNABLE_STATES))
-    doomed = db.session.execute(
-        select(Assignment.id, Assignment.reviewer_id, Assignment.application_id)
-        .where(Assignment.application_id.in_(in_call), ~started)
-    ).all()
-    if doomed:
-        db.session.execute(delete(Assignment).where(Assignment.id.in_([row.id for row in doomed]))
-                           .execution_options(synchronize_session=False))
-        db.session.expire_all()
-    return {(row.reviewer_id, row.application_id) for row in doomed}
+    return and_(Assignment.application_id.in_(in_call), ~started)
 
 
 def _solve_and_insert(manager: User, call: Call, reviewers: Sequence[Reviewer],
@@ -381,7 +394,9 @@ def _build_instance(call: Call, reviewers: Sequence[Reviewer], applications: Seq
     application_at = {a.id: j for j, a in enumerate(applications)}
     allowed = np.ones((len(reviewers), len(applications)), dtype=bool)
     kept = np.zeros(len(applications), dtype=np.int64)
-    for reviewer_id, application_id in _existing_pairs(application_at):
+    for reviewer_id, application_id in existing_pairs(call):
+        if application_id not in application_at:
+            continue
         j = application_at[application_id]
         kept[j] += 1  # counts towards demand even if the reviewer is no longer in the pool
         if reviewer_id in reviewer_at:
@@ -410,12 +425,14 @@ def _build_instance(call: Call, reviewers: Sequence[Reviewer], applications: Seq
     )
 
 
-def _existing_pairs(application_at: dict[int, int]) -> list[tuple[int, int]]:
-    if not application_at:
-        return []
+def existing_pairs(call: Call) -> list[tuple[int, int]]:
+    """(reviewer id, application id) of every assignment on the call's applications awaiting
+    reviews: a join, not the applications' ids as parameters (a large call has more of them
+    than one statement may carry)."""
     rows = db.session.execute(
         select(Assignment.reviewer_id, Assignment.application_id)
-        .where(Assignment.application_id.in_(list(application_at)))
+        .join(Application, Application.id == Assignment.application_id)
+        .where(Application.call_id == call.id, Application.state.in_(ASSIGNABLE_STATES))
     ).all()
     return [(reviewer_id, application_id) for reviewer_id, application_id in rows]
 
@@ -502,64 +519,3 @@ class ReviewerLoad:
     @property
     def full(self) -> bool:
         return self.load >= self.reviewer.max_load
-
-
-@dataclass(frozen=True)
-class AssignmentOverview:
-    call: Call
-    applications: list[ApplicationAssignments]
-    reviewers: list[ReviewerLoad]
-
-    @property
-    def assignable(self) -> list[Application]:
-        return [row.application for row in self.applications if row.application.state in ASSIGNABLE_STATES]
-
-
-def assignment_overview(call: Call) -> AssignmentOverview:
-    """Per application its reviewers and their review states; per reviewer load and maximum."""
-    applications = list(db.session.scalars(
-        select(Application)
-        .where(Application.call_id == call.id, Application.state != ApplicationState.DRAFT.value)
-        .order_by(Application.company_name, Application.id)
-    ))
-    ids = [a.id for a in applications]
-    assignments = _assignments_of(ids)
-    review_states = _review_states(ids)
-    conflicts: dict[int, list[Conflict]] = defaultdict(list)
-    for conflict, application_id in conflicts_in_call(call):
-        conflicts[application_id].append(conflict)
-    rows = [
-        ApplicationAssignments(
-            application,
-            [AssignedReviewer(a, review_states.get((a.application_id, a.reviewer_id)))
-             for a in assignments.get(application.id, [])],
-            conflicts.get(application.id, []),
-            call.reviewers_per_application,
-        )
-        for application in applications
-    ]
-    loads = loads_in_call(call)
-    reviewers = [ReviewerLoad(r, loads.get(r.user.id, 0)) for r in reviewers_for_call(call)]
-    return AssignmentOverview(call, rows, reviewers)
-
-
-def _assignments_of(application_ids: list[int]) -> dict[int, list[Assignment]]:
-    grouped: dict[int, list[Assignment]] = defaultdict(list)
-    if application_ids:
-        for assignment in db.session.scalars(
-            select(Assignment).join(User, User.id == Assignment.reviewer_id)
-            .options(contains_eager(Assignment.reviewer))
-            .where(Assignment.application_id.in_(application_ids)).order_by(User.name, Assignment.id)
-        ):
-            grouped[assignment.application_id].append(assignment)
-    return grouped
-
-
-def _review_states(application_ids: list[int]) -> dict[tuple[int, int], str]:
-    if not application_ids:
-        return {}
-    rows = db.session.execute(
-        select(Review.application_id, Review.reviewer_id, Review.state)
-        .where(Review.application_id.in_(application_ids))
-    ).all()
-    return {(a, r): state for a, r, state in rows}

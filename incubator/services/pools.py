@@ -53,10 +53,6 @@ def pool_query(call: Call) -> Select[tuple[CallReviewer]]:
             .where(CallReviewer.call_id == call.id).order_by(User.name, User.id))
 
 
-def pool_entries(call: Call) -> list[CallReviewer]:
-    return list(db.session.scalars(pool_query(call)))
-
-
 def pool_entry(call: Call, entry_id: int) -> CallReviewer | None:
     return db.session.scalar(select(CallReviewer).where(CallReviewer.id == entry_id, CallReviewer.call_id == call.id))
 

@@ -1,6 +1,6 @@
 """The assignments service on a real database: automatic assignment (demand, loads, conflicts,
 affinity, keeping what exists, shortfalls, emails, state), assignment by hand, unassigning,
-and the overview."""
+and the board's first page (tests/integration/test_assignment_board.py has the rest)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Application, Assignment, AuditEvent, Call, Conflict, OutboundEmail, Review, User
 from incubator.services import ServiceError
+from incubator.services.assignment_board import BoardFilter, application_page, reviewer_page
 from incubator.services.assignments import (
     AssignmentRefused,
     assign_reviewer,
-    assignment_overview,
     auto_assign,
     reviewer_pool,
     unassign_reviewer,
@@ -456,14 +456,14 @@ def test_overview_lists_reviewers_review_states_conflicts_and_loads(manager: Use
     set_conflict_by_manager(manager, conflicted, other, "Investor", whole_company=True, now=NOW)
     db.session.commit()
 
-    overview = assignment_overview(call)
+    applications, reviewers = application_page(call, BoardFilter()), reviewer_page(call)
 
-    assert [row.application.company_name for row in overview.applications] == ["Alpha", "Beta"]
-    alpha, beta = overview.applications
+    assert [row.application.company_name for row in applications.items] == ["Alpha", "Beta"]
+    alpha, beta = applications.items
     assert {(a.assignment.reviewer_id, a.review_state) for a in alpha.assigned} == {
         (writer.id, "submitted"), (starter.id, None)}
     assert (alpha.submitted_reviews, alpha.missing, beta.missing) == (1, 0, 1)
     assert [c.reviewer_id for c in beta.conflicts] == [conflicted.id] and alpha.conflicts == []
-    by_reviewer = {row.reviewer.user.id: (row.load, row.reviewer.max_load) for row in overview.reviewers}
+    by_reviewer = {row.reviewer.user.id: (row.load, row.reviewer.max_load) for row in reviewers.items}
     assert by_reviewer == {writer.id: (2, 4), starter.id: (1, 10), conflicted.id: (0, 10)}
-    assert [r.user.id for r in reviewer_pool()] == [row.reviewer.user.id for row in overview.reviewers]
+    assert [r.user.id for r in reviewer_pool()] == [row.reviewer.user.id for row in reviewers.items]

@@ -64,6 +64,12 @@ def test_pool_page_shows_each_reviewers_workload_and_pages(manager_client: Flask
     assert "Aaron Busy" in row and 'value="1"' in row and 'value="3"' in row
     assert '<span class="badge text-bg-danger">1</span>' in row  # overdue
     assert "Page 2 of 2" in manager_client.get(pool_url(call) + "?page=2").get_data(as_text=True)
+    assert page.count('<tr id="pool-') == 25  # no page lists more than its page size
+
+
+@pytest.mark.parametrize("query", ["page=99999999999999999999", "page=x", "q=ab&search_page=-1"])
+def test_pool_page_numbers_out_of_range_are_refused(manager_client: FlaskClient, call: Call, query: str) -> None:
+    assert manager_client.get(f"{pool_url(call)}?{query}").status_code == 400
 
 
 def test_search_needs_two_characters_and_add_puts_a_reviewer_in_the_pool(manager_client: FlaskClient,
@@ -116,6 +122,8 @@ def test_loads_are_saved_and_refusals_say_why(manager_client: FlaskClient, call:
     upside_down = loads(manager_client, call, entry, 5, 3)
     assert upside_down.status_code == 400
     assert "The minimum load (5) is above the maximum (3)." in upside_down.get_data(as_text=True)
+    row = upside_down.get_data(as_text=True).split(f'id="pool-{entry.id}"')[1].split("</tr>")[0]
+    assert 'value="5"' in row and "is-invalid" in row  # the refused row is shown as typed
     blank = loads(manager_client, call, entry, "", 3)
     assert blank.status_code == 400 and "Enter a minimum load" in blank.get_data(as_text=True)
     too_low = loads(manager_client, call, entry, 0, 1)

@@ -1,62 +1,74 @@
 """Managers assign reviewers to a call's applications, by hand or automatically, and record
-conflicts of interest. Thin: load (404), check access, validate the form, call one service."""
+conflicts of interest. Thin: load (404), check access, validate the form, call one service.
+
+The board is bounded whatever the call's size: a keyset page of applications and one of
+reviewers, searched and filtered on the server; the application and the reviewer of a form are
+typed (name, number, email) and resolved on the server, with suggestions from two small JSON
+look-ups that static/js/suggest.js shows as the manager types. No page carries a list of every
+application or every reviewer."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, SubmitField, TextAreaField
+from wtforms import BooleanField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from incubator.database import utcnow
+from incubator.domain.applications import STATE_LABELS
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Application, Assignment, Call, User
 from incubator.services import ServiceError
+from incubator.services.assignment_board import (
+    BOARD_STATES,
+    MAX_SEARCH_LENGTH,
+    BoardFilter,
+    application_named,
+    application_page,
+    application_reference,
+    reviewer_named,
+    reviewer_page,
+    reviewer_reference,
+    suggest_applications,
+    suggest_reviewers,
+)
 from incubator.services.assignments import (
-    AssignmentOverview,
     AssignmentRefused,
     AutoAssignReport,
-    ReviewerLoad,
     application_label,
     assign_reviewer,
-    assignable_applications,
-    assignment_overview,
     auto_assign,
-    loads_in_call,
-    reviewer_pool,
     unassign_reviewer,
 )
 from incubator.services.conflicts import set_conflict_by_manager
 from incubator.web.access import role_required
 from incubator.web.forms import show_service_error
+from incubator.web.inputs import query_int
 from incubator.web.manage.routes import bp
 
-
-def _optional_int(value: object) -> int | None:
-    """The placeholder option posts ""; anything else must be an id."""
-    if value in ("", None):
-        return None
-    return int(value)  # type: ignore[arg-type]  # ValueError becomes a form error
+# A reference is "Name (#id)"; a company name has at most 200 characters.
+REFERENCE_LENGTH = 220
 
 
-def _application_field() -> SelectField:
-    return SelectField(_l("Application"), coerce=_optional_int,
-                       validators=[DataRequired(message=_l("Choose an application."))],
-                       invalid_choice_message=_l("Choose an application of this call that awaits reviews."))
+def _application_field() -> StringField:
+    return StringField(_l("Application"), validators=[
+        DataRequired(message=_l("Choose an application.")),
+        Length(max=REFERENCE_LENGTH, message=_l("Choose an application of this call that awaits reviews."))],
+        description=_l("Type a company name or an application number and pick from the suggestions."))
 
 
-def _reviewer_field() -> SelectField:
-    return SelectField(_l("Reviewer"), coerce=_optional_int,
-                       validators=[DataRequired(message=_l("Choose a reviewer."))],
-                       invalid_choice_message=_l("Choose one of the active reviewers."))
+def _reviewer_field() -> StringField:
+    return StringField(_l("Reviewer"), validators=[
+        DataRequired(message=_l("Choose a reviewer.")),
+        Length(max=REFERENCE_LENGTH, message=_l("Choose one of the active reviewers."))],
+        description=_l("Type a name or an email address and pick from the suggestions."))
 
 
 class AssignForm(FlaskForm):
@@ -88,10 +100,27 @@ class UnassignForm(FlaskForm):
     """Only the CSRF token: the assignment is named by the URL."""
 
 
-def _forms(overview: AssignmentOverview, **given: FlaskForm) -> dict[str, FlaskForm]:
+# ------------------------------------------------------------------------------------ page
+
+
+def _board_filter() -> BoardFilter:
+    state = request.args.get("state", "")
+    return BoardFilter(search=request.args.get("q", "").strip()[:MAX_SEARCH_LENGTH],
+                       state=state if state in BOARD_STATES else "",
+                       missing_only=request.args.get("missing") == "1")
+
+
+def _query_args(board: BoardFilter, reviewer_search: str) -> dict[str, str]:
+    """The page's search and filters for its links (empty ones left out of the URL)."""
+    given = {"q": board.search, "state": board.state, "missing": "1" if board.missing_only else "",
+             "rq": reviewer_search}
+    return {key: value for key, value in given.items() if value}
+
+
+def _forms(call: Call, **given: FlaskForm) -> dict[str, FlaskForm]:
     """Every form of the page, the posted one kept (with its errors), the others fresh.
 
-    Prefixes keep field names and HTML ids apart: two forms have an application select.
+    Prefixes keep field names and HTML ids apart: two forms have an application field.
     """
     forms = {
         "assign_form": given.get("assign_form") or AssignForm(prefix="assign", formdata=None),
@@ -99,51 +128,81 @@ def _forms(overview: AssignmentOverview, **given: FlaskForm) -> dict[str, FlaskF
         "conflict_form": given.get("conflict_form") or ConflictForm(prefix="conflict", formdata=None),
         "unassign_form": given.get("unassign_form") or UnassignForm(formdata=None),
     }
-    choices = _choices(overview.assignable, overview.reviewers)
-    _fill_choices(forms["assign_form"], choices)
-    _fill_choices(forms["conflict_form"], choices)
+    _prefill(call, forms)
+    for name in ("assign_form", "conflict_form"):
+        _suggesting(forms[name], call)
     return forms
 
 
-Choices = tuple[list[tuple[Any, str]], list[tuple[Any, str]]]
+def _prefill(call: Call, forms: dict[str, FlaskForm]) -> None:
+    """"Assign a reviewer" beside an application fills in that application (works without JS)."""
+    picked = query_int("pick", 0, minimum=0)
+    if not picked or request.method != "GET":
+        return
+    application = db.session.get(Application, picked)
+    if application is not None and application.call_id == call.id:
+        forms["assign_form"].application_id.data = application_reference(application)
+        forms["conflict_form"].application_id.data = application_reference(application)
 
 
-def _choices(applications: Sequence[Application], reviewers: Sequence[ReviewerLoad]) -> Choices:
-    """Applications awaiting reviews, and reviewers with their load so the manager sees room."""
-    choose = ("", _("— choose —"))
-    return (
-        [choose] + [(a.id, application_label(a)) for a in applications],
-        [choose] + [(row.reviewer.user.id, f"{row.reviewer.user.name} ({row.load}/{row.reviewer.max_load})")
-                    for row in reviewers],
-    )
-
-
-def _fill_choices(form: FlaskForm, choices: Choices) -> None:
-    form.application_id.choices, form.reviewer_id.choices = choices
+def _suggesting(form: FlaskForm, call: Call) -> None:
+    """Tie the two fields to their look-ups (static/js/suggest.js fills each field's datalist)."""
+    for field, endpoint in ((form.application_id, "manage.assignment_application_suggestions"),
+                            (form.reviewer_id, "manage.assignment_reviewer_suggestions")):
+        field.render_kw = {"list": f"{field.id}-suggestions", "autocomplete": "off",
+                           "data-suggest": url_for(endpoint, call_id=call.id)}
 
 
 def _page(call: Call, status: int = 200, **forms: FlaskForm) -> Any:
-    overview = assignment_overview(call)
-    return render_template("manage/assignments.html", call=call, overview=overview,
-                           **_forms(overview, **forms)), status
+    board = _board_filter()
+    reviewer_search = request.args.get("rq", "").strip()[:MAX_SEARCH_LENGTH]
+    after = query_int("after", 0, minimum=0) or None
+    reviewers_after = query_int("reviewers_after", 0, minimum=0) or None
+    return render_template(
+        "manage/assignments.html", call=call, board=board, board_states=BOARD_STATES,
+        applications=application_page(call, board, after), after=after,
+        reviewers=reviewer_page(call, reviewer_search, reviewers_after), reviewers_after=reviewers_after,
+        reviewer_search=reviewer_search, query_args=_query_args(board, reviewer_search), **_forms(call, **forms),
+    ), status
 
 
 def _call_or_404(call_id: int) -> Call:
     return db.session.get(Call, call_id) or abort(404)
 
 
-def _posted(form_class: type[FlaskForm], call: Call, prefix: str | None = None) -> Any:
-    """A posted form with its choices filled in before validation."""
-    form = form_class(prefix=prefix) if prefix else form_class()
-    if hasattr(form, "application_id"):
-        loads = loads_in_call(call)
-        reviewers = [ReviewerLoad(r, loads.get(r.user.id, 0)) for r in reviewer_pool()]
-        _fill_choices(form, _choices(assignable_applications(call), reviewers))
-    return form
+def _chosen(form: AssignForm | ConflictForm, call: Call) -> tuple[Application, User] | None:
+    """The application and reviewer the form names, or None with each field's reason set."""
+    found: list[Any] = []
+    for field, look_up in ((form.application_id, lambda text: application_named(call, text)),
+                           (form.reviewer_id, reviewer_named)):
+        try:
+            found.append(look_up(field.data or ""))
+        except ServiceError as error:
+            field.errors = [*field.errors, error.message]
+    return (found[0], found[1]) if len(found) == 2 else None
 
 
 def _status_of(error: ServiceError) -> int:
     return 409 if isinstance(error, AssignmentRefused) else 400
+
+
+@bp.route("/calls/<int:call_id>/assignments/applications.json")
+@role_required(Role.MANAGER)
+def assignment_application_suggestions(call_id: int) -> Any:
+    """Up to 20 of the call's applications awaiting reviews that match ``q``."""
+    call = _call_or_404(call_id)
+    found = suggest_applications(call, request.args.get("q", ""))
+    return jsonify([{"value": application_reference(a), "label": _(STATE_LABELS[a.state])}  # noqa: INT001 - N_ labels
+                    for a in found])
+
+
+@bp.route("/calls/<int:call_id>/assignments/reviewers.json")
+@role_required(Role.MANAGER)
+def assignment_reviewer_suggestions(call_id: int) -> Any:
+    """Up to 20 active reviewers that match ``q`` (by name, email or number)."""
+    _call_or_404(call_id)
+    found = suggest_reviewers(request.args.get("q", ""))
+    return jsonify([{"value": reviewer_reference(user), "label": user.email} for user in found])
 
 
 @bp.route("/calls/<int:call_id>/assignments", methods=["GET", "POST"])
@@ -151,13 +210,13 @@ def _status_of(error: ServiceError) -> int:
 def assignments(call_id: int) -> Any:
     """The assignment board; a POST assigns one reviewer by hand."""
     call = _call_or_404(call_id)
-    form = _posted(AssignForm, call, "assign")
-    if not form.is_submitted():
+    if request.method != "POST":
         return _page(call)
-    if not form.validate():
+    form = AssignForm(prefix="assign")
+    chosen = _chosen(form, call) if form.validate() else None
+    if chosen is None:
         return _page(call, 400, assign_form=form)
-    application = db.session.get(Application, form.application_id.data) or abort(404)
-    reviewer = db.session.get(User, form.reviewer_id.data) or abort(404)
+    application, reviewer = chosen
     try:
         assign_reviewer(current_user, application, reviewer, utcnow())
     except ServiceError as error:
@@ -172,7 +231,7 @@ def assignments(call_id: int) -> Any:
 @role_required(Role.MANAGER)
 def auto_assignments(call_id: int) -> Any:
     call = _call_or_404(call_id)
-    form = _posted(AutoAssignForm, call, "auto")
+    form = AutoAssignForm(prefix="auto")
     if not form.validate_on_submit():
         return _page(call, 400, auto_form=form)
     try:
@@ -231,11 +290,11 @@ def delete_assignment(assignment_id: int) -> Any:
 @role_required(Role.MANAGER)
 def record_conflict(call_id: int) -> Any:
     call = _call_or_404(call_id)
-    form = _posted(ConflictForm, call, "conflict")
-    if not form.validate_on_submit():
+    form = ConflictForm(prefix="conflict")
+    chosen = _chosen(form, call) if form.validate_on_submit() else None
+    if chosen is None:
         return _page(call, 400, conflict_form=form)
-    application = db.session.get(Application, form.application_id.data) or abort(404)
-    reviewer = db.session.get(User, form.reviewer_id.data) or abort(404)
+    application, reviewer = chosen
     try:
         set_conflict_by_manager(current_user, reviewer, application, form.reason.data,
                                 whole_company=form.whole_company.data, now=utcnow())

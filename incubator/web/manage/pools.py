@@ -21,7 +21,7 @@ from incubator.models import Call, CallReviewer, User
 from incubator.services import ServiceError, pools
 from incubator.web.access import role_required
 from incubator.web.forms import show_service_error
-from incubator.web.inputs import parse_id
+from incubator.web.inputs import parse_id, query_int
 from incubator.web.manage.routes import bp
 
 PAGE_SIZE = 25
@@ -68,8 +68,9 @@ def load_entry(call: Call, entry_id: int) -> CallReviewer:
     return pools.pool_entry(call, entry_id) or abort(404)
 
 
-def _page_number() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+def _page_number(name: str = "page") -> int:
+    """A bounded page number: a huge one made PostgreSQL refuse the OFFSET (a 500)."""
+    return query_int(name, 1)
 
 
 def _window_form(call: Call) -> BiddingWindowForm:
@@ -82,7 +83,8 @@ def _window_form(call: Call) -> BiddingWindowForm:
                                    "bidding_closes": local(call.bidding_closes)})
 
 
-def _render(call: Call, status: int = 200, **forms: Any) -> Any:
+def _render(call: Call, status: int = 200, refused_loads: tuple[int, LoadsForm] | None = None,
+            **forms: Any) -> Any:
     page = db.paginate(pools.pool_query(call), page=_page_number(), per_page=PAGE_SIZE, error_out=False)
     entries: list[CallReviewer] = list(page.items)
     loads = pools.workloads([entry.reviewer_id for entry in entries], utcnow())
@@ -91,7 +93,7 @@ def _render(call: Call, status: int = 200, **forms: Any) -> Any:
     if query:
         try:
             search_page = db.paginate(pools.reviewer_search_query(call, query),
-                                      page=max(request.args.get("search_page", 1, type=int) or 1, 1),
+                                      page=_page_number("search_page"),
                                       per_page=PAGE_SIZE, error_out=False)
         except ServiceError as error:
             search_error = error.message
@@ -105,6 +107,8 @@ def _render(call: Call, status: int = 200, **forms: Any) -> Any:
         "remove_form": RemoveForm(), "window_form": _window_form(call),
     }
     context.update(forms)
+    if refused_loads is not None:  # kept as typed, errors included, where its row is on this page
+        context["loads_forms"][refused_loads[0]] = refused_loads[1]
     if search_error is not None and status == 200:
         status = 400
     return render_template("manage/pool.html", **context), status
@@ -174,17 +178,9 @@ def pool_loads(call_id: int, entry_id: int) -> Any:
             flash(_("Loads of %(name)s saved.", name=entry.reviewer.name), "success")
             return _back(call)
     entry = load_entry(call, entry_id)  # the rollback expired it
-    forms = _render_forms_with(call, entry, form)
-    return _render(call, status, **forms)
-
-
-def _render_forms_with(call: Call, entry: CallReviewer, form: LoadsForm) -> dict[str, Any]:
-    """The page's per-row load forms with the refused one kept as typed, errors included."""
-    rows = {e.id: LoadsForm(prefix=f"e{e.id}", formdata=None, data={"min_load": e.min_load, "max_load": e.max_load})
-            for e in pools.pool_entries(call)}
-    rows[entry.id] = form
-    return {"loads_forms": rows, "loads_error": [*form.form_errors,
-                                                 *(e for errors in form.errors.values() for e in errors)]}
+    # Only the page's rows get forms (a pool may be large); the refused one replaces its row's.
+    errors = [*form.form_errors, *(e for field_errors in form.errors.values() for e in field_errors)]
+    return _render(call, status, refused_loads=(entry.id, form), loads_error=errors)
 
 
 @bp.route("/calls/<int:call_id>/pool/<int:entry_id>/remove", methods=["POST"])

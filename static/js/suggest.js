@@ -1,0 +1,30 @@
+// Suggest choices while a manager types in a field marked data-suggest="<url>": the server
+// answers with up to 20 matches as [{value, label}], shown in the field's <datalist>. Without
+// JavaScript the field still takes a number, an exact name or (for people) an email address,
+// which the server looks up when the form is posted.
+(function () {
+  "use strict";
+  function attach(input) {
+    var list = document.getElementById(input.getAttribute("list"));
+    if (!list) { return; }
+    var timer = null;
+    input.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(function () {
+        var url = input.dataset.suggest + "?q=" + encodeURIComponent(input.value);
+        fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+          .then(function (response) { return response.ok ? response.json() : []; })
+          .then(function (found) {
+            list.replaceChildren.apply(list, found.map(function (item) {
+              var option = document.createElement("option");
+              option.value = item.value;
+              option.textContent = item.label;
+              return option;
+            }));
+          })
+          .catch(function () { /* suggestions are a convenience; typing still works */ });
+      }, 200);
+    });
+  }
+  document.querySelectorAll("input[data-suggest]").forEach(attach);
+})();
