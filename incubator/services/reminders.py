@@ -19,23 +19,16 @@ sweep``, a test) commits.
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import datetime as dt
-import hashlib
-import hmac
 import json
-import secrets
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from babel.dates import format_datetime
-from flask import current_app, has_request_context, render_template
+from flask import current_app, render_template
 from flask_babel import force_locale, get_locale
-from flask_babel import gettext as _
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import (
     ColumnElement,
     Integer,
@@ -50,7 +43,6 @@ from sqlalchemy import (
     select,
     true,
     type_coerce,
-    update,
 )
 from sqlalchemy.dialects import postgresql
 
@@ -68,17 +60,16 @@ from incubator.domain.reminders import (
 )
 from incubator.domain.roles import Role
 from incubator.extensions import db
-from incubator.links import public_base_url, public_url
+from incubator.links import public_url
 from incubator.models import Application, Assignment, Call, OutboundEmail, Review, ReviewerProfile, User
 from incubator.models.programmes import translated_call_text
 from incubator.models.reminders import CallReminderPolicy, NotificationPreference, SentReminder
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
-from incubator.services.notifications import OUTBOX_DIRTY
+from incubator.services.notifications import OUTBOX_DIRTY, outside_request_context
 from incubator.services.rows import dialect_insert, get_or_create
+from incubator.services.tokens import unsubscribe_token
 
-# Kinds of outbox rows that are not essential: they carry an unsubscribe link and header.
-NON_ESSENTIAL_KINDS = frozenset({"reminders"})
 IN_REVIEW = [state.value for state in IN_REVIEW_STATES]
 
 
@@ -110,170 +101,6 @@ def save_policy(actor: User, call: Call, policy: ReminderPolicy) -> CallReminder
                  applicant_days_before=list(policy.applicant_days_before), enabled=policy.enabled)
     db.session.flush()
     return row
-
-
-# --- Links in emails, outside requests ---------------------------------------------------------
-
-@contextlib.contextmanager
-def outside_request_context() -> Iterator[None]:
-    """A request context for rendering emails (translations, url_for of paths) in the scheduler
-    process; absolute links come from ``public_url`` either way."""
-    if has_request_context():
-        yield
-        return
-    with current_app.test_request_context("/", base_url=public_base_url()):
-        yield
-
-
-def _unsubscribe_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="unsubscribe")
-
-
-def unsubscribe_token(address: str) -> str:
-    return _unsubscribe_serializer().dumps(address.lower())
-
-
-def address_from_unsubscribe_token(token: str) -> str | None:
-    try:
-        value = _unsubscribe_serializer().loads(token)
-    except BadSignature:
-        return None
-    return value if isinstance(value, str) else None
-
-
-def unsubscribe_url(address: str) -> str:
-    with outside_request_context():
-        return public_url("notifications.unsubscribe", token=unsubscribe_token(address))
-
-
-# --- Preferences ------------------------------------------------------------------------------
-
-def preferences_of(user: User) -> NotificationPreference:
-    return get_or_create(NotificationPreference, user_id=user.id)  # two first saves at once: no 500
-
-
-def is_unsubscribed(user: User) -> bool:
-    row = db.session.get(NotificationPreference, user.id)
-    return row is not None and row.unsubscribed_at is not None
-
-
-def unsubscribe(user: User, now: dt.datetime | None = None) -> None:
-    row = preferences_of(user)
-    if row.unsubscribed_at is None:
-        row.unsubscribed_at = now or utcnow()
-        row.updated_at = utcnow()
-        record_event(user, "notifications.unsubscribed", "user", user.id)
-    db.session.flush()
-
-
-def resubscribe(user: User) -> None:
-    row = preferences_of(user)
-    if row.unsubscribed_at is not None:
-        row.unsubscribed_at = None
-        row.updated_at = utcnow()
-        record_event(user, "notifications.resubscribed", "user", user.id)
-    db.session.flush()
-
-
-def user_by_address(address: str) -> User | None:
-    return db.session.scalar(select(User).where(User.email == address.lower()))
-
-
-# --- Calendar tokens --------------------------------------------------------------------------
-
-def _calendar_token(user_id: int, nonce: str) -> str:
-    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), f"calendar:{user_id}:{nonce}".encode(),
-                      hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
-
-
-def calendar_token(user: User) -> str | None:
-    row = db.session.get(NotificationPreference, user.id)
-    if row is None or row.calendar_nonce is None:
-        return None
-    return _calendar_token(user.id, row.calendar_nonce)
-
-
-def rotate_calendar_token(user: User) -> str:
-    """A new secret feed URL; the previous one stops working."""
-    row = preferences_of(user)
-    row.calendar_nonce = secrets.token_hex(16)
-    row.calendar_created_at = row.updated_at = utcnow()
-    record_event(user, "calendar.token_rotated", "user", user.id)
-    db.session.flush()
-    return _calendar_token(user.id, row.calendar_nonce)
-
-
-def revoke_calendar_token(user: User) -> None:
-    row = preferences_of(user)
-    row.calendar_nonce = None
-    row.calendar_created_at = None
-    row.updated_at = utcnow()
-    record_event(user, "calendar.token_revoked", "user", user.id)
-    db.session.flush()
-
-
-def user_for_calendar_token(user_id: int, token: str) -> User | None:
-    row = db.session.get(NotificationPreference, user_id)
-    if row is None or row.calendar_nonce is None:
-        return None
-    if not hmac.compare_digest(_calendar_token(user_id, row.calendar_nonce), token):
-        return None
-    user = db.session.get(User, user_id)
-    return user if user is not None and user.active else None
-
-
-@dataclass(frozen=True)
-class CalendarEvent:
-    uid: str
-    summary: str
-    starts: dt.datetime | dt.date
-    description: str = ""
-    url: str = ""
-
-
-def reviewer_calendar(user: User) -> list[CalendarEvent]:
-    """The reviewer's review deadlines: one event per assignment, at its due time (UTC)."""
-    due = func.coalesce(Assignment.due_at, Call.review_deadline)
-    rows = db.session.execute(
-        select(Assignment.id, Application.id, Application.company_name, Call.title, due, Review.state)
-        .join(Application, Application.id == Assignment.application_id)
-        .join(Call, Call.id == Application.call_id)
-        .outerjoin(Review, and_(Review.application_id == Assignment.application_id,
-                                Review.reviewer_id == Assignment.reviewer_id))
-        .where(Assignment.reviewer_id == user.id, due.is_not(None), Application.state.in_(IN_REVIEW))
-        .order_by(due, Assignment.id)
-    ).all()
-    events = []
-    with outside_request_context():
-        for assignment_id, application_id, company, title, due_at, state in rows:
-            name = company or f"#{application_id}"
-            done = " ✓" if state == "submitted" else ""
-            events.append(CalendarEvent(
-                uid=f"review-{assignment_id}", starts=due_at,
-                summary=_("Review due: %(name)s", name=name) + done, description=title,
-                url=public_url("review.application", application_id=application_id)))
-    return events
-
-
-def manager_calendar() -> list[CalendarEvent]:
-    """Every call's milestones: opens, closes, reviews due, decision date."""
-    calls = db.session.scalars(select(Call).order_by(Call.opens_at)).all()
-    events: list[CalendarEvent] = []
-    with outside_request_context():
-        for call in calls:
-            link = public_url("manage.call_hub", call_id=call.id)
-            milestones: list[tuple[str, dt.datetime | dt.date | None, str]] = [
-                ("opens", call.opens_at, _("Call opens: %(call)s", call=call.title)),
-                ("closes", call.closes_at, _("Call closes: %(call)s", call=call.title)),
-                ("reviews", call.review_deadline, _("Reviews due: %(call)s", call=call.title)),
-                ("decision", call.decision_date, _("Decisions: %(call)s", call=call.title)),
-            ]
-            for slug, when, summary in milestones:
-                if when is not None:
-                    events.append(CalendarEvent(uid=f"call-{call.id}-{slug}", starts=when,
-                                                summary=summary, url=link))
-    return events
 
 
 # --- The sweep --------------------------------------------------------------------------------
@@ -686,40 +513,3 @@ def upcoming_for_call(call: Call, now: dt.datetime, limit: int = 500) -> list[Up
             policy_domain.applicant_occasions(policy, draft.closes_at, zone), draft.created_at, draft.closes_at)
     rows.sort(key=lambda row: (row.at, row.recipient))
     return rows[:limit]
-
-
-# --- Outbox: sending a failed email again ------------------------------------------------------
-
-def resend_failed(actor: User, email_id: int, now: dt.datetime | None = None) -> OutboundEmail:
-    """Put a failed email back in the queue (fresh attempts); refused for any other state."""
-    now = now or utcnow()
-    result = db.session.execute(
-        update(OutboundEmail)
-        .where(OutboundEmail.id == email_id, OutboundEmail.status == "failed")
-        .values(status="pending", attempts=0, next_attempt_at=now, sending_started_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    email = db.session.get(OutboundEmail, email_id)
-    if email is None:
-        raise ServiceError(_("No such email."))
-    if result.rowcount != 1:
-        raise ServiceError(_("Only a failed email can be sent again."))
-    db.session.refresh(email)
-    record_event(actor, "outbox.resend", "outbound_email", email.id, to=email.to_address)
-    db.session.info[OUTBOX_DIRTY] = True
-    db.session.flush()
-    return email
-
-
-def resend_all_failed(actor: User, now: dt.datetime | None = None) -> int:
-    now = now or utcnow()
-    result = db.session.execute(
-        update(OutboundEmail).where(OutboundEmail.status == "failed")
-        .values(status="pending", attempts=0, next_attempt_at=now, sending_started_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount:
-        record_event(actor, "outbox.resend_all", "outbound_email", None, count=result.rowcount)
-        db.session.info[OUTBOX_DIRTY] = True
-    db.session.flush()
-    return int(result.rowcount or 0)
