@@ -8,7 +8,7 @@ from incubator.models.outbox import OutboundEmail
 from incubator.models.programmes import Call, CallProgramme, Criterion, Partner, Programme, Site, Slot
 from incubator.models.questions import CallQuestion, QuestionAnswer, QuestionOption
 from incubator.models.reminders import CallReminderPolicy, NotificationPreference, SentReminder
-from incubator.models.residencies import Offer, Residency
+from incubator.models.residencies import Offer, Residency, ResidencyCheckIn, ResidencyReport, ResidencySupport
 from incubator.models.reviews import Assignment, Conflict, Review, ReviewerProfile, Score
 from incubator.models.scheduling import JobHeartbeat, SchedulerLease
 from incubator.models.security import RecoveryCode, UserSession
@@ -44,6 +44,9 @@ __all__ = [
     "Offer",
     "Programme",
     "Residency",
+    "ResidencyCheckIn",
+    "ResidencyReport",
+    "ResidencySupport",
     "Site",
     "Slot",
     "User",

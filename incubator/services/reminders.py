@@ -13,6 +13,9 @@ pending (the rows are streamed, the claims and the emails are written by one sta
 from a JSON array), so its query count does not grow with the data; see
 ``bench/bench_reminder_sweep.py``.
 
+Managers are also reminded of residencies' quarterly check-ins (``domain.check_ins``), with keys
+in the same ledger, so those reach them exactly once too.
+
 Like every service, the sweep only flushes; its caller (the scheduler job, ``flask reminders
 sweep``, a test) commits.
 """
@@ -25,8 +28,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from flask import current_app, render_template
 from flask_babel import force_locale, get_locale
 from sqlalchemy import (
@@ -47,6 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 
 from incubator.database import UTCDateTime, utcnow
+from incubator.domain import check_ins
 from incubator.domain import reminders as policy_domain
 from incubator.domain.applications import IN_REVIEW_STATES
 from incubator.domain.reminders import (
@@ -61,7 +66,17 @@ from incubator.domain.reminders import (
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.links import public_url
-from incubator.models import Application, Assignment, Call, OutboundEmail, Review, ReviewerProfile, User
+from incubator.models import (
+    Application,
+    Assignment,
+    Call,
+    OutboundEmail,
+    Residency,
+    ResidencyCheckIn,
+    Review,
+    ReviewerProfile,
+    User,
+)
 from incubator.models.programmes import translated_call_text
 from incubator.models.reminders import CallReminderPolicy, NotificationPreference, SentReminder
 from incubator.services import ServiceError
@@ -124,6 +139,7 @@ class _Context:
     locales: dict[int, str | None] = field(default_factory=dict)  # id -> chosen language
     notify_reviewer: dict[int, bool] = field(default_factory=dict)  # assignment id -> may remind
     digest_stats: dict[int, dict[str, int]] = field(default_factory=dict)
+    residencies: dict[int, str] = field(default_factory=dict)  # residency id -> company
 
 
 def _load_calls(now: dt.datetime) -> tuple[dict[int, CallSchedule], _Context]:
@@ -263,6 +279,29 @@ def _load_digest_stats(call_ids: Sequence[int], now: dt.datetime, context: _Cont
                                          "overdue": int(late or 0)}
 
 
+def _residency_stays(now: dt.datetime, zone: ZoneInfo,
+                     context: _Context) -> tuple[list[check_ins.ResidencyStay], set[tuple[int, dt.date]]]:
+    """Active residencies that may have a check-in near ``now``, and the check-ins recorded near it
+    (two queries, however many residents)."""
+    today = now.astimezone(zone).date()
+    earliest, latest = today - check_ins.REMIND_LOOKBACK, today + check_ins.REMIND_LOOKAHEAD
+    rows = db.session.execute(
+        select(Residency.id, Residency.starts_on, Residency.ends_on, Application.company_name)
+        .join(Application, Application.id == Residency.application_id)
+        .where(Residency.state == "active", Residency.starts_on <= latest, Residency.ends_on > earliest)
+        .execution_options(yield_per=5000))
+    stays = []
+    for residency_id, starts_on, ends_on, company in rows:
+        stays.append(check_ins.ResidencyStay(residency_id, starts_on, ends_on))
+        context.residencies[residency_id] = company or f"#{residency_id}"
+    if not stays:
+        return stays, set()
+    done = db.session.execute(
+        select(ResidencyCheckIn.residency_id, ResidencyCheckIn.due_on)
+        .where(ResidencyCheckIn.due_on >= earliest, ResidencyCheckIn.due_on <= latest))
+    return stays, {(residency_id, due_on) for residency_id, due_on in done}
+
+
 def _recently_claimed(now: dt.datetime, window: dt.timedelta) -> set[str]:
     """Keys claimed recently: enough to skip what is already sent without a query per key."""
     return set(db.session.scalars(select(SentReminder.key).where(SentReminder.created_at >= now - window)))
@@ -334,6 +373,7 @@ class _Renderer:
         self._times: dict[tuple[dt.datetime, str | None], str] = {}
         self._review_link = public_url("review.application", application_id=self.SENTINEL)
         self._call_link = public_url("manage.call_hub", call_id=self.SENTINEL)
+        self._residency_link = public_url("manage.residency_follow_up", residency_id=self.SENTINEL)
         self.common = {
             "dashboard": public_url("main.dashboard"),
             "assignments_link": public_url("review.assignments"),
@@ -347,6 +387,8 @@ class _Renderer:
                 "progress": _("Reviewing progress this week:"),
                 "progress_line": _("%(submitted)d of %(assigned)d reviews submitted, %(overdue)d overdue; "
                                    "reviews due %(due)s"),
+                "check_ins": _("Residency check-ins to hold and record:"),
+                "check_in_due": _("check-in due %(due)s"),
                 "signature": _("Oslo Cancer Cluster"),
                 "why": _("You get this reminder because of your role in the OCC Incubator residency service. "
                          "Stop reminders with one click:"),
@@ -371,6 +413,13 @@ class _Renderer:
     def call_link(self, call_id: int) -> str:
         return self._call_link.replace(str(self.SENTINEL), str(call_id))
 
+    def residency_link(self, residency_id: int) -> str:
+        return self._residency_link.replace(str(self.SENTINEL), str(residency_id))
+
+    @staticmethod
+    def day(value: dt.date) -> str:
+        return format_date(value, "d MMMM y", locale=get_locale())
+
 
 def _render_digest(recipient_id: int, items: list[DueReminder], context: _Context, now: dt.datetime,
                    renderer: _Renderer) -> dict[str, Any]:
@@ -378,7 +427,7 @@ def _render_digest(recipient_id: int, items: list[DueReminder], context: _Contex
     from flask_babel import ngettext
 
     name, address = context.people[recipient_id]
-    reviews, escalations, drafts, digests = [], [], [], []
+    reviews, escalations, drafts, digests, follow_ups = [], [], [], [], []
     for item in items:
         if item.kind == policy_domain.REVIEWER:
             info = context.reviews[item.subject_id]
@@ -403,7 +452,12 @@ def _render_digest(recipient_id: int, items: list[DueReminder], context: _Contex
             digests.append({"call": call["title"], **context.digest_stats.get(item.subject_id, {}),
                             "due": renderer.local(call["review_deadline"], call["timezone"]),
                             "link": renderer.call_link(item.subject_id)})
+        elif item.kind == policy_domain.CHECK_IN:
+            due_on = check_ins.due_on_of(item.occasion)
+            follow_ups.append({"company": context.residencies[item.subject_id], "due_on": due_on,
+                               "due": renderer.day(due_on), "link": renderer.residency_link(item.subject_id)})
     reviews.sort(key=lambda r: (not r["overdue"], r["due_at"], r["company"]))
+    follow_ups.sort(key=lambda r: (r["due_on"], r["company"]))
     if reviews:
         overdue = sum(1 for r in reviews if r["overdue"])
         subject = (ngettext("Overdue: %(num)d review is past its deadline", "Overdue: %(num)d reviews are past their deadline", overdue)
@@ -412,11 +466,14 @@ def _render_digest(recipient_id: int, items: list[DueReminder], context: _Contex
         subject = ngettext("%(num)d review is overdue", "%(num)d reviews are overdue", len(escalations))
     elif drafts:
         subject = _("Your application is not submitted yet")
+    elif follow_ups:
+        subject = ngettext("%(num)d residency check-in is due", "%(num)d residency check-ins are due",
+                           len(follow_ups))
     else:
         subject = _("Weekly reviewing progress")
     unsubscribe = public_url("notifications.unsubscribe", token=unsubscribe_token(address))
     body = render_template("emails/reminder_digest.txt", name=name, reviews=reviews, escalations=escalations,
-                           drafts=drafts, digests=digests, unsubscribe_link=unsubscribe, **renderer.common)
+                           drafts=drafts, digests=digests, check_ins=follow_ups, unsubscribe_link=unsubscribe, **renderer.common)
     return {"to_address": address, "subject": subject[:250], "body_text": body}
 
 
@@ -425,20 +482,26 @@ def sweep(now: dt.datetime | None = None) -> SweepReport:
     now = now or utcnow()
     report = SweepReport()
     schedules, context = _load_calls(now)
-    if not schedules:
+    zone = policy_domain.zone_of(None, current_app.config.get("DEFAULT_TIMEZONE", "Europe/Oslo"))
+    stays, done = _residency_stays(now, zone, context)
+    if not schedules and not stays:
         return report
     lookback, lookahead = _bounds(schedules)
-    pending = _pending_reviews(now, lookback, lookahead, context)
-    drafts = _open_drafts(now, lookahead, context)
     managers = _managers(context)
-    digest_calls = _digest_call_ids(now, schedules, context)
-    _load_digest_stats(digest_calls, now, context)
-    already = _recently_claimed(now, lookback + lookahead + dt.timedelta(days=8))
-
-    plan = policy_domain.plan_sweep(now, schedules, pending, drafts, managers, digest_calls, already)
-    # A reviewer who unsubscribed (or was deactivated) gets no reminder; escalations still go.
-    reminders = [r for r in plan.reminders
-                 if r.kind != policy_domain.REVIEWER or context.notify_reviewer.get(r.subject_id, False)]
+    window = max(lookback + lookahead + dt.timedelta(days=8),
+                 check_ins.REMIND_LOOKBACK + check_ins.REMIND_LOOKAHEAD + dt.timedelta(days=8))
+    already = _recently_claimed(now, window)
+    reminders: list[DueReminder] = []
+    if schedules:
+        pending = _pending_reviews(now, lookback, lookahead, context)
+        drafts = _open_drafts(now, lookahead, context)
+        digest_calls = _digest_call_ids(now, schedules, context)
+        _load_digest_stats(digest_calls, now, context)
+        plan = policy_domain.plan_sweep(now, schedules, pending, drafts, managers, digest_calls, already)
+        # A reviewer who unsubscribed (or was deactivated) gets no reminder; escalations still go.
+        reminders = [r for r in plan.reminders
+                     if r.kind != policy_domain.REVIEWER or context.notify_reviewer.get(r.subject_id, False)]
+    reminders += check_ins.plan_check_in_reminders(now, stays, done, managers, zone, already)
     report.due = len(reminders)
     sweep_id = str(uuid.uuid4())
     won = _claim(reminders, sweep_id, now)
