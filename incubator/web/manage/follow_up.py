@@ -114,7 +114,6 @@ def _render(residency: Residency, status: int = 200, **forms: FlaskForm) -> Any:
         membership_form=forms.get("membership_form") or MembershipForm(
             prefix="membership", formdata=None, member_since=residency.occ_member_since),
         support_form=forms.get("support_form") or SupportForm(prefix="support", formdata=None),
-        status_form=SupportStatusForm(prefix="status", formdata=None),
         status_error=forms.get("status_error"),
         check_in_form=check_in_form,
         report_form=forms.get("report_form") or ReportForm(prefix="report", formdata=None, obj=report),
