@@ -66,7 +66,8 @@ def build_message(email: OutboundEmail, sender: str) -> EmailMessage:
     message["Subject"] = email.subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = message_id(email, sender)
-    from incubator.services.reminders import NON_ESSENTIAL_KINDS, unsubscribe_url
+    from incubator.services.notifications import NON_ESSENTIAL_KINDS
+    from incubator.services.tokens import unsubscribe_url
 
     if email.kind in NON_ESSENTIAL_KINDS:
         # RFC 8058 one-click unsubscribe: mail clients POST "List-Unsubscribe=One-Click" there.

@@ -24,7 +24,8 @@ OVERDUE = "overdue"
 ESCALATION = "escalation"
 DRAFT = "draft"
 DIGEST = "digest"
-KINDS = (REVIEWER, ESCALATION, DRAFT, DIGEST)
+CHECK_IN = "check_in"  # a residency's quarterly check-in, to managers (see domain.check_ins)
+KINDS = (REVIEWER, ESCALATION, DRAFT, DIGEST, CHECK_IN)
 
 MAX_OFFSETS = 6
 MAX_DAYS_BEFORE = 60

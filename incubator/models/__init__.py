@@ -9,7 +9,7 @@ from incubator.models.outbox import OutboundEmail
 from incubator.models.programmes import Call, CallProgramme, Criterion, Partner, Programme, Site, Slot
 from incubator.models.questions import CallQuestion, QuestionAnswer, QuestionOption
 from incubator.models.reminders import CallReminderPolicy, NotificationPreference, SentReminder
-from incubator.models.residencies import Offer, Residency
+from incubator.models.residencies import Offer, Residency, ResidencyCheckIn, ResidencyReport, ResidencySupport
 from incubator.models.reviews import Assignment, Conflict, Review, ReviewerProfile, Score
 from incubator.models.scheduling import JobHeartbeat, SchedulerLease
 from incubator.models.scopes import ProgrammeScope
@@ -51,6 +51,9 @@ __all__ = [
     "Programme",
     "ProgrammeScope",
     "Residency",
+    "ResidencyCheckIn",
+    "ResidencyReport",
+    "ResidencySupport",
     "Site",
     "Slot",
     "User",

@@ -6,16 +6,33 @@ an email never announces a change that was rolled back, and a failed send never 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
-from flask import render_template
+from flask import current_app, has_request_context, render_template
 from flask_babel import force_locale, get_locale
 from flask_babel.speaklater import LazyString
 
 from incubator.extensions import db
+from incubator.links import public_base_url
 from incubator.models import Call, OutboundEmail
 
 OUTBOX_DIRTY = "outbox_dirty"
+# Kinds of outbox rows that are not essential: they carry an unsubscribe link and header.
+NON_ESSENTIAL_KINDS = frozenset({"reminders"})
+
+
+@contextlib.contextmanager
+def outside_request_context() -> Iterator[None]:
+    """A request context for rendering emails (translations, url_for of paths) in the scheduler
+    process; absolute links come from ``public_url`` either way."""
+    if has_request_context():
+        yield
+        return
+    with current_app.test_request_context("/", base_url=public_base_url()):
+        yield
+
 
 
 def call_title(call: Call) -> LazyString:

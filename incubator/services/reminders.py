@@ -13,29 +13,26 @@ pending (the rows are streamed, the claims and the emails are written by one sta
 from a JSON array), so its query count does not grow with the data; see
 ``bench/bench_reminder_sweep.py``.
 
+Managers are also reminded of residencies' quarterly check-ins (``domain.check_ins``), with keys
+in the same ledger, so those reach them exactly once too.
+
 Like every service, the sweep only flushes; its caller (the scheduler job, ``flask reminders
 sweep``, a test) commits.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import datetime as dt
-import hashlib
-import hmac
 import json
-import secrets
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
-from flask import current_app, has_request_context, render_template
+from babel.dates import format_date, format_datetime
+from flask import current_app, render_template
 from flask_babel import force_locale, get_locale
-from flask_babel import gettext as _
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import (
     ColumnElement,
     Integer,
@@ -50,11 +47,11 @@ from sqlalchemy import (
     select,
     true,
     type_coerce,
-    update,
 )
 from sqlalchemy.dialects import postgresql
 
 from incubator.database import UTCDateTime, utcnow
+from incubator.domain import check_ins
 from incubator.domain import reminders as policy_domain
 from incubator.domain.applications import IN_REVIEW_STATES
 from incubator.domain.reminders import (
@@ -68,17 +65,26 @@ from incubator.domain.reminders import (
 )
 from incubator.domain.roles import Role
 from incubator.extensions import db
-from incubator.links import public_base_url, public_url
-from incubator.models import Application, Assignment, Call, OutboundEmail, Review, ReviewerProfile, User
+from incubator.links import public_url
+from incubator.models import (
+    Application,
+    Assignment,
+    Call,
+    OutboundEmail,
+    Residency,
+    ResidencyCheckIn,
+    Review,
+    ReviewerProfile,
+    User,
+)
 from incubator.models.programmes import translated_call_text
 from incubator.models.reminders import CallReminderPolicy, NotificationPreference, SentReminder
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
-from incubator.services.notifications import OUTBOX_DIRTY
+from incubator.services.notifications import OUTBOX_DIRTY, outside_request_context
 from incubator.services.rows import dialect_insert, get_or_create
+from incubator.services.tokens import unsubscribe_token
 
-# Kinds of outbox rows that are not essential: they carry an unsubscribe link and header.
-NON_ESSENTIAL_KINDS = frozenset({"reminders"})
 IN_REVIEW = [state.value for state in IN_REVIEW_STATES]
 
 
@@ -112,170 +118,6 @@ def save_policy(actor: User, call: Call, policy: ReminderPolicy) -> CallReminder
     return row
 
 
-# --- Links in emails, outside requests ---------------------------------------------------------
-
-@contextlib.contextmanager
-def outside_request_context() -> Iterator[None]:
-    """A request context for rendering emails (translations, url_for of paths) in the scheduler
-    process; absolute links come from ``public_url`` either way."""
-    if has_request_context():
-        yield
-        return
-    with current_app.test_request_context("/", base_url=public_base_url()):
-        yield
-
-
-def _unsubscribe_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="unsubscribe")
-
-
-def unsubscribe_token(address: str) -> str:
-    return _unsubscribe_serializer().dumps(address.lower())
-
-
-def address_from_unsubscribe_token(token: str) -> str | None:
-    try:
-        value = _unsubscribe_serializer().loads(token)
-    except BadSignature:
-        return None
-    return value if isinstance(value, str) else None
-
-
-def unsubscribe_url(address: str) -> str:
-    with outside_request_context():
-        return public_url("notifications.unsubscribe", token=unsubscribe_token(address))
-
-
-# --- Preferences ------------------------------------------------------------------------------
-
-def preferences_of(user: User) -> NotificationPreference:
-    return get_or_create(NotificationPreference, user_id=user.id)  # two first saves at once: no 500
-
-
-def is_unsubscribed(user: User) -> bool:
-    row = db.session.get(NotificationPreference, user.id)
-    return row is not None and row.unsubscribed_at is not None
-
-
-def unsubscribe(user: User, now: dt.datetime | None = None) -> None:
-    row = preferences_of(user)
-    if row.unsubscribed_at is None:
-        row.unsubscribed_at = now or utcnow()
-        row.updated_at = utcnow()
-        record_event(user, "notifications.unsubscribed", "user", user.id)
-    db.session.flush()
-
-
-def resubscribe(user: User) -> None:
-    row = preferences_of(user)
-    if row.unsubscribed_at is not None:
-        row.unsubscribed_at = None
-        row.updated_at = utcnow()
-        record_event(user, "notifications.resubscribed", "user", user.id)
-    db.session.flush()
-
-
-def user_by_address(address: str) -> User | None:
-    return db.session.scalar(select(User).where(User.email == address.lower()))
-
-
-# --- Calendar tokens --------------------------------------------------------------------------
-
-def _calendar_token(user_id: int, nonce: str) -> str:
-    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), f"calendar:{user_id}:{nonce}".encode(),
-                      hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
-
-
-def calendar_token(user: User) -> str | None:
-    row = db.session.get(NotificationPreference, user.id)
-    if row is None or row.calendar_nonce is None:
-        return None
-    return _calendar_token(user.id, row.calendar_nonce)
-
-
-def rotate_calendar_token(user: User) -> str:
-    """A new secret feed URL; the previous one stops working."""
-    row = preferences_of(user)
-    row.calendar_nonce = secrets.token_hex(16)
-    row.calendar_created_at = row.updated_at = utcnow()
-    record_event(user, "calendar.token_rotated", "user", user.id)
-    db.session.flush()
-    return _calendar_token(user.id, row.calendar_nonce)
-
-
-def revoke_calendar_token(user: User) -> None:
-    row = preferences_of(user)
-    row.calendar_nonce = None
-    row.calendar_created_at = None
-    row.updated_at = utcnow()
-    record_event(user, "calendar.token_revoked", "user", user.id)
-    db.session.flush()
-
-
-def user_for_calendar_token(user_id: int, token: str) -> User | None:
-    row = db.session.get(NotificationPreference, user_id)
-    if row is None or row.calendar_nonce is None:
-        return None
-    if not hmac.compare_digest(_calendar_token(user_id, row.calendar_nonce), token):
-        return None
-    user = db.session.get(User, user_id)
-    return user if user is not None and user.active else None
-
-
-@dataclass(frozen=True)
-class CalendarEvent:
-    uid: str
-    summary: str
-    starts: dt.datetime | dt.date
-    description: str = ""
-    url: str = ""
-
-
-def reviewer_calendar(user: User) -> list[CalendarEvent]:
-    """The reviewer's review deadlines: one event per assignment, at its due time (UTC)."""
-    due = func.coalesce(Assignment.due_at, Call.review_deadline)
-    rows = db.session.execute(
-        select(Assignment.id, Application.id, Application.company_name, Call.title, due, Review.state)
-        .join(Application, Application.id == Assignment.application_id)
-        .join(Call, Call.id == Application.call_id)
-        .outerjoin(Review, and_(Review.application_id == Assignment.application_id,
-                                Review.reviewer_id == Assignment.reviewer_id))
-        .where(Assignment.reviewer_id == user.id, due.is_not(None), Application.state.in_(IN_REVIEW))
-        .order_by(due, Assignment.id)
-    ).all()
-    events = []
-    with outside_request_context():
-        for assignment_id, application_id, company, title, due_at, state in rows:
-            name = company or f"#{application_id}"
-            done = " ✓" if state == "submitted" else ""
-            events.append(CalendarEvent(
-                uid=f"review-{assignment_id}", starts=due_at,
-                summary=_("Review due: %(name)s", name=name) + done, description=title,
-                url=public_url("review.application", application_id=application_id)))
-    return events
-
-
-def manager_calendar() -> list[CalendarEvent]:
-    """Every call's milestones: opens, closes, reviews due, decision date."""
-    calls = db.session.scalars(select(Call).order_by(Call.opens_at)).all()
-    events: list[CalendarEvent] = []
-    with outside_request_context():
-        for call in calls:
-            link = public_url("manage.call_hub", call_id=call.id)
-            milestones: list[tuple[str, dt.datetime | dt.date | None, str]] = [
-                ("opens", call.opens_at, _("Call opens: %(call)s", call=call.title)),
-                ("closes", call.closes_at, _("Call closes: %(call)s", call=call.title)),
-                ("reviews", call.review_deadline, _("Reviews due: %(call)s", call=call.title)),
-                ("decision", call.decision_date, _("Decisions: %(call)s", call=call.title)),
-            ]
-            for slug, when, summary in milestones:
-                if when is not None:
-                    events.append(CalendarEvent(uid=f"call-{call.id}-{slug}", starts=when,
-                                                summary=summary, url=link))
-    return events
-
-
 # --- The sweep --------------------------------------------------------------------------------
 
 @dataclass
@@ -297,6 +139,7 @@ class _Context:
     locales: dict[int, str | None] = field(default_factory=dict)  # id -> chosen language
     notify_reviewer: dict[int, bool] = field(default_factory=dict)  # assignment id -> may remind
     digest_stats: dict[int, dict[str, int]] = field(default_factory=dict)
+    residencies: dict[int, str] = field(default_factory=dict)  # residency id -> company
 
 
 def _load_calls(now: dt.datetime) -> tuple[dict[int, CallSchedule], _Context]:
@@ -436,6 +279,29 @@ def _load_digest_stats(call_ids: Sequence[int], now: dt.datetime, context: _Cont
                                          "overdue": int(late or 0)}
 
 
+def _residency_stays(now: dt.datetime, zone: ZoneInfo,
+                     context: _Context) -> tuple[list[check_ins.ResidencyStay], set[tuple[int, dt.date]]]:
+    """Active residencies that may have a check-in near ``now``, and the check-ins recorded near it
+    (two queries, however many residents)."""
+    today = now.astimezone(zone).date()
+    earliest, latest = today - check_ins.REMIND_LOOKBACK, today + check_ins.REMIND_LOOKAHEAD
+    rows = db.session.execute(
+        select(Residency.id, Residency.starts_on, Residency.ends_on, Application.company_name)
+        .join(Application, Application.id == Residency.application_id)
+        .where(Residency.state == "active", Residency.starts_on <= latest, Residency.ends_on > earliest)
+        .execution_options(yield_per=5000))
+    stays = []
+    for residency_id, starts_on, ends_on, company in rows:
+        stays.append(check_ins.ResidencyStay(residency_id, starts_on, ends_on))
+        context.residencies[residency_id] = company or f"#{residency_id}"
+    if not stays:
+        return stays, set()
+    done = db.session.execute(
+        select(ResidencyCheckIn.residency_id, ResidencyCheckIn.due_on)
+        .where(ResidencyCheckIn.due_on >= earliest, ResidencyCheckIn.due_on <= latest))
+    return stays, {(residency_id, due_on) for residency_id, due_on in done}
+
+
 def _recently_claimed(now: dt.datetime, window: dt.timedelta) -> set[str]:
     """Keys claimed recently: enough to skip what is already sent without a query per key."""
     return set(db.session.scalars(select(SentReminder.key).where(SentReminder.created_at >= now - window)))
@@ -507,6 +373,7 @@ class _Renderer:
         self._times: dict[tuple[dt.datetime, str | None], str] = {}
         self._review_link = public_url("review.application", application_id=self.SENTINEL)
         self._call_link = public_url("manage.call_hub", call_id=self.SENTINEL)
+        self._residency_link = public_url("manage.residency_follow_up", residency_id=self.SENTINEL)
         self.common = {
             "dashboard": public_url("main.dashboard"),
             "assignments_link": public_url("review.assignments"),
@@ -520,6 +387,8 @@ class _Renderer:
                 "progress": _("Reviewing progress this week:"),
                 "progress_line": _("%(submitted)d of %(assigned)d reviews submitted, %(overdue)d overdue; "
                                    "reviews due %(due)s"),
+                "check_ins": _("Residency check-ins to hold and record:"),
+                "check_in_due": _("check-in due %(due)s"),
                 "signature": _("Oslo Cancer Cluster"),
                 "why": _("You get this reminder because of your role in the OCC Incubator residency service. "
                          "Stop reminders with one click:"),
@@ -544,6 +413,13 @@ class _Renderer:
     def call_link(self, call_id: int) -> str:
         return self._call_link.replace(str(self.SENTINEL), str(call_id))
 
+    def residency_link(self, residency_id: int) -> str:
+        return self._residency_link.replace(str(self.SENTINEL), str(residency_id))
+
+    @staticmethod
+    def day(value: dt.date) -> str:
+        return format_date(value, "d MMMM y", locale=get_locale())
+
 
 def _render_digest(recipient_id: int, items: list[DueReminder], context: _Context, now: dt.datetime,
                    renderer: _Renderer) -> dict[str, Any]:
@@ -551,7 +427,7 @@ def _render_digest(recipient_id: int, items: list[DueReminder], context: _Contex
     from flask_babel import ngettext
 
     name, address = context.people[recipient_id]
-    reviews, escalations, drafts, digests = [], [], [], []
+    reviews, escalations, drafts, digests, follow_ups = [], [], [], [], []
     for item in items:
         if item.kind == policy_domain.REVIEWER:
             info = context.reviews[item.subject_id]
@@ -576,7 +452,12 @@ def _render_digest(recipient_id: int, items: list[DueReminder], context: _Contex
             digests.append({"call": call["title"], **context.digest_stats.get(item.subject_id, {}),
                             "due": renderer.local(call["review_deadline"], call["timezone"]),
                             "link": renderer.call_link(item.subject_id)})
+        elif item.kind == policy_domain.CHECK_IN:
+            due_on = check_ins.due_on_of(item.occasion)
+            follow_ups.append({"company": context.residencies[item.subject_id], "due_on": due_on,
+                               "due": renderer.day(due_on), "link": renderer.residency_link(item.subject_id)})
     reviews.sort(key=lambda r: (not r["overdue"], r["due_at"], r["company"]))
+    follow_ups.sort(key=lambda r: (r["due_on"], r["company"]))
     if reviews:
         overdue = sum(1 for r in reviews if r["overdue"])
         subject = (ngettext("Overdue: %(num)d review is past its deadline", "Overdue: %(num)d reviews are past their deadline", overdue)
@@ -585,11 +466,14 @@ def _render_digest(recipient_id: int, items: list[DueReminder], context: _Contex
         subject = ngettext("%(num)d review is overdue", "%(num)d reviews are overdue", len(escalations))
     elif drafts:
         subject = _("Your application is not submitted yet")
+    elif follow_ups:
+        subject = ngettext("%(num)d residency check-in is due", "%(num)d residency check-ins are due",
+                           len(follow_ups))
     else:
         subject = _("Weekly reviewing progress")
     unsubscribe = public_url("notifications.unsubscribe", token=unsubscribe_token(address))
     body = render_template("emails/reminder_digest.txt", name=name, reviews=reviews, escalations=escalations,
-                           drafts=drafts, digests=digests, unsubscribe_link=unsubscribe, **renderer.common)
+                           drafts=drafts, digests=digests, check_ins=follow_ups, unsubscribe_link=unsubscribe, **renderer.common)
     return {"to_address": address, "subject": subject[:250], "body_text": body}
 
 
@@ -598,20 +482,26 @@ def sweep(now: dt.datetime | None = None) -> SweepReport:
     now = now or utcnow()
     report = SweepReport()
     schedules, context = _load_calls(now)
-    if not schedules:
+    zone = policy_domain.zone_of(None, current_app.config.get("DEFAULT_TIMEZONE", "Europe/Oslo"))
+    stays, done = _residency_stays(now, zone, context)
+    if not schedules and not stays:
         return report
     lookback, lookahead = _bounds(schedules)
-    pending = _pending_reviews(now, lookback, lookahead, context)
-    drafts = _open_drafts(now, lookahead, context)
     managers = _managers(context)
-    digest_calls = _digest_call_ids(now, schedules, context)
-    _load_digest_stats(digest_calls, now, context)
-    already = _recently_claimed(now, lookback + lookahead + dt.timedelta(days=8))
-
-    plan = policy_domain.plan_sweep(now, schedules, pending, drafts, managers, digest_calls, already)
-    # A reviewer who unsubscribed (or was deactivated) gets no reminder; escalations still go.
-    reminders = [r for r in plan.reminders
-                 if r.kind != policy_domain.REVIEWER or context.notify_reviewer.get(r.subject_id, False)]
+    window = max(lookback + lookahead + dt.timedelta(days=8),
+                 check_ins.REMIND_LOOKBACK + check_ins.REMIND_LOOKAHEAD + dt.timedelta(days=8))
+    already = _recently_claimed(now, window)
+    reminders: list[DueReminder] = []
+    if schedules:
+        pending = _pending_reviews(now, lookback, lookahead, context)
+        drafts = _open_drafts(now, lookahead, context)
+        digest_calls = _digest_call_ids(now, schedules, context)
+        _load_digest_stats(digest_calls, now, context)
+        plan = policy_domain.plan_sweep(now, schedules, pending, drafts, managers, digest_calls, already)
+        # A reviewer who unsubscribed (or was deactivated) gets no reminder; escalations still go.
+        reminders = [r for r in plan.reminders
+                     if r.kind != policy_domain.REVIEWER or context.notify_reviewer.get(r.subject_id, False)]
+    reminders += check_ins.plan_check_in_reminders(now, stays, done, managers, zone, already)
     report.due = len(reminders)
     sweep_id = str(uuid.uuid4())
     won = _claim(reminders, sweep_id, now)
@@ -686,40 +576,3 @@ def upcoming_for_call(call: Call, now: dt.datetime, limit: int = 500) -> list[Up
             policy_domain.applicant_occasions(policy, draft.closes_at, zone), draft.created_at, draft.closes_at)
     rows.sort(key=lambda row: (row.at, row.recipient))
     return rows[:limit]
-
-
-# --- Outbox: sending a failed email again ------------------------------------------------------
-
-def resend_failed(actor: User, email_id: int, now: dt.datetime | None = None) -> OutboundEmail:
-    """Put a failed email back in the queue (fresh attempts); refused for any other state."""
-    now = now or utcnow()
-    result = db.session.execute(
-        update(OutboundEmail)
-        .where(OutboundEmail.id == email_id, OutboundEmail.status == "failed")
-        .values(status="pending", attempts=0, next_attempt_at=now, sending_started_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    email = db.session.get(OutboundEmail, email_id)
-    if email is None:
-        raise ServiceError(_("No such email."))
-    if result.rowcount != 1:
-        raise ServiceError(_("Only a failed email can be sent again."))
-    db.session.refresh(email)
-    record_event(actor, "outbox.resend", "outbound_email", email.id, to=email.to_address)
-    db.session.info[OUTBOX_DIRTY] = True
-    db.session.flush()
-    return email
-
-
-def resend_all_failed(actor: User, now: dt.datetime | None = None) -> int:
-    now = now or utcnow()
-    result = db.session.execute(
-        update(OutboundEmail).where(OutboundEmail.status == "failed")
-        .values(status="pending", attempts=0, next_attempt_at=now, sending_started_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount:
-        record_event(actor, "outbox.resend_all", "outbound_email", None, count=result.rowcount)
-        db.session.info[OUTBOX_DIRTY] = True
-    db.session.flush()
-    return int(result.rowcount or 0)

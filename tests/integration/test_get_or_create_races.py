@@ -21,7 +21,7 @@ from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Application, Conflict, User
 from incubator.models.reminders import NotificationPreference
-from incubator.services import reminders
+from incubator.services import preferences, tokens
 from incubator.services.conflicts import record_conflict
 from incubator.services.rows import get_or_create
 from tests.conftest import csrf_token, log_in
@@ -66,7 +66,7 @@ def test_concurrent_first_unsubscribes_and_settings_saves_give_no_500(app: Flask
         user = make_user(Role.REVIEWER)
         statuses = race_first_saves(app, user)
         assert len(statuses) == CONCURRENT and all(status < 500 for status in statuses), statuses
-        assert reminders.is_unsubscribed(db.session.get(User, user.id))
+        assert preferences.is_unsubscribed(db.session.get(User, user.id))
 
 
 def race_first_saves(app: Flask, user: User) -> list[int]:
@@ -79,7 +79,7 @@ def race_first_saves(app: Flask, user: User) -> list[int]:
             requests.append((client, "/notifications/subscription",
                              {"reminders": "off", "csrf_token": csrf_token(client, "/notifications/")}))
         else:
-            requests.append((client, f"/unsubscribe/{reminders.unsubscribe_token(user.email)}", {}))
+            requests.append((client, f"/unsubscribe/{tokens.unsubscribe_token(user.email)}", {}))
     db.session.remove()  # the test's own connection must hold nothing while they race
     barrier = threading.Barrier(CONCURRENT)
     statuses: list[int] = []

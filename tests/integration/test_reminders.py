@@ -21,7 +21,7 @@ from incubator.extensions import db
 from incubator.mail import deliver_all_due
 from incubator.models import Application, Assignment, OutboundEmail, Review, User
 from incubator.models.reminders import SentReminder
-from incubator.services import reminders
+from incubator.services import outbox, preferences, reminders
 from tests.factories import make_application, make_call
 from tests.factories_reviews import make_applicant, make_assignment, make_reviewer
 
@@ -126,7 +126,7 @@ def test_overdue_reminders_every_two_days_at_most_three_and_managers_are_told_on
     call = spring_call
     manager = make_user(Role.MANAGER)
     quiet_manager = make_user(Role.MANAGER)
-    reminders.unsubscribe(quiet_manager)
+    preferences.unsubscribe(quiet_manager)
     db.session.commit()
     late = make_reviewer()
     make_assignment(submitted(call, "Late Bio AS"), late, due_at=call.review_deadline)
@@ -206,7 +206,7 @@ def test_permanent_failure_is_kept_and_can_be_resent_once(app: Flask, mail, spri
     tick(now)
     [email] = db.session.scalars(select(OutboundEmail)).all()
     assert email.status == "failed" and "550" in email.last_error
-    reminders.resend_failed(admin, email.id, now)
+    outbox.resend_failed(admin, email.id, now)
     db.session.commit()
     deliver_all_due(now)
     deliver_all_due(now + dt.timedelta(hours=1))
@@ -214,7 +214,7 @@ def test_permanent_failure_is_kept_and_can_be_resent_once(app: Flask, mail, spri
     from incubator.services import ServiceError
 
     with pytest.raises(ServiceError):
-        reminders.resend_failed(admin, email.id, now)
+        outbox.resend_failed(admin, email.id, now)
 
 
 def test_policy_changes_apply_and_a_disabled_policy_sends_nothing(app: Flask, mail, spring_call,

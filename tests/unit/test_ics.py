@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from incubator.services.reminders import CalendarEvent
+from incubator.services.calendars import CalendarEvent
 from incubator.web.notifications.ics import render_calendar
 
 NOW = dt.datetime(2027, 3, 1, 12, tzinfo=dt.UTC)

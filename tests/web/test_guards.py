@@ -89,12 +89,12 @@ def test_every_post_without_a_csrf_token_is_400_and_changes_nothing(
 
 def test_the_exempt_unsubscribe_still_works_without_a_token(app: Flask, client: FlaskClient,
                                                             make_user: Callable[..., User]) -> None:
-    from incubator.services import reminders
+    from incubator.services import preferences, tokens
 
     user = make_user(Role.REVIEWER)
-    response = client.post(f"/unsubscribe/{reminders.unsubscribe_token(user.email)}")
+    response = client.post(f"/unsubscribe/{tokens.unsubscribe_token(user.email)}")
     assert response.status_code == 200
-    assert reminders.is_unsubscribed(db.session.get(User, user.id))
+    assert preferences.is_unsubscribed(db.session.get(User, user.id))
 
 
 # ------------------------------------------------------------------------------ role table

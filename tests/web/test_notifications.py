@@ -16,14 +16,14 @@ from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import OutboundEmail, User
 from incubator.models.reminders import CallReminderPolicy
-from incubator.services import reminders
+from incubator.services import preferences, tokens
 from tests.conftest import csrf_token, log_in
 from tests.factories import make_application, make_call
 from tests.factories_reviews import make_applicant, make_assignment, make_reviewer
 
 
 def unsubscribe_path(user: User) -> str:
-    return f"/unsubscribe/{reminders.unsubscribe_token(user.email)}"
+    return f"/unsubscribe/{tokens.unsubscribe_token(user.email)}"
 
 
 def test_one_click_unsubscribe_without_logging_in(app: Flask, client: FlaskClient,
@@ -31,11 +31,11 @@ def test_one_click_unsubscribe_without_logging_in(app: Flask, client: FlaskClien
     user = make_user(Role.REVIEWER)
     page = client.get(unsubscribe_path(user))
     assert page.status_code == 200 and b"Unsubscribe</button>" in page.data
-    assert not reminders.is_unsubscribed(user)  # a GET (e.g. a link scanner) changes nothing
+    assert not preferences.is_unsubscribed(user)  # a GET (e.g. a link scanner) changes nothing
     done = client.post(unsubscribe_path(user))  # no CSRF token: the signed link is the credential
     assert done.status_code == 200 and b"no more reminders" in done.data
     db.session.expire_all()
-    assert reminders.is_unsubscribed(user)
+    assert preferences.is_unsubscribed(user)
     assert b"already unsubscribed" in client.get(unsubscribe_path(user)).data
 
 
@@ -46,7 +46,7 @@ def test_rfc8058_one_click_post_from_a_mail_client(app: Flask, client: FlaskClie
                            content_type="application/x-www-form-urlencoded")
     assert response.status_code == 200
     db.session.expire_all()
-    assert reminders.is_unsubscribed(user)
+    assert preferences.is_unsubscribed(user)
 
 
 def test_tampered_unsubscribe_link_is_refused_with_a_message(app: Flask, client: FlaskClient,
@@ -55,19 +55,19 @@ def test_tampered_unsubscribe_link_is_refused_with_a_message(app: Flask, client:
     for response in (client.get(unsubscribe_path(user) + "x"), client.post("/unsubscribe/not-a-token")):
         assert response.status_code == 404 and b"not valid" in response.data
     db.session.expire_all()
-    assert not reminders.is_unsubscribed(user)
+    assert not preferences.is_unsubscribed(user)
 
 
 def test_settings_page_turns_reminders_back_on(app: Flask, reviewer_client: FlaskClient) -> None:
     user = reviewer_client.user  # type: ignore[attr-defined]
-    reminders.unsubscribe(user)
+    preferences.unsubscribe(user)
     db.session.commit()
     page = reviewer_client.get("/notifications/")
     assert page.status_code == 200 and b"Get reminders again" in page.data
     token = csrf_token(reviewer_client, "/notifications/")
     assert reviewer_client.post("/notifications/subscription", data={"reminders": "on", "csrf_token": token}).status_code == 302
     db.session.expire_all()
-    assert not reminders.is_unsubscribed(user)
+    assert not preferences.is_unsubscribed(user)
     assert reviewer_client.post("/notifications/subscription", data={"reminders": "maybe", "csrf_token": token}).status_code == 400
     assert reviewer_client.post("/notifications/subscription", data={"reminders": "off"}).status_code == 400  # no CSRF
 

@@ -248,7 +248,7 @@ def test_a_residency_that_has_not_started_says_when_it_starts_not_active(manager
                                  ends_on=starts_on + dt.timedelta(days=365), created_at=NOW, updated_at=NOW))
     db.session.commit()
     page = manager_client.get("/manage/residencies").get_data(as_text=True)
-    rows = {name: page[page.index(f"<td>{name}</td>"):][:800] for name in starts}
+    rows = {name: page[page.index(f">{name}</a></td>"):][:800] for name in starts}
     later = starts["later"]
     day = f"{later.day} {later:%B}" + ("" if later.year == today.year else f" {later.year}")
     assert f"starts {day}" in rows["later"] and "active" not in rows["later"].split("</td>")[3]

@@ -21,9 +21,9 @@ from incubator.database import utcnow
 from incubator.domain.applications import STEP_SLUGS
 from incubator.domain.roles import Role
 from incubator.extensions import db
-from incubator.models import Call, Offer, OutboundEmail, User
+from incubator.models import Call, Offer, OutboundEmail, Residency, User
 from tests.factories import make_application, make_call
-from tests.factories_reviews import make_assignment, make_rubric
+from tests.factories_reviews import make_applicant, make_assignment, make_rubric
 from tests.integration.test_residencies_service import make_slot
 
 # Path arguments that are not row ids: a value that names something real, where one exists.
@@ -42,7 +42,8 @@ class World:
 
 def build_world(app: Flask, clients: dict[Role | None, FlaskClient]) -> World:
     """A call with a rubric, an application of the applicant client with an attachment, assigned
-    to the reviewer client, a slot with an offer for it, and a failed email in the outbox."""
+    to the reviewer client, a slot with an offer for it, another startup's residency in it (its
+    follow-up page has forms), and a failed email in the outbox."""
     applicant = clients[Role.APPLICANT].user  # type: ignore[attr-defined]
     reviewer = clients[Role.REVIEWER].user  # type: ignore[attr-defined]
     call = make_call()
@@ -54,6 +55,9 @@ def build_world(app: Flask, clients: dict[Role | None, FlaskClient]) -> World:
     db.session.add(Offer(application=application, slot=slot, state="offered", starts_on=dt.date(2027, 1, 1),
                          ends_on=dt.date(2028, 1, 1), response_deadline=now + dt.timedelta(days=7),
                          offered_at=now))
+    resident = make_application(make_applicant(), call, state="accepted", complete=True, decision_released_at=now)
+    db.session.add(Residency(application=resident, slot=slot, state="active", starts_on=dt.date(2026, 1, 1),
+                             ends_on=dt.date(2028, 1, 1)))
     db.session.add(OutboundEmail(to_address=applicant.email, subject="Hello", body_text="Hello", kind="test",
                                  status="failed", last_error="550 no such user"))
     db.session.commit()

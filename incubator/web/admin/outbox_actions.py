@@ -13,7 +13,7 @@ from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import OutboundEmail
 from incubator.services import ServiceError
-from incubator.services.reminders import resend_all_failed, resend_failed
+from incubator.services.outbox import resend_all_failed, resend_failed
 from incubator.web.access import role_required
 from incubator.web.admin.routes import PAGE_SIZE, _page_number, bp
 

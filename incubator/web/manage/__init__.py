@@ -10,6 +10,7 @@ from incubator.web.manage import (  # noqa: E402,F401
     committee,
     decisions,
     exchange,
+    follow_up,
     pools,
     programmes,
     questions,

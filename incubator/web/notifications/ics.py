@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 
-from incubator.services.reminders import CalendarEvent
+from incubator.services.calendars import CalendarEvent
 
 # RFC 5545 3.3.11: TEXT may hold no control character but HTAB; a line break is written "\n".
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")

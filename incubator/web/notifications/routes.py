@@ -21,7 +21,7 @@ from incubator.database import utcnow
 from incubator.domain.roles import Role
 from incubator.extensions import csrf
 from incubator.links import public_base_url, public_url
-from incubator.services import reminders
+from incubator.services import calendars, preferences, tokens
 from incubator.web.access import login_required, role_required
 from incubator.web.notifications.ics import render_calendar
 
@@ -35,7 +35,7 @@ def _may_have_calendar(user: Any) -> bool:
 
 
 def _feed_url(user: Any) -> str | None:
-    token = reminders.calendar_token(user)
+    token = tokens.calendar_token(user)
     if token is None:
         return None
     return public_url("notifications.calendar_feed", user_id=user.id, token=token)
@@ -44,23 +44,23 @@ def _feed_url(user: Any) -> str | None:
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 @csrf.exempt  # the signed token is the credential; RFC 8058 clients post without our form
 def unsubscribe(token: str) -> Any:
-    address = reminders.address_from_unsubscribe_token(token)
-    user = reminders.user_by_address(address) if address else None
+    address = tokens.address_from_unsubscribe_token(token)
+    user = preferences.user_by_address(address) if address else None
     if user is None:
         message = _("This unsubscribe link is not valid. Copy the whole link from the email, or log in and "
                     "change your mail settings there.")
         return render_template("notifications/unsubscribe.html", problem=message, token=token), 404
     if request.method == "POST":
-        reminders.unsubscribe(user)
+        preferences.unsubscribe(user)
         return render_template("notifications/unsubscribe.html", done=True, address=user.email, token=token)
     return render_template("notifications/unsubscribe.html", address=user.email, token=token,
-                           already=reminders.is_unsubscribed(user))
+                           already=preferences.is_unsubscribed(user))
 
 
 @bp.route("/notifications/")
 @login_required
 def settings() -> Any:
-    return render_template("notifications/settings.html", unsubscribed=reminders.is_unsubscribed(current_user),
+    return render_template("notifications/settings.html", unsubscribed=preferences.is_unsubscribed(current_user),
                            may_have_calendar=_may_have_calendar(current_user), feed_url=_feed_url(current_user))
 
 
@@ -69,10 +69,10 @@ def settings() -> Any:
 def subscription() -> Any:
     choice = request.form.get("reminders", "")
     if choice == "on":
-        reminders.resubscribe(current_user)
+        preferences.resubscribe(current_user)
         flash(_("You will get reminders again."), "success")
     elif choice == "off":
-        reminders.unsubscribe(current_user)
+        preferences.unsubscribe(current_user)
         flash(_("You will get no more reminders; essential emails (password, decisions) still come."), "success")
     else:
         abort(400)
@@ -84,10 +84,10 @@ def subscription() -> Any:
 def calendar_settings() -> Any:
     action = request.form.get("action", "")
     if action == "rotate":
-        reminders.rotate_calendar_token(current_user)
+        tokens.rotate_calendar_token(current_user)
         flash(_("Your calendar has a new secret address; the previous one no longer works."), "success")
     elif action == "revoke":
-        reminders.revoke_calendar_token(current_user)
+        tokens.revoke_calendar_token(current_user)
         flash(_("Your calendar address no longer works."), "success")
     else:
         abort(400)
@@ -96,16 +96,16 @@ def calendar_settings() -> Any:
 
 @bp.route("/calendar/<int:user_id>/<token>.ics")
 def calendar_feed(user_id: int, token: str) -> Any:
-    user = reminders.user_for_calendar_token(user_id, token)
+    user = tokens.user_for_calendar_token(user_id, token)
     if user is None or not _may_have_calendar(user):
         abort(404)
     # A calendar app sends no cookie and seldom a useful Accept-Language: the feed is written in
     # the language its owner chose, else the request's.
     with force_locale(user.locale) if user.locale else contextlib.nullcontext():
         if user.has_role(Role.MANAGER):
-            name, events = _("OCC Incubator: call milestones"), reminders.manager_calendar()
+            name, events = _("OCC Incubator: call milestones"), calendars.manager_calendar()
         else:
-            name, events = _("OCC Incubator: my review deadlines"), reminders.reviewer_calendar(user)
+            name, events = _("OCC Incubator: my review deadlines"), calendars.reviewer_calendar(user)
     # Event UIDs name our public host, never the one the request claimed.
     domain = urlsplit(public_base_url()).hostname or "occ-incubator"
     body = render_calendar(name, events, domain, utcnow())
