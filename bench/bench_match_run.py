@@ -69,22 +69,24 @@ def run(database_url: str, args: argparse.Namespace, instance: Path) -> None:
               f"{time.perf_counter() - started:.1f} s")
         db.session.remove()
 
-        def compute() -> float:
+        def compute() -> tuple[float, float]:
             manager = db.session.scalar(select(User).where(User.role == "manager"))
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             compute_run(manager, db.session.get(Call, call_id), dt.datetime.now(dt.UTC))
             db.session.commit()
-            elapsed = time.perf_counter() - began
+            elapsed, cpu = time.perf_counter() - began, time.process_time() - began_cpu
             db.session.remove()
-            return elapsed
+            return elapsed, cpu
 
-        times = [compute() for _ in range(args.repeat)]
+        timings = [compute() for _ in range(args.repeat)]
+        times, cpu_times = [wall for wall, _ in timings], [cpu for _, cpu in timings]
         run_ = db.session.scalar(select(MatchRun).order_by(MatchRun.id.desc()).limit(1))
         rows = db.session.scalar(select(func.count()).select_from(MatchPlacement)
                                  .where(MatchPlacement.run_id == run_.id))
         print(f"run: {run_.participants:,} participants, {run_.placed:,} placed, {rows:,} rows stored")
         print(f"computing and storing the run: median {statistics.median(times):.2f} s "
-              f"({', '.join(f'{t:.2f}' for t in times)})")
+              f"({', '.join(f'{t:.2f}' for t in times)}); this process's CPU: median "
+              f"{statistics.median(cpu_times):.2f} s (the database's is not counted)")
         checks = []
         for _ in range(7):
             began = time.perf_counter()

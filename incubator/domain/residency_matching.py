@@ -244,13 +244,16 @@ class _SlotIndex:
             group.sort(key=lambda slot: (slot.starts_on, slot.id))
         self.programmes = {programme for programme, _ in self.groups}
         self.order = {slot.id: (slot.starts_on, slot.id) for group in self.groups.values() for slot in group}
+        self.months = {slot.id: slot_months(slot.starts_on, slot.ends_on) for group in self.groups.values()
+                       for slot in group}  # ``SlotSpec.covers`` without recomputing them per period
         self._fits: dict[tuple[int, str, Period], tuple[bool, tuple[str, ...]]] = {}
 
     def fitting(self, programme: int, space_type: str, period: Period) -> tuple[bool, tuple[str, ...]]:
         """(any slot of the group covers the period, the covering slots with room, in order)."""
         key = (programme, space_type, period)
         if key not in self._fits:
-            covering = [slot for slot in self.groups[(programme, space_type)] if slot.covers(period)]
+            covering = [slot for slot in self.groups[(programme, space_type)]
+                        if self.months[slot.id][0] <= period[0] and period[1] <= self.months[slot.id][1]]
             self._fits[key] = (bool(covering), tuple(slot.id for slot in covering if slot.free_in(period) > 0))
         return self._fits[key]
 

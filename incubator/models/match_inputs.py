@@ -10,8 +10,8 @@ run computed while another transaction changes an input ends up stale, never wro
 (the writer's new version commits after the run read the old one). The inputs, and which calls
 they concern:
 
-- applications that are or were accepted or waitlisted (decisions, their release, the stay
-  they ask for), and their programme preferences: the application's call;
+- applications that are or were accepted or waitlisted, when what the match reads of them
+  changes (decision, its release, the stay and space they ask for), and the programme preferences of those that are: the application's call;
 - submitted reviews, or reviews leaving that state (the ranking): the application's call;
 - slots, and which programmes a call offers: every call offering the programme;
 - offers and residencies: the application's call and every call offering the slot's programme.
@@ -35,6 +35,10 @@ from incubator.models.residencies import Offer, Residency
 from incubator.models.reviews import Review
 
 MATCH_STATES = frozenset({"accepted", "waitlisted"})
+# What the match reads of an application (``services.match_runs``); an edit of anything else
+# (a company name, an answer) leaves runs current.
+APPLICATION_FIELDS = ("call_id", "state", "decision_released_at", "space_type", "desired_start",
+                      "desired_length_months", "submitted_at")
 WATCHED_TABLES = frozenset(model.__table__ for model in
                            (Application, ProgrammePreference, Review, Slot, CallProgramme, Offer, Residency))
 
@@ -51,15 +55,19 @@ class _Touched:
     def __init__(self) -> None:
         self.calls: set[int] = set()
         self.applications: set[int] = set()
+        self.deciding: set[int] = set()  # applications that count only if accepted or waitlisted
         self.programmes: set[int] = set()
         self.slots: set[int] = set()
 
-    def add(self, instance: object) -> None:
+    def add(self, instance: object, *, edited: bool = False) -> None:
+        """Note an object the flush inserts or deletes, or (``edited``) updates."""
         if isinstance(instance, Application):
+            if edited and not any(inspect(instance).attrs[name].history.has_changes() for name in APPLICATION_FIELDS):
+                return
             if _now_and_before(instance, "state") & MATCH_STATES:
                 self.calls |= _ints(_now_and_before(instance, "call_id"))
         elif isinstance(instance, ProgrammePreference):
-            self.applications |= _ints(_now_and_before(instance, "application_id"))
+            self.deciding |= _ints(_now_and_before(instance, "application_id"))
         elif isinstance(instance, Review):
             if "submitted" in _now_and_before(instance, "state"):
                 self.applications |= _ints(_now_and_before(instance, "application_id"))
@@ -77,6 +85,9 @@ class _Touched:
         if self.applications:
             calls |= set(connection.scalars(select(Application.call_id)
                                             .where(Application.id.in_(sorted(self.applications)))))
+        if self.deciding:
+            calls |= set(connection.scalars(select(Application.call_id).where(
+                Application.id.in_(sorted(self.deciding)), Application.state.in_(sorted(MATCH_STATES)))))
         if self.slots:
             self.programmes |= set(connection.scalars(select(Slot.programme_id)
                                                       .where(Slot.id.in_(sorted(self.slots)))))
@@ -110,8 +121,8 @@ def _count_flushed_changes(session: Session, _flush: UOWTransaction) -> None:
         touched.add(instance)
     for instance in session.dirty:
         if session.is_modified(instance, include_collections=False):
-            touched.add(instance)
-    if touched.calls or touched.applications or touched.programmes or touched.slots:
+            touched.add(instance, edited=True)
+    if touched.calls or touched.applications or touched.deciding or touched.programmes or touched.slots:
         bump(session, touched.resolve(session))
 
 
