@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from incubator.domain import residency_matching as rm
 from incubator.domain.applications import ApplicationState
+from incubator.domain.memory import garbage_collection_paused
 from incubator.domain.residency_matching import Candidate, Period
 from incubator.domain.roles import Role
 from incubator.extensions import db
@@ -226,8 +227,9 @@ def _solve(call: Call, include_waitlisted: bool) -> _Solved:
     slots = call_slots(call)
     ranks = _ranking_positions(call)
     taken = taken_periods([slot.id for slot in slots], include_offers=True)
-    candidates = _candidates(call, include_waitlisted, ranks)
-    outcome = rm.match(candidates, [slot_spec(slot, taken[slot.id]) for slot in slots])
+    with garbage_collection_paused():  # tens of thousands of candidates, millions of list entries
+        candidates = _candidates(call, include_waitlisted, ranks)
+        outcome = rm.match(candidates, [slot_spec(slot, taken[slot.id]) for slot in slots])
     return _Solved(participants=sorted(int(candidate.id) for candidate in candidates), slots=len(slots),
                    placements={int(a): int(s) for a, s in outcome.placements.items()},
                    unmatched={int(a): reason for a, reason in outcome.unmatched.items()}, ranks=ranks)
