@@ -200,6 +200,26 @@ def test_the_match_uses_the_boards_ranking_positions(make_user) -> None:
     assert board[applications[1].id] < board[applications[2].id] < board[applications[0].id]
 
 
+@pytest.mark.parametrize("reviews_each", [3, 4])  # 4: medians need every score, the board's own way
+def test_ranking_positions_equal_the_boards_with_ties_states_and_unscored(make_user, reviews_each) -> None:
+    from incubator.services.ranking import ranking_for_call, ranking_positions
+
+    call = make_call()
+    # Equal means reached by different sums (float rounding), equal scores split by submission
+    # time, an unscored application, a withdrawn one (never ranked) and a rejected one (ranked).
+    scores = [["0.1", "0.2", "0.3", "0.2"], ["0.2", "0.2", "0.2", "0.2"], ["0.3", "0.1", "0.2", "0.2"],
+              ["4.5", "4.5", "4.5", "4.5"], ["4.5", "4.5", "4.5", "4.5"], [], ["5.0"], ["1.0", "3.0"]]
+    states = ["accepted", "accepted", "waitlisted", "accepted", "accepted", "accepted", "withdrawn", "rejected"]
+    for number, (values, state) in enumerate(zip(scores, states, strict=True)):
+        application = decided(make_user, call, state=state,
+                              submitted_at=NOW - dt.timedelta(days=10, minutes=number % 3))
+        for value in values[:reviews_each]:
+            score(make_user, application, value)
+    board = {row.application_id: row.rank for row in ranking_for_call(call) if row.rank is not None}
+    assert len(board) == 6
+    assert ranking_positions(call) == board
+
+
 def _draft_review(call, make_user) -> None:
     application = db.session.scalar(select(Application).where(Application.call_id == call.id).limit(1))
     db.session.add(Review(application_id=application.id, reviewer_id=make_user(Role.REVIEWER).id, state="draft"))
