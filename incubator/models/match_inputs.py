@@ -59,12 +59,14 @@ class _Touched:
         self.programmes: set[int] = set()
         self.slots: set[int] = set()
 
-    def add(self, instance: object, *, edited: bool = False) -> None:
-        """Note an object the flush inserts or deletes, or (``edited``) updates."""
+    def add(self, instance: object, *, edited: bool = False, deleted: bool = False) -> None:
+        """Note an object the flush inserts, (``edited``) updates or (``deleted``) deletes."""
         if isinstance(instance, Application):
             if edited and not any(inspect(instance).attrs[name].history.has_changes() for name in APPLICATION_FIELDS):
                 return
-            if _now_and_before(instance, "state") & MATCH_STATES:
+            # A deleted application takes its reviews (the ranking) with it, whatever its state;
+            # they cannot be traced to the call once it is gone.
+            if deleted or _now_and_before(instance, "state") & MATCH_STATES:
                 self.calls |= _ints(_now_and_before(instance, "call_id"))
         elif isinstance(instance, ProgrammePreference):
             self.deciding |= _ints(_now_and_before(instance, "application_id"))
@@ -117,8 +119,10 @@ def bump(session: Session, call_ids: Iterable[int] | None) -> None:
 @event.listens_for(Session, "after_flush")
 def _count_flushed_changes(session: Session, _flush: UOWTransaction) -> None:
     touched = _Touched()
-    for instance in (*session.new, *session.deleted):
+    for instance in session.new:
         touched.add(instance)
+    for instance in session.deleted:
+        touched.add(instance, deleted=True)
     for instance in session.dirty:
         if session.is_modified(instance, include_collections=False):
             touched.add(instance, edited=True)

@@ -245,6 +245,19 @@ def test_a_run_stays_current_when_nothing_it_depends_on_changes(make_user, manag
     assert not match_runs.is_stale(run)
 
 
+def test_deleting_a_reviewed_application_in_any_state_makes_the_run_stale(make_user, manager) -> None:
+    """Its reviews go with it (ON DELETE CASCADE, unseen by the session): the ranking changes."""
+    call, _ = _stored_run(make_user, manager)
+    rejected = decided(make_user, call, state="rejected")
+    score(make_user, rejected, "5.0")
+    run = match_runs.compute_run(manager, call, NOW)
+    db.session.commit()
+    assert not match_runs.is_stale(run)
+    db.session.delete(rejected)
+    db.session.commit()
+    assert match_runs.is_stale(run)
+
+
 def test_a_change_rolled_back_leaves_the_run_current(make_user, manager) -> None:
     call, run = _stored_run(make_user, manager)
     _change_decision(call, make_user)
