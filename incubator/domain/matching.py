@@ -32,12 +32,13 @@ proposes to each listed slot at most once and each proposal costs one heap opera
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING
 
 from incubator.domain.errors import (
+    MAX_COUNT,
     InstanceError,
     parse_json,
     quote,
@@ -47,12 +48,14 @@ from incubator.domain.errors import (
     require_object,
     type_name,
 )
+from incubator.domain.memory import garbage_collection_paused
 
 if TYPE_CHECKING:  # numpy itself loads inside the functions that compute
     import numpy as np
 
 ApplicantId = str
 SlotId = str
+SLOT_KEYS = {"capacity", "ranking"}
 
 
 @dataclass(frozen=True)
@@ -91,26 +94,31 @@ class MatchingResult:
 def _check_applicants(
     applicants: Mapping[ApplicantId, tuple[SlotId, ...]], slots: Mapping[SlotId, Slot]
 ) -> None:
+    known = slots.keys()
     for applicant, prefs in applicants.items():
         # Set operations run at C speed; the per-entry loop only runs to name the culprit.
-        if len(set(prefs)) != len(prefs):
+        distinct = set(prefs)
+        if len(distinct) != len(prefs):
             raise InstanceError(
                 f"applicant {quote(applicant)} ranks slot {quote(_first_duplicate(prefs))} more than once"
             )
-        if not slots.keys() >= set(prefs):
+        if not known >= distinct:
             unknown = next(s for s in prefs if s not in slots)
             raise InstanceError(f"applicant {quote(applicant)} ranks unknown slot {quote(unknown)}")
 
 
 def _check_slots(slots: Mapping[SlotId, Slot], applicants: Mapping[ApplicantId, tuple[SlotId, ...]]) -> None:
+    known = applicants.keys()
     for slot_id, slot in slots.items():
-        require_count(slot.capacity, f"slot {quote(slot_id)}: capacity")
+        if not _is_count(slot.capacity):
+            require_count(slot.capacity, f"slot {quote(slot_id)}: capacity")  # raises, saying why
         ranking = slot.ranking
-        if len(set(ranking)) != len(ranking):
+        distinct = set(ranking)
+        if len(distinct) != len(ranking):
             raise InstanceError(
                 f"slot {quote(slot_id)} ranks applicant {quote(_first_duplicate(ranking))} more than once"
             )
-        if not applicants.keys() >= set(ranking):
+        if not known >= distinct:
             unknown = next(a for a in ranking if a not in applicants)
             raise InstanceError(f"slot {quote(slot_id)} ranks unknown applicant {quote(unknown)}")
 
@@ -124,12 +132,20 @@ def _first_duplicate(items: Iterable[str]) -> str:
     raise AssertionError("no duplicate")  # pragma: no cover - callers checked first
 
 
-def _id_list(value: object, where: str, what: str) -> tuple[str, ...]:
-    items = require_array(value, where)
-    for item in items:
-        if type(item) is not str:
-            raise InstanceError(f"{where} must contain {what} ids (strings), got {quote(item)}")
-    return tuple(items)
+def _is_count(value: object) -> bool:
+    return type(value) is int and 0 <= value <= MAX_COUNT
+
+
+def _id_list(value: object, where: Callable[[], str], what: str) -> tuple[str, ...]:
+    """A list of id strings as a tuple. ``where`` names it in an error message, and is called
+    only to write one: quoting 100,000 ids up front cost more than the solve (measured)."""
+    if type(value) is not list:
+        require_array(value, where())  # raises, saying what it got
+    items: list[object] = value  # type: ignore[assignment]
+    if not all(type(item) is str for item in items):
+        culprit = next(item for item in items if type(item) is not str)
+        raise InstanceError(f"{where()} must contain {what} ids (strings), got {quote(culprit)}")
+    return tuple(items)  # type: ignore[arg-type]
 
 
 def parse_matching_instance(data: object) -> MatchingInstance:
@@ -140,18 +156,20 @@ def parse_matching_instance(data: object) -> MatchingInstance:
     raw_slots = require_object(top["slots"], '"slots"')
 
     applicants = {
-        applicant: _id_list(prefs, f"applicant {quote(applicant)}: preferences", "slot")
+        applicant: _id_list(prefs, lambda: f"applicant {quote(applicant)}: preferences", "slot")  # noqa: B023
         for applicant, prefs in raw_applicants.items()
     }
     slots: dict[SlotId, Slot] = {}
     for slot_id, raw in raw_slots.items():
-        where = f"slot {quote(slot_id)}"
-        if not isinstance(raw, dict):
-            raise InstanceError(f"{where} must be an object, got {type_name(raw)}")
-        require_keys(raw, where, ("capacity", "ranking"))
-        capacity = require_count(raw["capacity"], f"{where}: capacity")
-        ranking = _id_list(raw["ranking"], f"{where}: ranking", "applicant")
-        slots[slot_id] = Slot(capacity=capacity, ranking=ranking)
+        # Checked inline, the messages written only for a slot that fails (see _id_list).
+        if type(raw) is not dict or raw.keys() != SLOT_KEYS or not _is_count(raw["capacity"]):
+            where = f"slot {quote(slot_id)}"
+            if not isinstance(raw, dict):
+                raise InstanceError(f"{where} must be an object, got {type_name(raw)}")
+            require_keys(raw, where, ("capacity", "ranking"))
+            require_count(raw["capacity"], f"{where}: capacity")
+        ranking = _id_list(raw["ranking"], lambda: f"slot {quote(slot_id)}: ranking", "applicant")  # noqa: B023
+        slots[slot_id] = Slot(capacity=raw["capacity"], ranking=ranking)
     return MatchingInstance(applicants=applicants, slots=slots)
 
 
@@ -273,7 +291,8 @@ def _result(
 
 def solve_matching_json(text: str) -> dict[str, object]:
     """Parse, validate and solve a JSON instance; raises InstanceError for any bad input."""
-    return solve_matching(parse_matching_instance(parse_json(text))).to_dict()
+    with garbage_collection_paused():
+        return solve_matching(parse_matching_instance(parse_json(text))).to_dict()
 
 
 # ---------------------------------------------------------------------------- stability

@@ -172,27 +172,60 @@ class BuiltInstance:
 def build_instance(candidates: Iterable[Candidate], slots: Iterable[SlotSpec]) -> BuiltInstance:
     by_id = {candidate.id: candidate for candidate in candidates}
     slot_by_id = {slot.id: slot for slot in slots}
-    index = _SlotIndex(slot_by_id.values())
-    periods: dict[str, Period] = {}
-    lists: dict[str, tuple[str, ...]] = {}
-    no_option: dict[str, str] = {}
-    for candidate in by_id.values():
-        period = candidate.period
-        if period is not None:
-            periods[candidate.id] = period
-        listed, reason = _rank_slots(candidate, period, index)
-        lists[candidate.id] = listed
-        if reason is not None:
-            no_option[candidate.id] = reason
-    listing: dict[str, list[Candidate]] = {slot_id: [] for slot_id in slot_by_id}
-    for candidate_id, listed in lists.items():  # inverted once: each slot sees only who listed it
-        for slot_id in listed:
-            listing[slot_id].append(by_id[candidate_id])
-    order_keys = {candidate_id: applicant_order_key(by_id[candidate_id]) for candidate_id in lists}
-    matching_slots = {slot.id: _matching_slot(slot, listing[slot.id], periods, order_keys)
+    lists, periods, no_option = _acceptable_lists(by_id.values(), _SlotIndex(slot_by_id.values()))
+    listing: dict[str, list[str]] = {slot_id: [] for slot_id in slot_by_id}
+    listed_periods: dict[str, set[Period]] = {slot_id: set() for slot_id in slot_by_id}
+    # Inverted once, candidates in the slots' common order, so every slot's ranking comes out
+    # sorted: O(entries), no sort per slot.
+    for candidate_id in _in_slot_order(by_id, lists):
+        for slot_id in lists[candidate_id]:
+            listing[slot_id].append(candidate_id)
+            listed_periods[slot_id].add(periods[candidate_id])
+    matching_slots = {slot.id: MatchingSlot(capacity=_capacity_for(slot, listed_periods[slot.id]),
+                                            ranking=tuple(listing[slot.id]))
                       for slot in slot_by_id.values()}
     instance = MatchingInstance(applicants=lists, slots=matching_slots)
     return BuiltInstance(instance, by_id, slot_by_id, periods, no_option)
+
+
+def _acceptable_lists(candidates: Iterable[Candidate], index: _SlotIndex
+                      ) -> tuple[dict[str, tuple[str, ...]], dict[str, Period], dict[str, str]]:
+    """Each candidate's acceptable slots (best first), its period if usable, and the reason
+    for those with no slot to list.
+
+    A list depends only on the programmes ranked, the space needed and the period, which
+    thousands of candidates share, so each distinct combination is ranked once.
+    """
+    lists: dict[str, tuple[str, ...]] = {}
+    periods: dict[str, Period] = {}
+    no_option: dict[str, str] = {}
+    ranked: dict[tuple[tuple[int, ...], str | None, Period | None], tuple[tuple[str, ...], str | None]] = {}
+    for candidate in candidates:
+        period = candidate.period
+        if period is not None:
+            periods[candidate.id] = period
+        key = (candidate.programme_ids, candidate.space_type, period)
+        if key not in ranked:
+            ranked[key] = _rank_slots(candidate, period, index)
+        listed, reason = ranked[key]
+        lists[candidate.id] = listed
+        if reason is not None:
+            no_option[candidate.id] = reason
+    return lists, periods, no_option
+
+
+def _in_slot_order(candidates: Mapping[str, Candidate], ids: Iterable[str]) -> list[str]:
+    """``ids`` in the order every slot ranks candidates (``applicant_order_key``)."""
+    return sorted(ids, key=lambda candidate_id: applicant_order_key(candidates[candidate_id]))
+
+
+def _capacity_for(slot: SlotSpec, periods: Iterable[Period]) -> int:
+    """Places the solver may fill: capacity less the busiest month any lister would use."""
+    if not slot.occupied:  # most slots of a new intake: nobody there yet
+        return slot.capacity
+    months = {month for period in periods for month in _months_of(period)}
+    busiest = max((slot.occupied.get(month, 0) for month in months), default=0)
+    return max(slot.capacity - busiest, 0)
 
 
 class _SlotIndex:
@@ -211,13 +244,16 @@ class _SlotIndex:
             group.sort(key=lambda slot: (slot.starts_on, slot.id))
         self.programmes = {programme for programme, _ in self.groups}
         self.order = {slot.id: (slot.starts_on, slot.id) for group in self.groups.values() for slot in group}
+        self.months = {slot.id: slot_months(slot.starts_on, slot.ends_on) for group in self.groups.values()
+                       for slot in group}  # ``SlotSpec.covers`` without recomputing them per period
         self._fits: dict[tuple[int, str, Period], tuple[bool, tuple[str, ...]]] = {}
 
     def fitting(self, programme: int, space_type: str, period: Period) -> tuple[bool, tuple[str, ...]]:
         """(any slot of the group covers the period, the covering slots with room, in order)."""
         key = (programme, space_type, period)
         if key not in self._fits:
-            covering = [slot for slot in self.groups[(programme, space_type)] if slot.covers(period)]
+            covering = [slot for slot in self.groups[(programme, space_type)]
+                        if self.months[slot.id][0] <= period[0] and period[1] <= self.months[slot.id][1]]
             self._fits[key] = (bool(covering), tuple(slot.id for slot in covering if slot.free_in(period) > 0))
         return self._fits[key]
 
@@ -268,15 +304,6 @@ def applicant_order_key(candidate: Candidate) -> tuple[bool, int, dt.datetime, s
     return (candidate.rank is None, candidate.rank or 0, submitted, candidate.id)
 
 
-def _matching_slot(slot: SlotSpec, listing: list[Candidate], periods: Mapping[str, Period],
-                   order_keys: Mapping[str, tuple[bool, int, dt.datetime, str]]) -> MatchingSlot:
-    """The slot's ranking of the candidates who listed it, and its capacity for the solver."""
-    listing.sort(key=lambda candidate: order_keys[candidate.id])
-    months = sorted({month for period in {periods[c.id] for c in listing} for month in _months_of(period)})
-    busiest = max((slot.occupied.get(month, 0) for month in months), default=0) if slot.occupied else 0
-    return MatchingSlot(capacity=max(slot.capacity - busiest, 0), ranking=tuple(c.id for c in listing))
-
-
 # ------------------------------------------------------------------------------- solving
 
 
@@ -290,6 +317,38 @@ def solve(built: BuiltInstance) -> MatchOutcome:
     result = solve_matching(built.instance)
     placements = {candidate: slot for slot, held in result.matching.items() for candidate in held}
     return MatchOutcome(placements=placements, unmatched=explain_unmatched(built, result))
+
+
+def match(candidates: Iterable[Candidate], slots: Iterable[SlotSpec]) -> MatchOutcome:
+    """The outcome of ``solve(build_instance(candidates, slots))``, without building the instance.
+
+    Every slot ranks the candidates who list it in one common order (``applicant_order_key``:
+    the call's ranking, then submission, then id). With a common order, applicant-proposing
+    deferred acceptance ends in serial dictatorship: in that order, each candidate takes the
+    first slot of its list with a free place (nobody ranked higher can be displaced by a later
+    proposer, so nobody is ever rejected after being held). That is one pass over the lists,
+    O(entries), with no ranking per slot and no string-keyed instance of millions of pairs to
+    build and validate; ``tests/unit/test_residency_matching.py`` checks it against ``solve``.
+    """
+    by_id = {candidate.id: candidate for candidate in candidates}
+    slot_by_id = {slot.id: slot for slot in slots}
+    lists, periods, no_option = _acceptable_lists(by_id.values(), _SlotIndex(slot_by_id.values()))
+    listed_periods: dict[str, set[Period]] = {slot_id: set() for slot_id, slot in slot_by_id.items() if slot.occupied}
+    for listed, period in {(lists[c], periods[c]) for c in lists if lists[c]}:  # a few hundred distinct
+        for slot_id in listed:
+            if slot_id in listed_periods:
+                listed_periods[slot_id].add(period)
+    free = {slot_id: _capacity_for(slot, listed_periods.get(slot_id, ())) for slot_id, slot in slot_by_id.items()}
+    placements: dict[str, str] = {}
+    for candidate_id in _in_slot_order(by_id, (c for c, listed in lists.items() if listed)):
+        for slot_id in lists[candidate_id]:
+            if free[slot_id] > 0:
+                free[slot_id] -= 1
+                placements[candidate_id] = slot_id
+                break
+    unmatched = {candidate: no_option.get(candidate, OUTRANKED) for candidate in sorted(by_id)
+                 if candidate not in placements}
+    return MatchOutcome(placements=placements, unmatched=unmatched)
 
 
 def explain_unmatched(built: BuiltInstance, result: MatchingResult | Mapping[str, str]) -> dict[str, str]:

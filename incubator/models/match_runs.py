@@ -1,9 +1,10 @@
 """A stored run of the residency match: who computed it, when, from what inputs, and its result.
 
 Computing the match for a large call takes seconds, so it is an explicit action; the preview
-page reads the stored result a page at a time. ``inputs_digest`` fingerprints everything the
-result depends on (decisions, rankings, slots, offers, residencies); a run whose digest no longer
-matches is stale and cannot be confirmed (``services.match_runs``).
+page reads the stored result a page at a time. ``inputs_version`` is the call's
+``match_inputs_version`` when the run read its inputs (decisions, rankings, slots, offers,
+residencies; ``models.match_inputs``); once the call's counter has moved on, the run is stale
+and cannot be confirmed (``services.match_runs``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class MatchRun(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     include_waitlisted: Mapped[bool] = mapped_column(Boolean, default=False)
-    inputs_digest: Mapped[str] = mapped_column(String(64))
+    inputs_version: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(12), default="current")
     participants: Mapped[int] = mapped_column(Integer)
     slots: Mapped[int] = mapped_column(Integer)

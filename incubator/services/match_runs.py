@@ -8,31 +8,28 @@ the call's slots with the places residencies and outstanding offers already take
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Row, Select, case, func, insert, or_, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.orm import selectinload
 
 from incubator.domain import residency_matching as rm
 from incubator.domain.applications import ApplicationState
+from incubator.domain.memory import garbage_collection_paused
 from incubator.domain.residency_matching import Candidate, Period
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import (
     Application,
     Call,
-    CallProgramme,
     MatchPlacement,
     MatchRun,
     Offer,
     ProgrammePreference,
     Residency,
-    Review,
     Slot,
     User,
 )
@@ -203,42 +200,39 @@ def adjusted_preview(call: Call, placements: Mapping[int, int], *, include_waitl
 # ---------------------------------------------------------------------------- stored runs
 
 MATCH_PAGE_SIZE = 50
-PLACEMENT_CHUNK = 5_000  # rows per INSERT batch when storing a run
 
 
-def inputs_digest(call: Call, include_waitlisted: bool) -> str:
-    """A fingerprint of everything a match result depends on, from a few aggregates.
+def inputs_version(call: Call) -> int:
+    """The call's count of changes to what a match depends on (``models.match_inputs``), read
+    from the database: another transaction may have moved it since ``call`` was loaded."""
+    return db.session.scalar(select(Call.match_inputs_version).where(Call.id == call.id)) or 0
 
-    Decisions and their release (applications: state, updated_at, released or not), the
-    ranking (submitted reviews and their weighted scores), the slots of the call's programmes,
-    and the offers and residencies that hold places in them or belong to the call. Whatever
-    path changes one of them (a service, a bulk update, another process), the digest changes,
-    so a stored run can tell it is stale without every writer having to know about runs.
+
+@dataclass(frozen=True)
+class _Solved:
+    participants: list[int]  # application ids, ascending
+    slots: int
+    placements: dict[int, int]  # application id -> slot id
+    unmatched: dict[int, str]  # application id -> reason code
+    ranks: dict[int, int]
+
+
+def _solve(call: Call, include_waitlisted: bool) -> _Solved:
+    """The match of the call now, as ids: ``match_preview`` without the solver's instance.
+
+    ``domain.residency_matching.match`` gives the same placements as solving the built
+    instance, in one pass over the acceptable lists (millions of pairs at 100,000
+    applications), so nothing here is per pair but the domain's inner loop.
     """
-    states = [ApplicationState.ACCEPTED.value, ApplicationState.WAITLISTED.value]
-    programme_ids = select(CallProgramme.programme_id).where(CallProgramme.call_id == call.id)
-    call_slot_ids = select(Slot.id).where(Slot.programme_id.in_(programme_ids))
-    call_application_ids = select(Application.id).where(Application.call_id == call.id)
-    parts: list[Any] = [include_waitlisted]
-    parts.append(db.session.execute(
-        select(Application.state, func.count(), func.sum(Application.id), func.max(Application.updated_at),
-               func.sum(case((Application.decision_released_at.is_(None), Application.id), else_=0)))
-        .where(Application.call_id == call.id, Application.state.in_(states))
-        .group_by(Application.state).order_by(Application.state)).all())
-    parts.append(db.session.execute(
-        select(func.count(), func.sum(Review.id), func.max(Review.updated_at), func.sum(Review.weighted_score))
-        .where(Review.application_id.in_(call_application_ids), Review.state == "submitted")).one())
-    parts.append(db.session.execute(
-        select(Slot.id, Slot.programme_id, Slot.space_type, Slot.capacity, Slot.starts_on, Slot.ends_on)
-        .where(Slot.id.in_(call_slot_ids)).order_by(Slot.id)).all())
-    parts.append(db.session.execute(
-        select(Offer.state, func.count(), func.sum(Offer.id), func.max(Offer.responded_at))
-        .where(or_(Offer.slot_id.in_(call_slot_ids), Offer.application_id.in_(call_application_ids)))
-        .group_by(Offer.state).order_by(Offer.state)).all())
-    parts.append(db.session.execute(
-        select(func.count(), func.sum(Residency.id), func.max(Residency.updated_at))
-        .where(or_(Residency.slot_id.in_(call_slot_ids), Residency.application_id.in_(call_application_ids)))).one())
-    return hashlib.sha256(repr([tuple(row) if isinstance(row, Row) else row for row in parts]).encode()).hexdigest()
+    slots = call_slots(call)
+    ranks = _ranking_positions(call)
+    taken = taken_periods([slot.id for slot in slots], include_offers=True)
+    with garbage_collection_paused():  # tens of thousands of candidates, millions of list entries
+        candidates = _candidates(call, include_waitlisted, ranks)
+        outcome = rm.match(candidates, [slot_spec(slot, taken[slot.id]) for slot in slots])
+    return _Solved(participants=sorted(int(candidate.id) for candidate in candidates), slots=len(slots),
+                   placements={int(a): int(s) for a, s in outcome.placements.items()},
+                   unmatched={int(a): reason for a, reason in outcome.unmatched.items()}, ranks=ranks)
 
 
 def compute_run(manager: User, call: Call, now: dt.datetime, *, include_waitlisted: bool = False) -> MatchRun:
@@ -246,27 +240,46 @@ def compute_run(manager: User, call: Call, now: dt.datetime, *, include_waitlist
     if not manager.has_role(Role.MANAGER):
         raise ServiceError(_("Only programme managers run the match."))
     started = time.perf_counter()
-    preview = match_preview(call, include_waitlisted=include_waitlisted)
+    version = inputs_version(call)  # before reading any input: a change from now on makes the run stale
+    solved = _solve(call, include_waitlisted)
     db.session.execute(update(MatchRun).where(MatchRun.call_id == call.id, MatchRun.state == "current")
                        .values(state="stale").execution_options(synchronize_session=False))
+    placed = len(solved.placements)
     run = MatchRun(call_id=call.id, created_by_id=manager.id, created_at=now, include_waitlisted=include_waitlisted,
-                   inputs_digest=inputs_digest(call, include_waitlisted), state="current",
-                   participants=len(preview.applications), slots=len(preview.slots),
-                   placed=len(preview.placements), unmatched=len(preview.applications) - len(preview.placements),
-                   adjusted=0, seconds=0.0)
+                   inputs_version=version, state="current", participants=len(solved.participants),
+                   slots=solved.slots, placed=placed, unmatched=len(solved.participants) - placed, adjusted=0,
+                   seconds=0.0)
     db.session.add(run)
     db.session.flush()
-    rows = [{"run_id": run.id, "application_id": application_id, "slot_id": preview.placements.get(application_id),
-             "reason": None if application_id in preview.placements else preview.unmatched[application_id],
-             "rank": preview.ranks.get(application_id), "adjusted": False}
-            for application_id in sorted(preview.applications)]
-    for start in range(0, len(rows), PLACEMENT_CHUNK):
-        db.session.execute(insert(MatchPlacement), rows[start:start + PLACEMENT_CHUNK])
+    _store_placements([(run.id, application_id, solved.placements.get(application_id),
+                        solved.unmatched.get(application_id), solved.ranks.get(application_id))
+                       for application_id in solved.participants])
     run.seconds = round(time.perf_counter() - started, 3)
     db.session.flush()
     record_event(manager, "match.computed", "call", call.id, run_id=run.id, placed=run.placed,
                  unmatched=run.unmatched, include_waitlisted=include_waitlisted)
     return run
+
+
+PLACEMENT_COLUMNS = ("run_id", "application_id", "slot_id", "reason", "rank")
+
+
+def _store_placements(rows: Sequence[tuple[int, int, int | None, str | None, int | None]]) -> None:
+    """Insert a run's placements (``PLACEMENT_COLUMNS``, ``adjusted`` false) in the session's
+    transaction: COPY on PostgreSQL (tens of thousands of rows in a fraction of a second, where
+    the ORM's bulk insert sent one statement per row), one Core executemany elsewhere."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        driver = connection.connection.driver_connection
+        columns = ", ".join((*PLACEMENT_COLUMNS, "adjusted"))
+        with driver.cursor() as cursor, cursor.copy(
+                f"COPY {MatchPlacement.__tablename__} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((*row, False))
+        return
+    if rows:
+        connection.execute(insert(MatchPlacement.__table__),
+                           [{**dict(zip(PLACEMENT_COLUMNS, row, strict=True)), "adjusted": False} for row in rows])
 
 
 def latest_run(call: Call, *, include_waitlisted: bool = False) -> MatchRun | None:
@@ -279,7 +292,7 @@ def is_stale(run: MatchRun) -> bool:
     """Stale when replaced, or when any input changed since it was computed."""
     if run.state != "current":
         return run.state == "stale"
-    return inputs_digest(run.call, run.include_waitlisted) != run.inputs_digest
+    return inputs_version(run.call) != run.inputs_version
 
 
 @dataclass(frozen=True)

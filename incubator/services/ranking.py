@@ -38,6 +38,7 @@ from incubator.domain.scoring import (
     aggregate_many,
     normalised_array,
     rank,
+    rank_order,
     threshold_failures,
     weighted_scale,
 )
@@ -153,13 +154,42 @@ def ranking_positions(call: Call) -> dict[int, int]:
     """Each ranked application's position in the call (1 = best), as on the board.
 
     The board's ranking without what only the board shows (review progress, criterion means,
-    flags, programmes): the residency match needs the order alone.
+    flags, programmes): the residency match needs the order alone. In the usual call (at most
+    three reviews each) it is computed in arrays from the one aggregate query, with no row or
+    score object per application (that was most of the time of computing a match run).
     """
-    with _garbage_collection_paused():
-        rows = _application_rows(call.id)
-        _attach_scores(rows, call, criterion_rules(call), False)
-        ordered = _attach_ranks(rows, False)
-    return {row.application_id: row.rank for row in ordered if row.rank is not None}
+    totals = _review_totals(call.id)
+    if totals.has_more_than_three:  # medians of four or more need every score: the board's way
+        with _garbage_collection_paused():
+            rows = _application_rows(call.id)
+            _attach_scores(rows, call, criterion_rules(call), False)
+            ordered = _attach_ranks(rows, False)
+        return {row.application_id: row.rank for row in ordered if row.rank is not None}
+    return _positions_from_totals(call.id, totals)
+
+
+def _positions_from_totals(call_id: int, totals: ReviewTotals) -> dict[int, int]:
+    """``rank`` by mean of the ranked applications with a score, from the totals: the means
+    computed exactly as ``aggregate_many`` does (same sort, same sums), so ties and float
+    rounding order the applications as on the board."""
+    import numpy as np
+
+    ids, values = totals.scores()
+    if ids.size == 0:
+        return {}
+    order = np.lexsort((values, ids))
+    ids, values = ids[order], values[order]
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    counts = np.diff(np.r_[starts, ids.size])
+    means = dict(zip(ids[starts].tolist(), (np.add.reduceat(values, starts) / counts).tolist(), strict=True))
+    ranked = [(application_id, submitted_at) for application_id, submitted_at in _execute(
+        select(Application.id, Application.submitted_at)
+        .where(Application.call_id == call_id, Application.state.in_(sorted(RANKED_STATES))))
+        if application_id in means]
+    application_ids = [application_id for application_id, _ in ranked]
+    positions = rank_order([means[application_id] for application_id in application_ids],
+                           [submitted_at for _, submitted_at in ranked], application_ids)
+    return {application_ids[index]: position for position, index in enumerate(positions.tolist(), start=1)}
 
 
 @contextmanager

@@ -129,3 +129,73 @@ def test_each_slot_ranks_only_the_candidates_that_listed_it() -> None:
     built = rm.build_instance([cand("x", rank=2), cand("y", rank=1), cand("z", space="lab_bench")], [desk, lab])
     assert built.instance.slots["d"].ranking == ("y", "x")
     assert built.instance.slots["l"].ranking == ("z",)
+
+
+# ------------------------------------------------ the one-pass match against deferred acceptance
+
+
+def _random_instance(seed: int, n_candidates: int = 300, n_slots: int = 40) -> tuple[list[Candidate], list[SlotSpec]]:
+    """Programmes, space needs (or none), periods (or none), ranks with gaps, ties and holes,
+    and slots with places already taken in some months: every branch of the lists and capacity."""
+    import random
+
+    rng = random.Random(seed)
+    spaces = ["office_desk", "lab_bench", "office_lab"]
+    candidates = [
+        Candidate(id=f"c{i:03d}", programme_ids=tuple(rng.sample([OCC, BVH, 3], rng.randint(1, 3))),
+                  space_type=rng.choice([*spaces, None]), desired_start=dt.date(2027, rng.randint(1, 12), 1),
+                  length_months=rng.choice([0, 3, 6, 12, 24]), rank=rng.choice([None, rng.randint(1, 60)]),
+                  submitted_at=dt.datetime(2026, 9, 1, tzinfo=dt.UTC) + dt.timedelta(hours=rng.randint(0, 50)))
+        for i in range(n_candidates)]
+    slots = []
+    for s in range(n_slots):
+        starts = dt.date(2027, rng.randint(1, 6), rng.choice([1, 15]))
+        occupied = {dt.date(2027, month, 1): rng.randint(1, 3) for month in rng.sample(range(1, 13), 3)
+                    } if rng.random() < 0.4 else {}
+        slots.append(SlotSpec(id=f"s{s:02d}", programme_id=rng.choice([OCC, BVH]), space_type=rng.choice(spaces),
+                              capacity=rng.randint(1, 4), starts_on=starts,
+                              ends_on=rm.add_months(starts, rng.choice([12, 24, 36])), occupied=occupied))
+    return candidates, slots
+
+
+def _reference_outcome(candidates: list[Candidate], slots: list[SlotSpec]) -> rm.MatchOutcome:
+    """The match as it was computed before the one-pass version: every candidate's list ranked
+    on its own, every slot sorting its listers, generic deferred acceptance on the instance."""
+    from incubator.domain.matching import MatchingInstance, solve_matching
+    from incubator.domain.matching import Slot as MatchingSlot
+
+    index = rm._SlotIndex(slots)
+    lists, reasons, periods = {}, {}, {}
+    for candidate in candidates:
+        if candidate.period is not None:
+            periods[candidate.id] = candidate.period
+        lists[candidate.id], reason = rm._rank_slots(candidate, candidate.period, index)
+        if reason is not None:
+            reasons[candidate.id] = reason
+    by_id = {candidate.id: candidate for candidate in candidates}
+    matching_slots = {}
+    for spec in slots:
+        listing = sorted((c for c in lists if spec.id in lists[c]), key=lambda c: rm.applicant_order_key(by_id[c]))
+        months = {month for c in listing for month in rm.months_in(*periods[c])}
+        busiest = max((spec.occupied.get(month, 0) for month in months), default=0)
+        matching_slots[spec.id] = MatchingSlot(capacity=max(spec.capacity - busiest, 0), ranking=tuple(listing))
+    result = solve_matching(MatchingInstance(applicants=lists, slots=matching_slots))
+    placements = {c: s for s, held in result.matching.items() for c in held}
+    return rm.MatchOutcome(placements=placements,
+                           unmatched={c: reasons.get(c, rm.OUTRANKED) for c in sorted(lists) if c not in placements})
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_one_pass_match_equals_deferred_acceptance_on_the_instance(seed: int) -> None:
+    candidates, slots = _random_instance(seed)
+    expected = _reference_outcome(candidates, slots)
+    assert len(expected.placements) > 20 and rm.OUTRANKED in expected.unmatched.values()  # a real contest
+    assert rm.match(candidates, slots) == expected
+    assert rm.solve(rm.build_instance(candidates, slots)) == expected
+
+
+def test_the_one_pass_match_gives_the_better_ranked_the_contested_place() -> None:
+    candidates = [cand("late", rank=2), cand("early", rank=1), cand("unranked"), cand("blocked", months=0)]
+    outcome = rm.match(candidates, [slot("s"), slot("full", occupied={JAN: 1})])
+    assert outcome.placements == {"early": "s"}
+    assert outcome.unmatched == {"blocked": rm.NO_PERIOD, "late": rm.OUTRANKED, "unranked": rm.OUTRANKED}
