@@ -37,6 +37,9 @@ setup(
         # Call descriptions are Markdown; nh3 keeps only safe HTML from what markdown-it renders.
         "markdown-it-py>=3,<5",
         "nh3>=0.2.18,<0.4",
+        # The insights reports: PDF and .xlsx in pure Python (no Pango or other system libraries).
+        "fpdf2>=2.8,<3",
+        "openpyxl>=3.1,<4",
     ],
     extras_require={
         "test": [
