@@ -11,7 +11,7 @@ from sqlalchemy import update
 from incubator.extensions import db
 from incubator.models import Application, Call, Offer, ProgrammePreference, Residency, Slot, User
 from tests.factories import make_application, make_call
-from tests.factories_reviews import make_applicant, make_assignment, make_reviewer, make_review, make_rubric
+from tests.factories_reviews import make_applicant, make_assignment, make_review, make_reviewer, make_rubric
 
 OPENS = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 CLOSES = dt.datetime(2026, 3, 31, 12, 0, tzinfo=dt.UTC)
@@ -60,7 +60,7 @@ def build_known_call() -> KnownCall:
         make_review(application, first, {science.id: own, team.id: own})
         make_review(application, second, {science.id: others, team.id: others})
     make_assignment(apps["exchange"], first, due_at=dt.datetime(2026, 6, 1, tzinfo=dt.UTC))  # overdue at NOW
-    make_assignment(apps["submitted"], second, due_at=dt.datetime(2026, 7, 1, tzinfo=dt.UTC))  # due at NOW
+    make_assignment(apps["submitted"], second, due_at=dt.datetime(2099, 7, 1, tzinfo=dt.UTC))  # due, not late
     site_id = call.programmes[0].programme.host_site_id
     slot = Slot(programme_id=occ, site_id=site_id, label="Bench row A", space_type="lab_bench", capacity=4,
                 starts_on=dt.date(2026, 1, 1), ends_on=dt.date(2027, 1, 1))

@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from incubator.extensions import db
-from incubator.models import Application
+from incubator.models import Application, Offer
 from incubator.services import insights
 from tests.insights_data import NOW, KnownCall, build_known_call
 
@@ -90,7 +90,7 @@ def test_occupancy_per_site_and_space_type_per_month(known: KnownCall) -> None:
 
 def test_open_offers_take_places_ahead(known: KnownCall) -> None:
     known.applications["rejected"].state = "waitlisted"
-    db.session.add(insights.Offer(application_id=known.applications["rejected"].id, slot_id=known.slot.id,
+    db.session.add(Offer(application_id=known.applications["rejected"].id, slot_id=known.slot.id,
                                   state="offered", starts_on=dt.date(2026, 11, 1), ends_on=dt.date(2027, 1, 1),
                                   response_deadline=dt.datetime(2026, 10, 1, tzinfo=dt.UTC), offered_at=dt.datetime(2026, 9, 1, tzinfo=dt.UTC)))
     db.session.commit()

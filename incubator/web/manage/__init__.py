@@ -9,6 +9,7 @@ from incubator.web.manage import (  # noqa: E402,F401
     calls,
     committee,
     decisions,
+    insights,
     pools,
     programmes,
     questions,
