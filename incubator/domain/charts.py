@@ -66,8 +66,8 @@ def nice_ceiling(value: float) -> float:
     power = 10 ** math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):
         if value <= step * power + 1e-9:
-            return step * power
-    return 10 * power  # pragma: no cover - the loop always returns
+            return float(step * power)
+    return float(10 * power)  # pragma: no cover - the loop always returns
 
 
 def _short(label: str) -> str:
@@ -112,9 +112,11 @@ def bar_chart(title: str, bars: Sequence[Bar], *, chart_id: str, empty: str = "â
     return "".join(parts)
 
 
-def _every(count: int, room: int) -> int:
-    """Label every n-th point so that at most ``room`` labels share the axis."""
-    return max(math.ceil(count / room), 1)
+def _every(labels: Sequence[str], width: float) -> int:
+    """Label every n-th point so that the labels shown fit side by side in ``width``."""
+    widest = max((len(label) for label in labels), default=1) * 7 + 10  # about 7 units per character at 12
+    room = max(int(width // widest), 1)
+    return max(math.ceil(len(labels) / room), 1)
 
 
 def column_chart(title: str, bars: Sequence[Bar], *, chart_id: str, tick: Format = _plain,
@@ -127,8 +129,9 @@ def column_chart(title: str, bars: Sequence[Bar], *, chart_id: str, tick: Format
     ceiling = nice_ceiling(max(bar.value for bar in bars))
     slot = (WIDTH - left - right) / len(bars)
     parts = _open(title, height, chart_id)
-    parts.extend(_value_axis(left, top, plot_height, ceiling, tick))
-    label_every = _every(len(bars), 12)
+    whole = all(float(bar.value).is_integer() for bar in bars)
+    parts.extend(_value_axis(left, top, plot_height, ceiling, tick, whole=whole))
+    label_every = _every([bar.label for bar in bars], WIDTH - left - right)
     for i, bar in enumerate(bars):
         bar_height = max(bar.value, 0) / ceiling * plot_height
         x = left + i * slot
@@ -142,11 +145,15 @@ def column_chart(title: str, bars: Sequence[Bar], *, chart_id: str, tick: Format
     return "".join(parts)
 
 
-def _value_axis(left: float, top: float, plot_height: float, ceiling: float, tick: Format) -> list[str]:
+def _value_axis(left: float, top: float, plot_height: float, ceiling: float, tick: Format,
+                whole: bool = False) -> list[str]:
+    """Grid lines at nothing, half and the ceiling; counts (``whole``) get no "2.5" mark."""
     parts = []
     for share in (0, 0.5, 1):
         y = top + plot_height - share * plot_height
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{WIDTH - 12}" y2="{y:.1f}" stroke="{GRID}"/>')
+        if whole and not float(ceiling * share).is_integer():
+            continue
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" {FONT} fill="{INK}">'
                      f"{escape(tick(ceiling * share))}</text>")
     return parts
@@ -166,7 +173,7 @@ def line_chart(title: str, x_labels: Sequence[str], series: Sequence[Series], *,
     step = (WIDTH - left - right) / max(len(x_labels) - 1, 1)
     parts = _open(title, height, chart_id)
     parts.extend(_value_axis(left, top, plot_height, ceiling, tick))
-    label_every = _every(len(x_labels), 8)
+    label_every = _every(x_labels, WIDTH - left - right)
     for i, label in enumerate(x_labels):
         if i % label_every == 0:
             parts.append(f'<text x="{left + i * step:.1f}" y="{top + plot_height + 16}" text-anchor="middle" '

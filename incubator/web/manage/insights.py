@@ -76,11 +76,15 @@ def space_type(key: str) -> str:
 
 
 def bar_figure(key: str, title: str, columns: list[str], items: Sequence[tuple[str, float]],
-               fmt: Callable[[float], str] = number, chart: Callable[..., str] = charts.bar_chart) -> Figure:
-    """A label -> number figure: the picture (horizontal bars, or columns for an ordered axis)
-    and a two-column table of the same numbers."""
+               fmt: Callable[[float], str] = number, upright: bool = False) -> Figure:
+    """A label -> number figure: the picture (horizontal bars, or ``upright`` columns for an
+    ordered axis such as days or scores) and a two-column table of the same numbers."""
     bars = [charts.Bar(label, float(value), fmt(value)) for label, value in items]
-    return Figure(key, title, chart(title, bars, chart_id=key, empty=_("No data yet.")), columns,
+    if upright:
+        svg = charts.column_chart(title, bars, chart_id=key, tick=fmt, empty=_("No data yet."))
+    else:
+        svg = charts.bar_chart(title, bars, chart_id=key, empty=_("No data yet."))
+    return Figure(key, title, svg, columns,
                   [[label, value] for label, value in items], [[bar.label, bar.text] for bar in bars])
 
 
@@ -118,7 +122,7 @@ def stage_names() -> dict[str, str]:
 def criterion_figure(criterion: insights.CriterionScores) -> Figure:
     items = [(number(score, 2 if score % 1 else 0), n) for score, n in criterion.counts]
     return bar_figure(f"scores-{criterion.criterion_id}", _("Scores on %(criterion)s", criterion=criterion.name),
-                      [_("Score"), _("Reviews")], items, chart=charts.column_chart)
+                      [_("Score"), _("Reviews")], items, upright=True)
 
 
 def reviewer_figure(reviewers: Sequence[insights.ReviewerFigures], low: float, high: float) -> Figure:
@@ -140,7 +144,7 @@ def decision_figure(times: insights.DecisionTimes) -> Figure:
     width = insights.DECISION_BUCKET_DAYS
     items = [(_("%(first)d–%(last)d days", first=first, last=first + width - 1), n) for first, n in times.buckets]
     figure = bar_figure("decision-time", _("Time from submission to decision"), [_("Days"), _("Decisions")],
-                        items, chart=charts.column_chart)
+                        items, upright=True)
     figure.note = _("%(decided)s decided, on average %(days)s days after submission.",
                     decided=number(times.decided), days=number(times.mean_days, 1))
     return figure
@@ -150,7 +154,7 @@ def call_figures(call: Call, programme_ids: Collection[int] | None) -> list[Figu
     figures = [funnel_figure(insights.funnel(call.id, programme_ids))]
     per_day = insights.submissions_per_day(call, programme_ids)
     figures.append(bar_figure("per-day", _("Submissions per day towards the deadline"), [_("Day"), _("Submissions")],
-                              [(day(d), n) for d, n in per_day], chart=charts.column_chart))
+                              [(day(d), n) for d, n in per_day], upright=True))
     distribution = insights.score_distribution(call.id, programme_ids)
     figures.extend(criterion_figure(criterion) for criterion in distribution)
     low = float(min((c.scale_min for c in distribution), default=Decimal(0)))
@@ -204,7 +208,7 @@ def occupancy_figure(months: list[dt.date], lines: Sequence[insights.OccupancyLi
 def vacancy_figure(months: list[dt.date], lines: Sequence[insights.OccupancyLine]) -> Figure:
     totals = [(month(m), sum(line.free[i] for line in lines)) for i, m in enumerate(months)]
     figure = bar_figure("vacancies", _("Free places ahead (not taken or offered)"), [], totals,
-                        chart=charts.column_chart)
+                        upright=True)
     figure.columns = [_("Month"), _("Site"), _("Space type"), _("Free places")]
     figure.rows = [[months[i].isoformat()[:7], line.site, space_type(line.space_type), line.free[i]]
                    for i in range(len(months)) for line in lines]
