@@ -95,21 +95,31 @@ class FunnelStage:
         return None if not self.previous else self.count / self.previous
 
 
-def _funnel_columns() -> list[Any]:
-    reviewed = exists().where(Review.application_id == Application.id, Review.state == "submitted")
-    offered = exists().where(Offer.application_id == Application.id, Offer.offered_at.is_not(None))
-    resident = exists().where(Residency.application_id == Application.id)
-    return [
-        func.count(Application.id),
-        _count_if(Application.submitted_at.is_not(None)),
-        # Eligibility is checked when an application is submitted; eligible ones are those still
-        # in the running, i.e. not withdrawn.
-        _count_if(and_(Application.submitted_at.is_not(None), Application.state != "withdrawn")),
-        _count_if(reviewed),
-        _count_if(Application.state == "accepted"),
-        _count_if(offered),
-        _count_if(resident),
-    ]
+def _funnel_counts(where: ColumnElement[bool]) -> dict[int, list[int]]:
+    """Per call: the funnel's counts of the applications matching ``where``. Joins and GROUP BY
+    rather than an EXISTS per application, so the work grows with the rows, not rows × lookups."""
+    counted: dict[int, list[int]] = defaultdict(lambda: [0] * len(FUNNEL_STAGES))
+    base = select(Application.call_id, func.count(Application.id),
+                  _count_if(Application.submitted_at.is_not(None)),
+                  # Eligibility is checked when an application is submitted; eligible ones are
+                  # those still in the running, i.e. not withdrawn.
+                  _count_if(and_(Application.submitted_at.is_not(None), Application.state != "withdrawn")),
+                  _count_if(Application.state == "accepted")).where(where).group_by(Application.call_id)
+    for call_id, started, submitted, eligible, accepted in db.session.execute(base):
+        counted[call_id][0:3] = [int(started), int(submitted), int(eligible)]
+        counted[call_id][4] = int(accepted)
+    joined = (
+        (3, Review.application_id, Review.state == "submitted"),
+        (5, Offer.application_id, Offer.offered_at.is_not(None)),
+        (6, Residency.application_id, literal(True)),
+    )
+    for position, application_id, condition in joined:
+        query = (select(Application.call_id, func.count(func.distinct(application_id)))
+                 .join(Application, Application.id == application_id).where(where, condition)
+                 .group_by(Application.call_id))
+        for call_id, n in db.session.execute(query):
+            counted[call_id][position] = int(n)
+    return counted
 
 
 def _stages(counts: Sequence[int]) -> list[FunnelStage]:
@@ -119,9 +129,8 @@ def _stages(counts: Sequence[int]) -> list[FunnelStage]:
 
 def funnel(call_id: int, programme_ids: ProgrammeIds) -> list[FunnelStage]:
     """Started, submitted, eligible, reviewed, accepted, offered and resident applications."""
-    row = db.session.execute(select(*_funnel_columns())
-                             .where(Application.call_id == call_id, in_programmes(programme_ids))).one()
-    return _stages(list(row))
+    counts = _funnel_counts(and_(Application.call_id == call_id, in_programmes(programme_ids)))
+    return _stages(counts.get(call_id, [0] * len(FUNNEL_STAGES)))
 
 
 @dataclass(frozen=True)
@@ -132,14 +141,13 @@ class CallFunnel:
 
 
 def funnels_of_year(year: int, programme_ids: ProgrammeIds) -> list[CallFunnel]:
-    """The funnel of each call that opened in ``year``, one grouped query."""
+    """The funnel of each call that opened in ``year`` (calls without applications left out)."""
     start, end = dt.datetime(year, 1, 1, tzinfo=dt.UTC), dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)
-    rows = db.session.execute(
-        select(Call.id, Call.title, *_funnel_columns())
-        .join(Application, Application.call_id == Call.id)
-        .where(Call.opens_at >= start, Call.opens_at < end, in_programmes(programme_ids))
-        .group_by(Call.id, Call.title).order_by(Call.opens_at, Call.id))
-    return [CallFunnel(row[0], row[1], _stages(list(row[2:]))) for row in rows]
+    calls = db.session.execute(select(Call.id, Call.title).where(Call.opens_at >= start, Call.opens_at < end)
+                               .order_by(Call.opens_at, Call.id)).all()
+    of_year = select(Call.id).where(Call.opens_at >= start, Call.opens_at < end)
+    counts = _funnel_counts(and_(Application.call_id.in_(of_year.scalar_subquery()), in_programmes(programme_ids)))
+    return [CallFunnel(call_id, title, _stages(counts[call_id])) for call_id, title in calls if call_id in counts]
 
 
 def _day(column: Any) -> Any:
@@ -218,12 +226,13 @@ def reviewer_figures(call_id: int, programme_ids: ProgrammeIds, now: dt.datetime
     """Per reviewer: progress on their assignments, and the mean and spread of their weighted
     scores against the other reviewers' scores of the same applications."""
     scope = and_(Application.call_id == call_id, in_programmes(programme_ids))
-    done = exists().where(Review.application_id == Assignment.application_id,
-                          Review.reviewer_id == Assignment.reviewer_id, Review.state == "submitted")
+    submitted_review = and_(Review.application_id == Assignment.application_id,
+                            Review.reviewer_id == Assignment.reviewer_id, Review.state == "submitted")
+    late = and_(Review.id.is_(None), Assignment.due_at.is_not(None), Assignment.due_at < now)
     progress = {row[0]: row[1:] for row in db.session.execute(
-        select(Assignment.reviewer_id, func.count(), _count_if(done),
-               _count_if(and_(~done, Assignment.due_at.is_not(None), Assignment.due_at < now)))
-        .join(Application, Application.id == Assignment.application_id).where(scope)
+        select(Assignment.reviewer_id, func.count(Assignment.id), func.count(Review.id), _count_if(late))
+        .join(Application, Application.id == Assignment.application_id)
+        .outerjoin(Review, submitted_review).where(scope)
         .group_by(Assignment.reviewer_id))}
     score = cast(Review.weighted_score, db.Float)
     own = {row[0]: row[1:] for row in db.session.execute(

@@ -127,3 +127,15 @@ def test_dashboards_speak_the_readers_language(known: KnownCall, manager_client:
     swedish = manager_client.get("/manage/insights?year=2026", headers={"Accept-Language": "sv"})
     assert "Ansökningar per land" in swedish.get_data(as_text=True)
     assert "Norge: 4" in swedish.get_data(as_text=True)
+
+
+def test_a_large_pool_shows_the_reviewers_furthest_from_the_others(app: Flask) -> None:
+    from incubator.services.insights import ReviewerFigures
+    from incubator.web.manage.insights import REVIEWERS_SHOWN, reviewer_figure
+
+    pool = [ReviewerFigures(n, f"Reviewer {n:02d}", 2, 2, 0, 2, 3.0 + n / 100, 0.5, 3.0) for n in range(40)]
+    with app.test_request_context("/"):
+        figure = reviewer_figure(pool, 0, 5)
+    assert len(figure.rows) == 40  # the spreadsheet has everyone
+    assert [row[0] for row in figure.texts] == [f"Reviewer {n:02d}" for n in range(40 - REVIEWERS_SHOWN, 40)]
+    assert figure.svg.count("<circle") == REVIEWERS_SHOWN and "25 of 40" in figure.note

@@ -33,6 +33,8 @@ from incubator.web.templating import country_name
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 MONTHS_AHEAD = 12
+# Reviewers drawn and listed on the page and in the PDF (a pool can have hundreds).
+REVIEWERS_SHOWN = 25
 
 
 def programme_scope() -> Collection[int] | None:
@@ -125,19 +127,31 @@ def criterion_figure(criterion: insights.CriterionScores) -> Figure:
                       [_("Score"), _("Reviews")], items, upright=True)
 
 
+def _furthest_first(reviewer: insights.ReviewerFigures) -> tuple[float, str]:
+    return (-abs(reviewer.offset) if reviewer.offset is not None else 0.0, reviewer.name.lower())
+
+
 def reviewer_figure(reviewers: Sequence[insights.ReviewerFigures], low: float, high: float) -> Figure:
+    """Each reviewer's mean and spread against the others' mean on the same applications, and
+    their progress. A large pool is cut to the reviewers furthest from the others (the ones
+    normalisation matters for) on the page and in the PDF; the spreadsheet has every reviewer."""
     title = _("Reviewers: mean weighted score ± spread, against the others on the same applications")
+    shown = sorted(sorted(reviewers, key=_furthest_first)[:REVIEWERS_SHOWN], key=lambda r: (r.name.lower(), r.reviewer_id))
     ranges = [charts.Range(r.name, r.mean, r.mean - (r.spread or 0), r.mean + (r.spread or 0), number(r.mean, 2),
                            r.others_mean, number(r.others_mean, 2))
-              for r in reviewers if r.mean is not None]
+              for r in shown if r.mean is not None]
     svg = charts.range_chart(title, ranges, chart_id="reviewers", low=low, high=high,
                              reference_label=_("Others' mean on the same applications"), empty=_("No data yet."))
     rows = [[r.name, r.assigned, r.done, r.due, r.overdue, r.mean, r.spread, r.others_mean, r.offset]
             for r in reviewers]
     texts = [[r.name, number(r.assigned), number(r.done), number(r.due), number(r.overdue), number(r.mean, 2),
-              number(r.spread, 2), number(r.others_mean, 2), number(r.offset, 2)] for r in reviewers]
+              number(r.spread, 2), number(r.others_mean, 2), number(r.offset, 2)] for r in shown]
+    note = "" if len(shown) == len(reviewers) else _(
+        "The %(shown)d of %(total)s reviewers whose mean is furthest from the others'; the spreadsheet has all.",
+        shown=len(shown), total=number(len(reviewers)))
     return Figure("reviewers", title, svg, [_("Reviewer"), _("Assigned"), _("Done"), _("Due"), _("Overdue"),
-                                            _("Mean"), _("Spread"), _("Others' mean"), _("Difference")], rows, texts)
+                                            _("Mean"), _("Spread"), _("Others' mean"), _("Difference")], rows, texts,
+                  note=note)
 
 
 def decision_figure(times: insights.DecisionTimes) -> Figure:
