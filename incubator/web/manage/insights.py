@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Sequence
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 from flask import Response, abort, render_template
@@ -50,24 +52,31 @@ def _locale() -> str:
     return str(get_locale() or "en")
 
 
+@lru_cache(maxsize=8)
+def _babel_locale(code: str) -> Locale:
+    """Parsed once per language: Babel parses a locale given as text on every call, which was
+    most of the time of formatting a few hundred numbers."""
+    return Locale.parse(code)
+
+
 def number(value: float | int | None, places: int = 0) -> str:
     if value is None:
         return "—"
     if places:
-        return format_decimal(round(value, places), format=f"#,##0.{'0' * places}", locale=_locale())
-    return format_decimal(value, locale=_locale())
+        return format_decimal(round(value, places), format=f"#,##0.{'0' * places}", locale=_babel_locale(_locale()))
+    return format_decimal(value, locale=_babel_locale(_locale()))
 
 
 def percent(value: float | None) -> str:
-    return "—" if value is None else format_percent(value, locale=_locale())
+    return "—" if value is None else format_percent(value, locale=_babel_locale(_locale()))
 
 
 def day(value: dt.date) -> str:
-    return format_date(value, "d MMM", locale=_locale())
+    return format_date(value, "d MMM", locale=_babel_locale(_locale()))
 
 
 def month(value: dt.date) -> str:
-    return format_date(value, "LLL y", locale=_locale())
+    return format_date(value, "LLL y", locale=_babel_locale(_locale()))
 
 
 def space_type(key: str) -> str:
