@@ -229,37 +229,42 @@ def reviewer_figures(call_id: int, programme_ids: ProgrammeIds, now: dt.datetime
     submitted_review = and_(Review.application_id == Assignment.application_id,
                             Review.reviewer_id == Assignment.reviewer_id, Review.state == "submitted")
     late = and_(Review.id.is_(None), Assignment.due_at.is_not(None), Assignment.due_at < now)
-    progress = {row[0]: row[1:] for row in db.session.execute(
-        select(Assignment.reviewer_id, func.count(Assignment.id), func.count(Review.id), _count_if(late))
-        .join(Application, Application.id == Assignment.application_id)
-        .outerjoin(Review, submitted_review).where(scope)
-        .group_by(Assignment.reviewer_id))}
+    progress: dict[int, tuple[int, int, int]] = {}
+    names: dict[int, str] = {}
+    for reviewer_id, name, assigned, finished, overdue in db.session.execute(
+            select(Assignment.reviewer_id, User.name, func.count(Assignment.id), func.count(Review.id), _count_if(late))
+            .join(Application, Application.id == Assignment.application_id)
+            .join(User, User.id == Assignment.reviewer_id)
+            .outerjoin(Review, submitted_review).where(scope)
+            .group_by(Assignment.reviewer_id, User.name)):
+        progress[reviewer_id], names[reviewer_id] = (assigned, finished, overdue), name
     score = cast(Review.weighted_score, db.Float)
-    own = {row[0]: row[1:] for row in db.session.execute(
-        select(Review.reviewer_id, func.count(), func.avg(score), func.avg(score * score))
-        .join(Application, Application.id == Review.application_id)
-        .where(scope, Review.state == "submitted", Review.weighted_score.is_not(None))
-        .group_by(Review.reviewer_id))}
-    other = Review.__table__.alias("other_review")
-    others = dict(db.session.execute(
-        select(Review.reviewer_id, func.avg(cast(other.c.weighted_score, db.Float)))
-        .join(Application, Application.id == Review.application_id)
-        .join(other, and_(other.c.application_id == Review.application_id,
-                          other.c.reviewer_id != Review.reviewer_id, other.c.state == "submitted",
-                          other.c.weighted_score.is_not(None)))
-        .where(scope, Review.state == "submitted", Review.weighted_score.is_not(None))
-        .group_by(Review.reviewer_id)).all())
+    scored = and_(scope, Review.state == "submitted", Review.weighted_score.is_not(None))
+    # Each application's total and number of scores, so the others' mean on a reviewer's
+    # applications is Σ(total − own) / Σ(n − 1): the mean over every (reviewer, other) pair
+    # without joining the reviews to themselves.
+    per_application = (select(Review.application_id.label("application_id"), func.sum(score).label("total"),
+                              func.count().label("n"))
+                       .join(Application, Application.id == Review.application_id).where(scored)
+                       .group_by(Review.application_id).subquery("per_application"))
+    own: dict[int, tuple[Any, ...]] = {}
+    for reviewer_id, name, *figures_of_reviewer in db.session.execute(
+            select(Review.reviewer_id, User.name, func.count(), func.avg(score), func.avg(score * score),
+                   func.sum(per_application.c.total - score), func.sum(per_application.c.n - 1))
+            .join(Application, Application.id == Review.application_id)
+            .join(per_application, per_application.c.application_id == Review.application_id)
+            .join(User, User.id == Review.reviewer_id).where(scored)
+            .group_by(Review.reviewer_id, User.name)):
+        own[reviewer_id], names[reviewer_id] = tuple(figures_of_reviewer), name
     reviewer_ids = sorted(set(progress) | set(own))
-    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(reviewer_ids))).all()) \
-        if reviewer_ids else {}
     figures = []
     for reviewer_id in reviewer_ids:
-        assigned, finished, late = progress.get(reviewer_id, (0, 0, 0))
-        count, mean, mean_square = own.get(reviewer_id, (0, None, None))
+        assigned, finished, overdue = progress.get(reviewer_id, (0, 0, 0))
+        count, mean, mean_square, others_total, others_count = own.get(reviewer_id, (0, None, None, None, 0))
         spread = None if mean is None else math.sqrt(max(float(mean_square) - float(mean) ** 2, 0.0))
-        others_mean = others.get(reviewer_id)
+        others_mean = float(others_total) / int(others_count) if others_count else None
         figures.append(ReviewerFigures(
-            reviewer_id, names.get(reviewer_id, ""), int(assigned), int(finished), int(late), int(count),
+            reviewer_id, names.get(reviewer_id, ""), int(assigned), int(finished), int(overdue), int(count),
             None if mean is None else float(mean), spread, None if others_mean is None else float(others_mean)))
     return sorted(figures, key=lambda f: (f.name.lower(), f.reviewer_id))
 
