@@ -39,6 +39,9 @@ setup(
         "nh3>=0.2.18,<0.4",
         # Company registration numbers (NO, SE, DK, FI) with their check digits.
         "python-stdnum>=1.20,<3",
+        # The insights reports: PDF and .xlsx in pure Python (no Pango or other system libraries).
+        "fpdf2>=2.8,<3",
+        "openpyxl>=3.1,<4",
     ],
     extras_require={
         "test": [

@@ -206,6 +206,10 @@ def pages(call_id: int) -> list[Page]:
         Page("occupancy CSV", "manager", f"/manage/occupancy.csv?start={START:%Y-%m}&months=36"),
         Page("slots", "manager", "/manage/slots"),
         Page("residencies", "manager", "/manage/residencies"),
+        Page("call insights", "manager", f"{call}/insights"),
+        Page("call insights PDF", "manager", f"{call}/insights/report.pdf"),
+        Page("insights across calls", "manager", f"/manage/insights?year={dt.datetime.now(dt.UTC).year}"),
+        Page("insights xlsx", "manager", f"/manage/insights/report.xlsx?year={dt.datetime.now(dt.UTC).year}"),
         Page("audit log", "admin", "/admin/audit"),
         Page("outbox", "admin", "/admin/outbox"),
     ]

@@ -11,6 +11,7 @@ from incubator.web.manage import (  # noqa: E402,F401
     decisions,
     exchange,
     follow_up,
+    insights,
     pools,
     programmes,
     questions,

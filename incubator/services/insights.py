@@ -1,0 +1,383 @@
+"""Figures for the people who run the programme: per call and across calls and years.
+
+Every figure is an aggregate computed in SQL (GROUP BY, conditional counts), never by loading
+applications, so the dashboards stay fast at 100,000 applications. Every function takes
+``programme_ids``: ``None`` means every programme; a collection limits the figures to
+applications that ranked one of those programmes and to those programmes' slots, so partner
+staff can be shown only their own programmes' figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    select,
+    union_all,
+)
+
+from incubator.domain import residency_matching as rm
+from incubator.extensions import db
+from incubator.models import (
+    Application,
+    Assignment,
+    Call,
+    Criterion,
+    Offer,
+    ProgrammePreference,
+    Residency,
+    Review,
+    Score,
+    Site,
+    Slot,
+    User,
+)
+
+ProgrammeIds = Collection[int] | None
+
+# The funnel's stages, in order; each is a subset of the one before in the normal course.
+FUNNEL_STAGES = ("started", "submitted", "eligible", "reviewed", "accepted", "offered", "resident")
+# Submissions per day are drawn for at most this many days (a call open longer shows its last ones).
+MAX_DAYS = 366
+# Time from submission to decision, in buckets of this many days.
+DECISION_BUCKET_DAYS = 7
+MAX_MONTHS = 36
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def in_programmes(programme_ids: ProgrammeIds) -> ColumnElement[bool]:
+    """Applications that ranked one of the programmes (all applications for ``None``)."""
+    if programme_ids is None:
+        return literal(True)
+    return exists().where(ProgrammePreference.application_id == Application.id,
+                          ProgrammePreference.programme_id.in_(sorted(programme_ids)))
+
+
+def _slots_in(programme_ids: ProgrammeIds) -> ColumnElement[bool]:
+    return literal(True) if programme_ids is None else Slot.programme_id.in_(sorted(programme_ids))
+
+
+def _count_if(condition: ColumnElement[bool]) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+# ---------------------------------------------------------------------------- per call
+
+
+@dataclass(frozen=True)
+class FunnelStage:
+    stage: str
+    count: int
+    previous: int | None  # the stage before's count, None for the first
+
+    @property
+    def kept_share(self) -> float | None:
+        """Share of the stage before that reached this one."""
+        return None if not self.previous else self.count / self.previous
+
+
+def _funnel_counts(where: ColumnElement[bool]) -> dict[int, list[int]]:
+    """Per call: the funnel's counts of the applications matching ``where``. Joins and GROUP BY
+    rather than an EXISTS per application, so the work grows with the rows, not rows × lookups."""
+    counted: dict[int, list[int]] = defaultdict(lambda: [0] * len(FUNNEL_STAGES))
+    base = select(Application.call_id, func.count(Application.id),
+                  _count_if(Application.submitted_at.is_not(None)),
+                  # Eligibility is checked when an application is submitted; eligible ones are
+                  # those still in the running, i.e. not withdrawn.
+                  _count_if(and_(Application.submitted_at.is_not(None), Application.state != "withdrawn")),
+                  _count_if(Application.state == "accepted")).where(where).group_by(Application.call_id)
+    for call_id, started, submitted, eligible, accepted in db.session.execute(base):
+        counted[call_id][0:3] = [int(started), int(submitted), int(eligible)]
+        counted[call_id][4] = int(accepted)
+    joined = (
+        (3, Review.application_id, Review.state == "submitted"),
+        (5, Offer.application_id, Offer.offered_at.is_not(None)),
+        (6, Residency.application_id, literal(True)),
+    )
+    for position, application_id, condition in joined:
+        query = (select(Application.call_id, func.count(func.distinct(application_id)))
+                 .join(Application, Application.id == application_id).where(where, condition)
+                 .group_by(Application.call_id))
+        for call_id, n in db.session.execute(query):
+            counted[call_id][position] = int(n)
+    return counted
+
+
+def _stages(counts: Sequence[int]) -> list[FunnelStage]:
+    return [FunnelStage(stage, int(count), None if i == 0 else int(counts[i - 1]))
+            for i, (stage, count) in enumerate(zip(FUNNEL_STAGES, counts, strict=True))]
+
+
+def funnel(call_id: int, programme_ids: ProgrammeIds) -> list[FunnelStage]:
+    """Started, submitted, eligible, reviewed, accepted, offered and resident applications."""
+    counts = _funnel_counts(and_(Application.call_id == call_id, in_programmes(programme_ids)))
+    return _stages(counts.get(call_id, [0] * len(FUNNEL_STAGES)))
+
+
+@dataclass(frozen=True)
+class CallFunnel:
+    call_id: int
+    title: str
+    stages: list[FunnelStage]
+
+
+def funnels_of_year(year: int, programme_ids: ProgrammeIds) -> list[CallFunnel]:
+    """The funnel of each call that opened in ``year`` (calls without applications left out)."""
+    start, end = dt.datetime(year, 1, 1, tzinfo=dt.UTC), dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)
+    calls = db.session.execute(select(Call.id, Call.title).where(Call.opens_at >= start, Call.opens_at < end)
+                               .order_by(Call.opens_at, Call.id)).all()
+    of_year = select(Call.id).where(Call.opens_at >= start, Call.opens_at < end)
+    counts = _funnel_counts(and_(Application.call_id.in_(of_year.scalar_subquery()), in_programmes(programme_ids)))
+    return [CallFunnel(call_id, title, _stages(counts[call_id])) for call_id, title in calls if call_id in counts]
+
+
+def _day(column: Any) -> Any:
+    """The UTC calendar day of a timestamp column."""
+    # SQLite stores UTC without a zone; PostgreSQL's date of a timestamptz follows the session's zone.
+    return func.date(column) if _dialect() == "sqlite" else cast(func.timezone("UTC", column), Date)
+
+
+def _as_date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def submissions_per_day(call: Call, programme_ids: ProgrammeIds) -> list[tuple[dt.date, int]]:
+    """Submissions per UTC day from the call's opening to its deadline (days without any count 0)."""
+    day = _day(Application.submitted_at)
+    rows = db.session.execute(
+        select(day, func.count()).where(Application.call_id == call.id, Application.submitted_at.is_not(None),
+                                        in_programmes(programme_ids))
+        .group_by(day))
+    counts = {_as_date(d): int(n) for d, n in rows}
+    first = min([call.opens_at.date(), *counts])
+    last = max([call.closes_at.date(), *counts])
+    first = max(first, last - dt.timedelta(days=MAX_DAYS - 1))
+    return [(first + dt.timedelta(days=n), counts.get(first + dt.timedelta(days=n), 0))
+            for n in range((last - first).days + 1)]
+
+
+@dataclass(frozen=True)
+class CriterionScores:
+    criterion_id: int
+    name: str
+    scale_min: Decimal
+    scale_max: Decimal
+    counts: list[tuple[Decimal, int]]  # (score, submitted reviews giving it), by score
+
+
+def score_distribution(call_id: int, programme_ids: ProgrammeIds) -> list[CriterionScores]:
+    """How often each score was given on each criterion in submitted reviews."""
+    criteria = db.session.execute(select(Criterion.id, Criterion.name, Criterion.scale_min, Criterion.scale_max)
+                                  .where(Criterion.call_id == call_id).order_by(Criterion.position)).all()
+    rows = db.session.execute(
+        select(Score.criterion_id, Score.value, func.count())
+        .join(Review, Review.id == Score.review_id).join(Application, Application.id == Review.application_id)
+        .where(Application.call_id == call_id, Review.state == "submitted", in_programmes(programme_ids))
+        .group_by(Score.criterion_id, Score.value).order_by(Score.criterion_id, Score.value))
+    counts: dict[int, list[tuple[Decimal, int]]] = defaultdict(list)
+    for criterion_id, value, n in rows:
+        counts[criterion_id].append((Decimal(value), int(n)))
+    return [CriterionScores(cid, name, Decimal(low), Decimal(high), counts[cid]) for cid, name, low, high in criteria]
+
+
+@dataclass(frozen=True)
+class ReviewerFigures:
+    reviewer_id: int
+    name: str
+    assigned: int
+    done: int
+    overdue: int
+    reviews: int  # submitted reviews with a weighted score
+    mean: float | None
+    spread: float | None  # population standard deviation of their weighted scores
+    others_mean: float | None  # the other reviewers' mean on the same applications
+
+    @property
+    def due(self) -> int:
+        """Assigned, not done and not yet late."""
+        return self.assigned - self.done - self.overdue
+
+    @property
+    def offset(self) -> float | None:
+        """How much more (or less) generous than the others on the same applications."""
+        return None if self.mean is None or self.others_mean is None else self.mean - self.others_mean
+
+
+def reviewer_figures(call_id: int, programme_ids: ProgrammeIds, now: dt.datetime) -> list[ReviewerFigures]:
+    """Per reviewer: progress on their assignments, and the mean and spread of their weighted
+    scores against the other reviewers' scores of the same applications."""
+    scope = and_(Application.call_id == call_id, in_programmes(programme_ids))
+    submitted_review = and_(Review.application_id == Assignment.application_id,
+                            Review.reviewer_id == Assignment.reviewer_id, Review.state == "submitted")
+    late = and_(Review.id.is_(None), Assignment.due_at.is_not(None), Assignment.due_at < now)
+    progress: dict[int, tuple[int, int, int]] = {}
+    names: dict[int, str] = {}
+    for reviewer_id, name, assigned, finished, overdue in db.session.execute(
+            select(Assignment.reviewer_id, User.name, func.count(Assignment.id), func.count(Review.id), _count_if(late))
+            .join(Application, Application.id == Assignment.application_id)
+            .join(User, User.id == Assignment.reviewer_id)
+            .outerjoin(Review, submitted_review).where(scope)
+            .group_by(Assignment.reviewer_id, User.name)):
+        progress[reviewer_id], names[reviewer_id] = (assigned, finished, overdue), name
+    score = cast(Review.weighted_score, db.Float)
+    scored = and_(scope, Review.state == "submitted", Review.weighted_score.is_not(None))
+    # Each application's total and number of scores, so the others' mean on a reviewer's
+    # applications is Σ(total − own) / Σ(n − 1): the mean over every (reviewer, other) pair
+    # without joining the reviews to themselves.
+    per_application = (select(Review.application_id.label("application_id"), func.sum(score).label("total"),
+                              func.count().label("n"))
+                       .join(Application, Application.id == Review.application_id).where(scored)
+                       .group_by(Review.application_id).subquery("per_application"))
+    own: dict[int, tuple[Any, ...]] = {}
+    for reviewer_id, name, *figures_of_reviewer in db.session.execute(
+            select(Review.reviewer_id, User.name, func.count(), func.avg(score), func.avg(score * score),
+                   func.sum(per_application.c.total - score), func.sum(per_application.c.n - 1))
+            .join(Application, Application.id == Review.application_id)
+            .join(per_application, per_application.c.application_id == Review.application_id)
+            .join(User, User.id == Review.reviewer_id).where(scored)
+            .group_by(Review.reviewer_id, User.name)):
+        own[reviewer_id], names[reviewer_id] = tuple(figures_of_reviewer), name
+    reviewer_ids = sorted(set(progress) | set(own))
+    figures = []
+    for reviewer_id in reviewer_ids:
+        assigned, finished, overdue = progress.get(reviewer_id, (0, 0, 0))
+        count, mean, mean_square, others_total, others_count = own.get(reviewer_id, (0, None, None, None, 0))
+        spread = None if mean is None else math.sqrt(max(float(mean_square) - float(mean) ** 2, 0.0))
+        others_mean = float(others_total) / int(others_count) if others_count else None
+        figures.append(ReviewerFigures(
+            reviewer_id, names.get(reviewer_id, ""), int(assigned), int(finished), int(overdue), int(count),
+            None if mean is None else float(mean), spread, None if others_mean is None else float(others_mean)))
+    return sorted(figures, key=lambda f: (f.name.lower(), f.reviewer_id))
+
+
+@dataclass(frozen=True)
+class DecisionTimes:
+    buckets: list[tuple[int, int]]  # (first day of the bucket, decided applications in it)
+    decided: int
+    mean_days: float | None
+
+
+def _days_between(start: Any, end: Any) -> Any:
+    if _dialect() == "sqlite":
+        return func.julianday(end) - func.julianday(start)
+    return func.extract("epoch", end - start) / 86400.0
+
+
+def _whole(value: Any) -> Any:
+    """The largest whole number at or below a non-negative value, in both databases."""
+    return cast(value, Integer) if _dialect() == "sqlite" else cast(func.floor(value), Integer)
+
+
+def decision_times(call_id: int, programme_ids: ProgrammeIds) -> DecisionTimes:
+    """Days from submission to decision of the decided applications, per week."""
+    days = _days_between(Application.submitted_at, Application.decided_at)
+    where = and_(Application.call_id == call_id, Application.decided_at.is_not(None),
+                 Application.submitted_at.is_not(None), in_programmes(programme_ids))
+    bucket = _whole(days / DECISION_BUCKET_DAYS)
+    rows = db.session.execute(select(bucket, func.count()).where(where).group_by(bucket).order_by(bucket)).all()
+    decided, mean = db.session.execute(select(func.count(), func.avg(days)).where(where)).one()
+    return DecisionTimes([(int(b) * DECISION_BUCKET_DAYS, int(n)) for b, n in rows], int(decided),
+                         None if mean is None else float(mean))
+
+
+# ---------------------------------------------------------------------------- across calls
+
+
+@dataclass(frozen=True)
+class OccupancyLine:
+    site: str
+    space_type: str
+    capacity: list[int]  # per month
+    residents: list[int]
+    offered: list[int]
+
+    @property
+    def utilisation(self) -> list[float | None]:
+        return [r / c if c else None for r, c in zip(self.residents, self.capacity, strict=True)]
+
+    @property
+    def free(self) -> list[int]:
+        return [max(c - r - o, 0) for c, r, o in zip(self.capacity, self.residents, self.offered, strict=True)]
+
+
+def months_from(first: dt.date, count: int) -> list[dt.date]:
+    if not 1 <= count <= MAX_MONTHS:
+        raise ValueError(f"show 1 to {MAX_MONTHS} months")
+    return [rm.add_months(rm.month_start(first), n) for n in range(count)]
+
+
+def _months_table(months: Sequence[dt.date]) -> Any:
+    """The months as a small derived table (month, first day after it), to join periods against."""
+    return union_all(*[select(literal(n).label("n"), literal(m, Date).label("starts"),
+                              literal(rm.add_months(m, 1), Date).label("ends"))
+                       for n, m in enumerate(months)]).subquery("months")
+
+
+def _per_month(query: Select[Any], months: Sequence[dt.date]) -> dict[tuple[int, str], list[int]]:
+    found: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0] * len(months))
+    for n, site_id, space_type, value in db.session.execute(query):
+        found[(site_id, space_type)][int(n)] = int(value or 0)
+    return found
+
+
+def occupancy_by_month(months: Sequence[dt.date], programme_ids: ProgrammeIds) -> list[OccupancyLine]:
+    """Per site and space type and month: places, residents and outstanding offers."""
+    table = _months_table(months)
+    keys = (table.c.n, Slot.site_id, Slot.space_type)
+    capacity = _per_month(
+        select(*keys, func.sum(Slot.capacity)).join(table, and_(Slot.starts_on < table.c.ends,
+                                                                Slot.ends_on > table.c.starts))
+        .where(_slots_in(programme_ids)).group_by(*keys), months)
+    residents = _per_month(
+        select(*keys, func.count(Residency.id)).join(Slot, Slot.id == Residency.slot_id)
+        .join(table, and_(Residency.starts_on < table.c.ends, Residency.ends_on > table.c.starts))
+        .where(_slots_in(programme_ids)).group_by(*keys), months)
+    offered = _per_month(
+        select(*keys, func.count(Offer.id)).join(Slot, Slot.id == Offer.slot_id)
+        .join(table, and_(Offer.starts_on < table.c.ends, Offer.ends_on > table.c.starts))
+        .where(_slots_in(programme_ids), Offer.state.in_(("proposed", "offered"))).group_by(*keys), months)
+    names = dict(db.session.execute(select(Site.id, Site.name)).all())  # sites are a handful of buildings
+    empty = [0] * len(months)
+    return sorted((OccupancyLine(names[site_id], space_type, capacity[(site_id, space_type)],
+                                 residents.get((site_id, space_type), empty),
+                                 offered.get((site_id, space_type), empty))
+                   for site_id, space_type in capacity), key=lambda line: (line.site, line.space_type))
+
+
+def _submitted_in_year(year: int, programme_ids: ProgrammeIds) -> ColumnElement[bool]:
+    start, end = dt.datetime(year, 1, 1, tzinfo=dt.UTC), dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)
+    return and_(Application.submitted_at >= start, Application.submitted_at < end, in_programmes(programme_ids))
+
+
+def applications_by(column_name: str, year: int, programme_ids: ProgrammeIds) -> list[tuple[str, int]]:
+    """Applications submitted in ``year`` per country or focus area (most first; empty as "")."""
+    column = {"country": Application.country, "focus_area": Application.focus_area}[column_name]
+    key = func.coalesce(column, "")
+    rows = db.session.execute(select(key, func.count()).where(_submitted_in_year(year, programme_ids))
+                              .group_by(key).order_by(func.count().desc(), key))
+    return [(value, int(n)) for value, n in rows]
+
+
+def years_with_data() -> list[int]:
+    """The years in which calls opened, newest first (for the year chooser)."""
+    rows = db.session.scalars(select(Call.opens_at).order_by(Call.opens_at.desc()).limit(1000))
+    return sorted({opened.year for opened in rows}, reverse=True)
