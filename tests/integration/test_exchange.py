@@ -210,3 +210,32 @@ def test_a_programme_staff_are_limited_to_is_not_deleted(app: Flask, manager_cli
     assert response.status_code == 409, response.status_code
     assert "1 staff account limited to it" in response.get_data(as_text=True)
     assert db.session.get(Programme, lonely.id) is not None
+
+
+def _exchange_table(client: FlaskClient, year: int) -> list[tuple[str, list[str]]]:
+    from tests.web.test_insights_pages import figures
+
+    response = client.get(f"/manage/insights?year={year}")
+    assert response.status_code == 200
+    marks, rows = figures(response.get_data(as_text=True))["exchange"]
+    assert len(marks) == 2 * len(rows)  # a point per year on each of the two lines
+    return rows
+
+
+def test_insights_draw_the_exchange_balance_of_every_year(known_dataset: tuple[Programme, Programme],
+                                                          manager_client: FlaskClient) -> None:
+    assert _exchange_table(manager_client, 2027) == [
+        (str(row.year), [str(row.sent), str(row.sent_months), str(row.received), str(row.received_months)])
+        for row in exchange_balance()
+    ] == [("2027", ["2", "16", "1", "6"]), ("2028", ["0", "0", "1", "12"])]
+
+
+def test_a_scoped_manager_sees_their_share_in_the_insights(app: Flask, known_dataset: tuple[Programme, Programme],
+                                                          make_user: Callable[..., User]) -> None:
+    _occ, bvh = known_dataset
+    manager = make_user(Role.MANAGER)
+    db.session.add(ProgrammeScope(user_id=manager.id, programme_id=bvh.id))
+    db.session.commit()
+    client = app.test_client()
+    log_in(client, manager.email)
+    assert _exchange_table(client, 2027) == [("2027", ["2", "16", "0", "0"])]

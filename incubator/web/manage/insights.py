@@ -27,7 +27,9 @@ from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Call
 from incubator.services import insights
+from incubator.services.exchange import ExchangeYear, exchange_balance
 from incubator.services.report_files import PDF_MIMETYPE, XLSX_MIMETYPE, Figure, pdf_report, xlsx_report
+from incubator.services.scope import current_scope
 from incubator.web.access import role_required
 from incubator.web.inputs import query_int
 from incubator.web.manage.routes import bp
@@ -40,9 +42,9 @@ REVIEWERS_SHOWN = 25
 
 
 def programme_scope() -> Collection[int] | None:
-    """The programmes whose figures the signed-in user may see; every programme for managers.
-    (Partner-scoped staff will get their programmes here.)"""
-    return None
+    """The programmes whose figures the signed-in user may see: a partner-limited manager's own
+    (services/scope.py), None (every programme) for the others."""
+    return current_scope()
 
 
 # ---------------------------------------------------------------------------- formatting
@@ -208,7 +210,23 @@ def year_figures(year: int, programme_ids: Collection[int] | None) -> list[Figur
     figures.append(bar_figure("focus-areas", _("Applications by focus area"), [_("Focus area"), _("Applications")], [
         (_(FOCUS_AREAS[key]) if key in FOCUS_AREAS else _("Not given"), n)
         for key, n in insights.applications_by("focus_area", year, programme_ids)]))
+    figures.append(exchange_figure(exchange_balance(programme_ids)))
     return figures
+
+
+def exchange_figure(years: Sequence[ExchangeYear]) -> Figure:
+    """The Oslo–Gothenburg exchange over every year on record: startups each way (the months of
+    residency are in the table and on the exchange report)."""
+    figure = line_figure("exchange", _("Exchange balance per year"), [str(row.year) for row in years], [
+        (_("Startups sent (NO to SE)"), [row.sent for row in years]),
+        (_("Startups received (SE to NO)"), [row.received for row in years]),
+    ])
+    figure.columns = [_("Year"), _("Startups sent (NO to SE)"), _("Months sent"),
+                      _("Startups received (SE to NO)"), _("Months received")]
+    figure.rows = [[row.year, row.sent, row.sent_months, row.received, row.received_months] for row in years]
+    figure.texts = [[str(row.year), number(row.sent), number(row.sent_months), number(row.received),
+                     number(row.received_months)] for row in years]
+    return figure
 
 
 def _line_name(line: insights.OccupancyLine) -> str:
