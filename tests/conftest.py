@@ -29,7 +29,7 @@ from incubator.extensions import db, limiter
 from incubator.models import User
 from incubator.services.passwords import hash_password
 
-pytest_plugins = ["tests.support.postgres", "tests.support.smtp", "tests.support.browser", "tests.support.redis",
+pytest_plugins = ["tests.support.url_rules", "tests.support.postgres", "tests.support.smtp", "tests.support.browser", "tests.support.redis",
                   "tests.support.s3", "tests.support.no_skips"]
 
 PASSWORD = "correct horse battery staple"
