@@ -42,8 +42,8 @@ class ExchangeStartup:
 
 EXCHANGE_HISTORY = (
     ExchangeStartup("Göteborg Onco AB", "Sara Lund", "SE", "5560000001", False, 12),
-    ExchangeStartup("Lund Imaging AB", "Johan Berg", "SE", "5560000002", False, 6),
-    ExchangeStartup("Bergen Cell AS", "Trond Bergen", "NO", "923000001", True, 12),
+    ExchangeStartup("Lund Imaging AB", "Johan Berg", "SE", "5560000019", False, 6),
+    ExchangeStartup("Bergen Cell AS", "Trond Bergen", "NO", "923000003", True, 12),
 )
 
 

@@ -22,6 +22,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from stdnum.no import orgnr
 
 from incubator.domain.roles import Role
 from incubator.domain.rubric import DEFAULT_RUBRIC
@@ -163,11 +164,23 @@ def _founder(startup: DemoStartup, password_hash: str) -> User:
     return user
 
 
+def norwegian_org_number(number: int) -> str:
+    """A valid organisasjonsnummer for the n-th demo company: the base ``9`` + n, then the
+    check digit the register would give (a base whose mod-11 check would be 10 has none, so
+    the next base is taken). Demo data passes the same validation as applicants' input."""
+    base = 9_000_0000 + number
+    while True:
+        for check in range(10):
+            if orgnr.is_valid(f"{base}{check}"):
+                return f"{base}{check}"
+        base += 10_000
+
+
 def _application(call: Call, startup: DemoStartup, founder: User, programme: Programme, submitted_at: dt.datetime,
                  number: int, desired_start: dt.date) -> Application:
     application = Application(
         call=call, applicant=founder, state="submitted", company_name=startup.company, country="NO",
-        org_number=f"9{number:08d}", founded_year=2021, employees=4 + number % 5,
+        org_number=norwegian_org_number(number), founded_year=2021, employees=4 + number % 5,
         website=f"https://{startup.company.split()[0].lower()}.example", focus_area=startup.focus_area,
         development_stage=startup.stage, funding_raised_eur=500_000 * (1 + number % 4),
         team="Founders from Oslo University Hospital and the University of Oslo.",

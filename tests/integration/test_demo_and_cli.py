@@ -6,6 +6,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from incubator.database import utcnow
+from incubator.domain.organisations import check_registration_number
 from incubator.extensions import db
 from incubator.models import Application, Call, Criterion, Programme, Residency, Slot, User
 from incubator.services.assignments import auto_assign
@@ -115,3 +116,11 @@ def test_demo_exchange_report_and_bioventurehub_view(app: Flask) -> None:
     assert "Bergen Cell AS" in residencies and "Göteborg Onco AB" not in residencies
     report = hub.get("/manage/exchange.csv").get_data(as_text=True).splitlines()[1:]
     assert sum(int(line.split(",")[3]) for line in report) == 0  # received stays are OCC's
+
+
+def test_every_demo_company_has_a_registration_number_the_apply_form_would_accept(app: Flask) -> None:
+    app.test_cli_runner().invoke(args=["demo", "seed"])
+    numbers = db.session.execute(select(Application.country, Application.org_number)).all()
+    assert len(numbers) > 10
+    for country, number in numbers:
+        assert check_registration_number(country, number) == number, (country, number)
