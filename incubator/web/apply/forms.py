@@ -13,6 +13,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
+    HiddenField,
     IntegerField,
     MonthField,
     SelectField,
@@ -22,7 +23,7 @@ from wtforms import (
     TextAreaField,
     URLField,
 )
-from wtforms.validators import Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from incubator.domain.applications import (
@@ -182,3 +183,9 @@ class AttachmentUploadForm(FlaskForm):
 
 def max_upload_mb() -> int:
     return max(current_app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024), 1)
+
+
+class JoinForm(FlaskForm):
+    country = HiddenField(validators=[DataRequired(), Length(max=2)])
+    org_number = HiddenField(validators=[DataRequired(), Length(max=40)])
+    ask = SubmitField(_l("Ask to join that application"))

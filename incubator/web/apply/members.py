@@ -13,8 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectField, SubmitField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, SelectField, SubmitField
 
 from incubator.database import utcnow
 from incubator.domain.membership import ROLE_LABELS, Permission
@@ -24,8 +23,8 @@ from incubator.models import Application
 from incubator.services import ServiceError, membership
 from incubator.web.access import login_required, role_required
 from incubator.web.apply import bp
-from incubator.web.apply.routes import load_call
-from incubator.web.apply.steps import load_own_application
+from incubator.web.apply.forms import JoinForm
+from incubator.web.apply.steps import load_call, load_own_application
 from incubator.web.forms import email_field, form_status, show_service_error
 
 
@@ -54,12 +53,6 @@ class ConfirmForm(FlaskForm):
 class DecideRequestForm(FlaskForm):
     decision = SelectField(_l("Answer"), choices=[("approve", _l("Add as editor")), ("decline", _l("Decline"))])
     answer = SubmitField(_l("Answer"))
-
-
-class JoinForm(FlaskForm):
-    country = HiddenField(validators=[DataRequired(), Length(max=2)])
-    org_number = HiddenField(validators=[DataRequired(), Length(max=40)])
-    ask = SubmitField(_l("Ask to join that application"))
 
 
 class AcceptInvitationForm(FlaskForm):

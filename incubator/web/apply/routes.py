@@ -7,7 +7,6 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from incubator.database import utcnow
 from incubator.domain.applications import STEP_SLUGS, STEPS, ApplicationState
@@ -16,7 +15,7 @@ from incubator.domain.membership import Permission
 from incubator.domain.questions import Answer
 from incubator.domain.roles import Role
 from incubator.extensions import db
-from incubator.models import Application, Call
+from incubator.models import Application
 from incubator.services import ServiceError, applications, membership
 from incubator.services.applications import NotAllowed
 from incubator.services.committee import shared_note_for_applicant
@@ -28,22 +27,15 @@ from incubator.web.apply import bp
 from incubator.web.apply.forms import (
     STEP_FORMS,
     AttachmentUploadForm,
+    JoinForm,
     PreferencesForm,
     QuestionsForm,
     StartForm,
     SubmitForm,
     WithdrawForm,
 )
-from incubator.web.apply.steps import load_own_application, step_context, steps_for
+from incubator.web.apply.steps import load_call, load_own_application, step_context, steps_for
 from incubator.web.forms import form_status, show_service_error
-
-
-def load_call(slug: str) -> Call:
-    """A call the public may see: drafts, and calls not yet opened, are 'not found'."""
-    call = db.session.scalar(select(Call).where(Call.slug == slug))
-    if call is None or not call.is_public(utcnow()):
-        abort(404)
-    return call
 
 
 @bp.route("/calls")
@@ -149,8 +141,6 @@ def step(application_id: int, step: str) -> Any:
 
 def _join_form(data: dict[str, Any]) -> Any:
     """The button that asks the owner of the company's existing application to add this person."""
-    from incubator.web.apply.members import JoinForm
-
     country = (data.get("country") or "").upper()
     number = applications.checked_org_number(country, data.get("org_number"))
     return JoinForm(formdata=None, country=country, org_number=number)

@@ -1,8 +1,8 @@
-"""What every page of the application steps needs: the signed-in applicant's own application
-and the context the step templates share.
+"""What every page of the application steps needs: the public call, the signed-in applicant's
+own application and the context the step templates share.
 
-Both the step routes and the attachment posts render step pages; keeping these helpers here
-lets each of those modules import them without importing the other.
+The step routes, the attachment posts and the team pages all use these; keeping them here
+lets each of those modules import them without importing another.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from typing import Any
 
 from flask import abort
 from flask_login import current_user
+from sqlalchemy import select
 
 from incubator.database import utcnow
 from incubator.domain.applications import STEPS, ApplicationState, Step
 from incubator.domain.membership import Permission
+from incubator.extensions import db
 from incubator.models import Application, Call
 from incubator.services import applications, membership
 
@@ -29,6 +31,14 @@ def load_own_application(application_id: int, permission: Permission = Permissio
         abort(404)
     except membership.NotPermitted:
         abort(403)
+
+
+def load_call(slug: str) -> Call:
+    """A call the public may see: drafts, and calls not yet opened, are 'not found'."""
+    call = db.session.scalar(select(Call).where(Call.slug == slug))
+    if call is None or not call.is_public(utcnow()):
+        abort(404)
+    return call
 
 
 QUESTIONS_STEP = Step("questions", "Questions for this call", ())
