@@ -7,6 +7,7 @@ outgoing email to the log instead of sending it.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -42,6 +43,13 @@ def _env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError as exc:
         raise ConfigurationError(f"environment variable {name} must be an integer, got {value!r}") from exc
+
+
+def _idle_timeout() -> dt.timedelta:
+    minutes = _env_int("SESSION_IDLE_MINUTES", 12 * 60)
+    if minutes < 5:
+        raise ConfigurationError(f"environment variable SESSION_IDLE_MINUTES must be at least 5, got {minutes}")
+    return dt.timedelta(minutes=minutes)
 
 
 def load_or_create_secret_key(instance_path: Path) -> str:
@@ -107,6 +115,8 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         ),
         "TWO_FACTOR_FAILURES_PER_MINUTE": _env_int("TWO_FACTOR_FAILURES_PER_MINUTE", 5),
         "TWO_FACTOR_ISSUER": os.environ.get("TWO_FACTOR_ISSUER", "OCC Incubator"),
+        # A signed-in session unused this long ends (services/sessions.py ended_by_idleness).
+        "SESSION_IDLE_TIMEOUT": _idle_timeout(),
         "LOGIN_FREE_FAILURES": _env_int("LOGIN_FREE_FAILURES", 5),
         "LOGIN_MAX_DELAY_SECONDS": _env_int("LOGIN_MAX_DELAY_SECONDS", 15 * 60),
         "PASSWORD_RESET_MAX_AGE": _env_int("PASSWORD_RESET_MAX_AGE", 60 * 60),

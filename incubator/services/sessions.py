@@ -70,6 +70,17 @@ def active_session(user_id: int, token: str | None) -> UserSession | None:
     )
 
 
+def ended_by_idleness(record: UserSession, now: dt.datetime, idle_limit: dt.timedelta) -> bool:
+    """A session left alone longer than ``idle_limit`` ends (a shared or lost laptop does not
+    stay signed in to confidential reviews). It is revoked, so the cookie is dead for good;
+    ``last_seen_at`` is a minute coarse, which the limit (hours) does not notice."""
+    if now - record.last_seen_at <= idle_limit:
+        return False
+    record.revoked_at = now
+    record_event(record.user, "account.session_idle_ended", "user", record.user_id, session=record.id)
+    return True
+
+
 def note_activity(record: UserSession, now: dt.datetime) -> None:
     if now - record.last_seen_at >= LAST_SEEN_RESOLUTION:
         record.last_seen_at = now

@@ -54,6 +54,11 @@ def test_production_without_public_base_url(tmp_path: Path) -> None:
                             "e.g. https://incubator.example.org")
 
 
+def test_an_idle_limit_too_short_to_use_the_service(tmp_path: Path) -> None:
+    result = flask_scheduler(tmp_path, SESSION_IDLE_MINUTES="0")
+    assert_one_line(result, "Error: environment variable SESSION_IDLE_MINUTES must be at least 5, got 0")
+
+
 def test_unreachable_redis(tmp_path: Path) -> None:
     port = _free_port()  # nothing listens there
     result = flask_scheduler(tmp_path, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{port}/0")

@@ -90,6 +90,28 @@ def test_last_seen_is_written_at_most_once_a_minute(applicant_client: FlaskClien
     assert record.last_seen_at > earlier + dt.timedelta(minutes=1)
 
 
+def test_a_session_idle_longer_than_the_limit_ends_and_stays_ended(app: Flask, applicant_client: FlaskClient) -> None:
+    [record] = session_records(applicant_client.user)
+    limit = app.config["SESSION_IDLE_TIMEOUT"]
+    assert limit == dt.timedelta(hours=12)
+    almost = utcnow() - limit + dt.timedelta(minutes=5)
+    db.session.execute(update(UserSession).where(UserSession.id == record.id).values(last_seen_at=almost))
+    db.session.commit()
+    assert signed_in(applicant_client)  # within the limit: still signed in, and seen again now
+    idle = utcnow() - limit - dt.timedelta(minutes=1)
+    db.session.execute(update(UserSession).where(UserSession.id == record.id).values(last_seen_at=idle))
+    db.session.commit()
+    response = applicant_client.get("/account/sessions", follow_redirects=True)
+    assert "/login" in response.request.path
+    assert "signed out after a long time without activity" in response.get_data(as_text=True)
+    [record] = session_records(applicant_client.user)
+    assert record.revoked_at is not None
+    db.session.execute(update(UserSession).where(UserSession.id == record.id).values(last_seen_at=utcnow()))
+    db.session.commit()
+    assert not signed_in(applicant_client)  # revoked: fresh activity cannot bring the cookie back
+    assert db.session.scalar(select(AuditEvent.action).where(AuditEvent.action == "account.session_idle_ended"))
+
+
 def change_password(client: FlaskClient, new: str = "another long passphrase"):
     return client.post("/password/change", data={"current_password": PASSWORD, "password": new, "confirm": new,
                                                  "csrf_token": csrf_token(client, "/password/change")})

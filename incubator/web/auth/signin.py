@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request, session
+from flask import current_app, flash, g, request, session
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from incubator.database import utcnow
@@ -60,7 +61,12 @@ def load_signed_in_user(user_id: str) -> User | None:
     record = sessions.active_session(int(user_id), session.get(SESSION_TOKEN_KEY))
     if record is None or not record.user.active:
         return None
-    sessions.note_activity(record, utcnow())
+    now = utcnow()
+    if sessions.ended_by_idleness(record, now, current_app.config["SESSION_IDLE_TIMEOUT"]):
+        session.pop(SESSION_TOKEN_KEY, None)
+        flash(_("You were signed out after a long time without activity. Sign in again to go on."), "info")
+        return None
+    sessions.note_activity(record, now)
     g.user_session = record
     return db.session.get(User, record.user_id)
 
