@@ -111,6 +111,40 @@ def test_owner_invites_a_colleague_who_accepts_edits_and_submits(app: Flask, app
     assert received == {applicant_client.user.email, colleague.email}  # type: ignore[attr-defined]
 
 
+def test_an_invitee_without_an_account_registers_and_lands_on_the_invitation(app: Flask,
+                                                                             applicant_client: FlaskClient,
+                                                                             call) -> None:
+    application_id = start(applicant_client, call)
+    members_page = f"/applications/{application_id}/members"
+    post(applicant_client, f"{members_page}/invite", members_page, email="new.founder@example.org", role="editor")
+    email = db.session.scalar(select(OutboundEmail).where(OutboundEmail.kind == "member_invitation"))
+    invitation = re.search(r"/invitations/\S+", email.body_text).group(0)
+
+    newcomer = app.test_client()
+    login_page = newcomer.get(invitation)
+    assert login_page.status_code == 302
+    login_url = login_page.headers["Location"]
+    page = newcomer.get(login_url).get_data(as_text=True)
+    register_url = re.search(r'href="(/register\?next=[^"]+)"', page).group(1).replace("&amp;", "&")
+    response = newcomer.post(register_url, data={
+        "name": "New Founder", "email": "new.founder@example.org", "password": PASSWORD, "confirm": PASSWORD,
+        "accept_terms": "y", "csrf_token": csrf_token(newcomer, register_url)})
+    assert response.status_code == 302
+    back_to_login = response.headers["Location"]
+    response = newcomer.post(back_to_login, data={"email": "new.founder@example.org", "password": PASSWORD,
+                                                  "csrf_token": csrf_token(newcomer, back_to_login)})
+    assert response.status_code == 302
+    assert response.headers["Location"] == invitation
+    assert "Join the application" in newcomer.get(invitation).get_data(as_text=True)
+
+
+def test_a_next_that_leaves_the_site_is_not_carried_to_registration(client: FlaskClient) -> None:
+    page = client.get("/login?next=//evil.example/phish").get_data(as_text=True)
+    assert 'href="/register"' in page
+    response = client.get("/register?next=https://evil.example/").get_data(as_text=True)
+    assert 'href="/login"' in response
+
+
 def test_a_forged_or_expired_invitation_is_refused(app: Flask, make_user) -> None:
     owner, colleague, application, _ = team(make_user)
     client = client_for(app, make_user(Role.APPLICANT))

@@ -41,6 +41,14 @@ def safe_next_url(target: str | None) -> str:
     return url_for("main.dashboard")
 
 
+def carried_next() -> str | None:
+    """This page's own ``next`` when it is a safe same-site path, to hand on between the login
+    and registration pages: someone who follows an invitation link without an account
+    registers, logs in and lands on the invitation, not on their dashboard."""
+    target = request.args.get("next")
+    return target if target and safe_next_url(target) == target else None
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])  # each valid attempt sends an email
 def register() -> Any:
@@ -57,8 +65,8 @@ def register() -> Any:
         else:
             flash(_("Thank you. We sent an email to %(email)s; log in with your password to continue.",
                     email=form.email.data.strip().lower()), "success")
-            return redirect(url_for("auth.login"))
-    return render_template("auth/register.html", form=form), form_status(form)
+            return redirect(url_for("auth.login", next=carried_next()))
+    return render_template("auth/register.html", form=form, next_url=carried_next()), form_status(form)
 
 
 def _too_many_attempts(wait: int) -> Any:
@@ -93,7 +101,7 @@ def login() -> Any:
             return redirect(safe_next_url(request.args.get("next")))
     elif request.method == "POST":
         throttle.record_failure()
-    return render_template("auth/login.html", form=form), form_status(form)
+    return render_template("auth/login.html", form=form, next_url=carried_next()), form_status(form)
 
 
 @bp.route("/logout", methods=["POST"])
