@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -16,18 +17,34 @@ from incubator.domain.roles import Role
 # commands (`flask --help`) must not pay for them (see incubator/deferred_setup.py).
 
 
+def _complete_app() -> None:
+    complete_setup = getattr(current_app, "complete_setup", None) if current_app else None
+    if complete_setup is not None:
+        complete_setup()
+
+
 class AppCommandGroup(AppGroup):
-    """A command group that completes the app before running any of its commands.
+    """A command group whose commands complete the app before they run.
 
     ``flask`` looks commands up with an app context that does not build the app (so ``--help``
-    stays quick; see incubator/deferred_setup.py); a command that runs needs all of it."""
+    stays quick; see incubator/deferred_setup.py); a command that runs needs all of it, except
+    one declared ``needs_app=False``: the solvers read a file and print JSON, and building the
+    web half (blueprints, models, extensions) was half of ``match solve``'s time."""
 
-    def invoke(self, ctx: click.Context) -> Any:
-        if current_app:
-            complete_setup = getattr(current_app, "complete_setup", None)
-            if complete_setup is not None:
-                complete_setup()
-        return super().invoke(ctx)
+    def command(self, *args: Any, needs_app: bool = True, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:
+        register = super().command(*args, **kwargs)
+        if not needs_app:
+            return register
+
+        def decorator(callback: Callable[..., Any]) -> click.Command:
+            @functools.wraps(callback)
+            def with_complete_app(*call_args: Any, **call_kwargs: Any) -> Any:
+                _complete_app()
+                return callback(*call_args, **call_kwargs)
+
+            return register(with_complete_app)
+
+        return decorator
 
 
 demo_cli = AppCommandGroup("demo", help="Demo data for a first start.")
@@ -56,7 +73,7 @@ def _solve_file(path: str, solver: Callable[[str], dict[str, Any]]) -> None:
     click.echo(json.dumps(result))
 
 
-@assign_cli.command("solve")
+@assign_cli.command("solve", needs_app=False)
 @click.argument("path", type=click.Path(dir_okay=False))
 def assign_solve(path: str) -> None:
     """Optimal reviewer assignment for the instance in PATH (JSON; see DESIGN.md)."""
@@ -65,7 +82,7 @@ def assign_solve(path: str) -> None:
     _solve_file(path, solve_assignment_json)
 
 
-@match_cli.command("solve")
+@match_cli.command("solve", needs_app=False)
 @click.argument("path", type=click.Path(dir_okay=False))
 def match_solve(path: str) -> None:
     """Applicant-optimal stable matching for the instance in PATH (JSON; see DESIGN.md)."""
