@@ -25,9 +25,19 @@ ROOT = Path(__file__).resolve().parents[2]
 SOLVER_LIBRARIES = ("sklearn", "ortools", "scipy", "pandas", "numpy")
 # Not needed to create the app: the S3 client (only with STORAGE_URL=s3://…), PDF and data tools.
 OPTIONAL_LIBRARIES = ("boto3", "botocore", "weasyprint", "matplotlib", "apscheduler")
+# Loaded when a report is downloaded, not by every web worker and command that completes the app.
+REPORT_LIBRARIES = ("fpdf", "openpyxl")
 # Needed to serve requests and run commands, not to list them.
 REQUEST_LIBRARIES = ("sqlalchemy", "flask_sqlalchemy", "alembic", "flask_migrate", "mako", "markdown_it",
                      "wtforms", "prometheus_client")
+COMPLETE_APP = """
+import json, sys
+from incubator import create_app
+app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x", "INSTANCE_PATH": sys.argv[1]})
+with app.app_context():
+    assert "manage" in app.blueprints
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
 CREATE_APP = """
 import json, sys
 from incubator import create_app
@@ -77,6 +87,22 @@ def test_flask_help_lists_every_command_without_loading_the_request_side(tmp_pat
     assert "incubator" in loaded
     heavy = set(SOLVER_LIBRARIES + OPTIONAL_LIBRARIES + REQUEST_LIBRARIES)
     assert loaded.isdisjoint(heavy), sorted(loaded & heavy)
+
+
+def test_the_complete_app_loads_the_report_libraries_only_for_a_report(tmp_path: Path) -> None:
+    loaded = _modules(_run([sys.executable, "-c", COMPLETE_APP, str(tmp_path)], tmp_path))
+    assert {"incubator", "sqlalchemy", "wtforms"} <= loaded  # the probe really completed the app
+    assert loaded.isdisjoint(REPORT_LIBRARIES), sorted(loaded & set(REPORT_LIBRARIES))
+
+
+def test_the_solver_commands_run_without_the_request_side(tmp_path: Path) -> None:
+    instance = tmp_path / "instance.json"
+    instance.write_text('{"applicants": {"a": ["s"]}, "slots": {"s": {"capacity": 1, "ranking": ["a"]}}}')
+    stdout = _run([sys.executable, "-c", FLASK_HELP, "--app", "incubator", "match", "solve", str(instance)], tmp_path)
+    assert json.loads(stdout.splitlines()[0]) == {"matching": {"s": ["a"]}, "unmatched": []}
+    loaded = _modules(stdout)
+    assert "numpy" in loaded  # the solver ran
+    assert loaded.isdisjoint(REQUEST_LIBRARIES), sorted(loaded & set(REQUEST_LIBRARIES))
 
 
 def test_commands_run_on_the_complete_app(tmp_path: Path) -> None:
