@@ -193,8 +193,10 @@ def next_totp_step(last_used_step: int | None) -> int:
     window they were used in, so a test signing the same person in again may wait a little."""
     now = time.time()
     step = int(now // TOTP_PERIOD)
-    # The step before is still accepted, unless the clock is about to move on.
-    earliest = step - 1 if now % TOTP_PERIOD < TOTP_PERIOD - 2 else step
+    # The step before is still accepted until the clock moves on; with less than 10 s left it
+    # is not used, since a busy machine can take seconds between here and the server's check
+    # (a 2 s margin failed a sign-in on a loaded 2-core machine).
+    earliest = step - 1 if now % TOTP_PERIOD < TOTP_PERIOD - 10 else step
     chosen = max(earliest, (last_used_step or 0) + 1)
     if chosen > step + 1:
         time.sleep((chosen - 1) * TOTP_PERIOD - now + 0.1)
