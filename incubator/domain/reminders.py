@@ -210,7 +210,7 @@ class PendingReview:
 @dataclass(frozen=True)
 class OpenDraft:
     application_id: int
-    applicant_id: int
+    applicant_id: int  # whom to remind: the owner or a member of the team (one draft each)
     call_id: int
     closes_at: dt.datetime
     created_at: dt.datetime

@@ -39,6 +39,7 @@ from flask_babel import force_locale, get_locale
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    Select,
     String,
     and_,
     case,
@@ -50,6 +51,7 @@ from sqlalchemy import (
     select,
     true,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.dialects import postgresql
 
@@ -71,6 +73,7 @@ from incubator.extensions import db
 from incubator.links import public_url
 from incubator.models import (
     Application,
+    ApplicationMember,
     Assignment,
     Call,
     CallProgramme,
@@ -216,25 +219,32 @@ def _pending_reviews(now: dt.datetime, lookback: dt.timedelta, lookahead: dt.tim
 
 def _open_drafts(now: dt.datetime, lookahead: dt.timedelta, context: _Context,
                  call_id: int | None = None) -> list[OpenDraft]:
-    query = (
-        select(Application.id, Application.applicant_id, Application.call_id, Call.closes_at,
-               Application.created_at, User.name, User.email, User.locale)
-        .join(Call, Call.id == Application.call_id)
-        .join(User, User.id == Application.applicant_id)
-        .outerjoin(NotificationPreference, NotificationPreference.user_id == Application.applicant_id)
-        .where(Application.state == "draft", Application.anonymised_at.is_(None), User.active.is_(True),
-               NotificationPreference.unsubscribed_at.is_(None),
-               Call.closes_at > now, Call.closes_at <= now + lookahead)
-    )
-    if call_id is not None:
-        query = query.where(Application.call_id == call_id)
+    """Drafts of calls closing within ``lookahead``: one row per person to remind, the owner
+    and every member of the team (each their own reminder, key and language)."""
+    def drafts_to(recipient: Any, *team: Any) -> Select[Any]:
+        query = select(Application.id, recipient, Application.call_id, Call.closes_at, Application.created_at,
+                       User.name, User.email, User.locale).join(Call, Call.id == Application.call_id)
+        for join in team:
+            query = query.join(*join)
+        query = (
+            query.join(User, User.id == recipient)
+            .outerjoin(NotificationPreference, NotificationPreference.user_id == recipient)
+            .where(Application.state == "draft", Application.anonymised_at.is_(None), User.active.is_(True),
+                   NotificationPreference.unsubscribed_at.is_(None),
+                   Call.closes_at > now, Call.closes_at <= now + lookahead)
+        )
+        return query.where(Application.call_id == call_id) if call_id is not None else query
+
+    query = union_all(drafts_to(Application.applicant_id),
+                      drafts_to(ApplicationMember.user_id,
+                                (ApplicationMember, ApplicationMember.application_id == Application.id)))
     drafts = []
-    for application_id, applicant_id, row_call_id, closes_at, created_at, name, email, locale in db.session.execute(
+    for application_id, person_id, row_call_id, closes_at, created_at, name, email, locale in db.session.execute(
             query.execution_options(yield_per=5000)):
-        drafts.append(OpenDraft(application_id, applicant_id, row_call_id, closes_at, created_at))
+        drafts.append(OpenDraft(application_id, person_id, row_call_id, closes_at, created_at))
         context.drafts[application_id] = {"call_id": row_call_id, "closes_at": closes_at}
-        context.people[applicant_id] = (name, email)
-        context.locales[applicant_id] = locale
+        context.people[person_id] = (name, email)
+        context.locales[person_id] = locale
     return drafts
 
 

@@ -21,6 +21,7 @@ from incubator.extensions import db
 from incubator.mail import deliver_all_due
 from incubator.models import (
     Application,
+    ApplicationMember,
     Assignment,
     OutboundEmail,
     Programme,
@@ -162,6 +163,25 @@ def test_applicants_with_a_draft_are_reminded_3_and_1_days_before_closing(app: F
         tick(now)
     assert [m["To"] for m in mail.messages] == [drafting.email, drafting.email]
     assert "not submitted" in mail.messages[0]["Subject"]
+
+
+def test_every_member_of_a_draft_team_is_reminded_once_in_their_language(app: Flask, mail) -> None:
+    closes = oslo(2027, 6, 1, 12)
+    call = make_call(opens_at=oslo(2027, 5, 1), closes_at=closes)
+    owner, editor, viewer, left_quiet = make_applicant(), make_applicant(), make_applicant(), make_applicant()
+    viewer.locale = "sv"
+    draft = make_application(owner, call, state="draft")
+    for member, role in ((editor, "editor"), (viewer, "viewer"), (left_quiet, "editor")):
+        db.session.add(ApplicationMember(application_id=draft.id, user_id=member.id, role=role))
+    preferences.unsubscribe(left_quiet)
+    db.session.commit()
+    for now in hours(closes - dt.timedelta(days=5), closes + dt.timedelta(days=1), dt.timedelta(hours=6)):
+        tick(now)
+        tick(now)
+    assert sorted(m["To"] for m in mail.messages) == sorted([owner.email, editor.email, viewer.email] * 2)
+    [swedish, *_] = to(mail.messages, viewer.email)
+    assert swedish["Subject"] != to(mail.messages, owner.email)[0]["Subject"]  # worded in Swedish
+    assert db.session.scalar(select(func.count()).select_from(SentReminder).where(SentReminder.kind == "draft")) == 6
 
 
 def test_a_second_sweep_at_the_same_time_sends_nothing_more(app: Flask, mail, spring_call) -> None:
