@@ -95,6 +95,7 @@ def test_team_submits_and_the_bioventurehub_manager_follows_the_resident(
     expect(table).not_to_contain_text("Oslo Only AS")
     table.get_by_role("link", name="RadioTarget AS").click()
     expect(page.get_by_role("heading", name="Follow-up: RadioTarget AS")).to_be_visible()
+    expect(page.locator("#exchange-direction")).to_contain_text("Norway → Sweden (NO→SE)")
 
     support = page.locator("form[action*='/support#']")
     support.get_by_label("Programme", exact=True).select_option("innovation_norway")
