@@ -110,6 +110,8 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "MAIL_TIMEOUT": _env_int("MAIL_TIMEOUT", 10),
         "OUTBOX_DELIVERY": os.environ.get("OUTBOX_DELIVERY", "thread"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Off when a proxy limits requests; failed logins are still slowed (web/auth/throttle.py).
+        "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
         "TWO_FACTOR_REQUIRED_ROLES": parse_required_roles(
             os.environ.get("TWO_FACTOR_REQUIRED_ROLES", DEFAULT_TWO_FACTOR_ROLES)
         ),

@@ -6,18 +6,26 @@ itself. A recorded check-in is a row keyed by (residency, due date).
 
 Reminders use the ledger of ``domain.reminders``: the key names the manager, the residency and an
 occasion naming the check-in's due date and the offset (``before-7d@2027-04-01``,
-``due@2027-04-01``), so every check-in reminds each manager at most once per offset.
+``due@2027-04-01``), so every check-in reminds each manager at most once per offset. Managers
+limited to some programmes are reminded only of residents in those programmes' slots.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from incubator.domain.reminders import CHECK_IN, DueReminder, Occasion, current_occasion, reminder_key
+from incubator.domain.reminders import (
+    CHECK_IN,
+    DueReminder,
+    Occasion,
+    current_occasion,
+    managers_who_see,
+    reminder_key,
+)
 
 MONTHS_BETWEEN = 3
 MAX_CHECK_INS = 40  # ten years of quarters: a bound for any page or loop over one schedule
@@ -67,12 +75,15 @@ class ResidencyStay:
     residency_id: int
     starts_on: dt.date
     ends_on: dt.date
+    programme_id: int | None = None  # of the slot: whose managers follow the resident
 
 
 def plan_check_in_reminders(now: dt.datetime, stays: Iterable[ResidencyStay], done: set[tuple[int, dt.date]],
                             manager_ids: Sequence[int], zone: ZoneInfo,
-                            already_sent: Iterable[str] = ()) -> list[DueReminder]:
-    """For each check-in not recorded yet: its latest occasion that has come, once per manager.
+                            already_sent: Iterable[str] = (),
+                            scopes: Mapping[int, Collection[int]] | None = None) -> list[DueReminder]:
+    """For each check-in not recorded yet: its latest occasion that has come, once per manager
+    whose scope (``scopes``: manager -> programmes, absent = every programme) covers the stay.
 
     Only the latest: a scheduler down for a week sends the "due" reminder, not both.
     """
@@ -87,7 +98,7 @@ def plan_check_in_reminders(now: dt.datetime, stays: Iterable[ResidencyStay], do
             occasion = current_occasion(check_in_occasions(due_on, zone), now)
             if occasion is None:
                 continue
-            for manager_id in manager_ids:
+            for manager_id in managers_who_see(manager_ids, scopes or {}, [stay.programme_id]):
                 key = reminder_key(CHECK_IN, manager_id, stay.residency_id, occasion.name)
                 if key not in sent:
                     sent.add(key)

@@ -13,7 +13,7 @@ between (so it can be 6 days 23 hours or 7 days 1 hour in UTC).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -210,7 +210,7 @@ class PendingReview:
 @dataclass(frozen=True)
 class OpenDraft:
     application_id: int
-    applicant_id: int
+    applicant_id: int  # whom to remind: the owner or a member of the team (one draft each)
     call_id: int
     closes_at: dt.datetime
     created_at: dt.datetime
@@ -232,6 +232,16 @@ class CallSchedule:
     zone: ZoneInfo
 
 
+def managers_who_see(manager_ids: Sequence[int], scopes: Mapping[int, Collection[int]],
+                     programme_ids: Collection[int | None]) -> list[int]:
+    """The managers among ``manager_ids`` whose programme scope covers a subject of
+    ``programme_ids``: a manager absent from ``scopes`` sees every programme, a limited one only
+    subjects in one of theirs (a BioVentureHub manager is not told about OCC-only residents)."""
+    wanted = {programme_id for programme_id in programme_ids if programme_id is not None}
+    return [manager_id for manager_id in manager_ids
+            if manager_id not in scopes or not wanted.isdisjoint(scopes[manager_id])]
+
+
 @dataclass
 class SweepPlan:
     reminders: list[DueReminder] = field(default_factory=list)
@@ -251,13 +261,19 @@ def plan_sweep(
     manager_ids: Sequence[int],
     digest_call_ids: Iterable[int] = (),
     already_sent: Iterable[str] = (),
+    scopes: Mapping[int, Collection[int]] | None = None,
+    call_programmes: Mapping[int, Collection[int]] | None = None,
 ) -> SweepPlan:
     """Every reminder due at ``now`` that is not in ``already_sent``.
 
     Reviewers: the latest of the before-deadline and overdue occasions that has come. Managers:
     an escalation per overdue assignment when its overdue reminder number reaches the policy's
     ``escalate_with_overdue``. Applicants: the latest before-closing occasion of a draft.
-    Managers: the weekly digest of each call in ``digest_call_ids`` once its moment has come.
+    Managers: the weekly digest of each call in ``digest_call_ids`` once its moment has come,
+    for a manager limited to some programmes (``scopes``) only of calls offering one of them
+    (``call_programmes``). Escalations go to every manager here; the caller drops those about
+    applications outside a limited manager's programmes (which programmes an application
+    concerns is a question for the database).
     """
     sent = set(already_sent)
     plan = SweepPlan()
@@ -301,6 +317,6 @@ def plan_sweep(
             continue
         occasion = weekly_digest_occasion(schedule.policy, now, schedule.zone)
         if occasion is not None:
-            for manager_id in manager_ids:
+            for manager_id in managers_who_see(manager_ids, scopes or {}, (call_programmes or {}).get(call_id, ())):
                 add(DIGEST, manager_id, call_id, occasion)
     return plan

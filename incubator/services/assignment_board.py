@@ -26,6 +26,7 @@ from incubator.models import (
     Application,
     Assignment,
     Call,
+    CallProgramme,
     CallReviewer,
     Conflict,
     Review,
@@ -44,6 +45,7 @@ from incubator.services.assignments import (
     conflict_join,
     loads_in_call,
 )
+from incubator.services.scope import programmes_of_application, staff_covering
 
 APPLICATIONS_PER_PAGE = 50
 REVIEWERS_PER_PAGE = 25
@@ -251,10 +253,18 @@ def suggest_applications(call: Call, text: str, limit: int = SUGGESTIONS) -> lis
     return list(db.session.scalars(query.order_by(_name_key(Application.company_name), Application.id).limit(limit)))
 
 
-def suggest_reviewers(text: str, limit: int = SUGGESTIONS) -> list[User]:
-    """Active reviewers whose name or email contains ``text`` (or whose number it is)."""
+def suggest_reviewers(text: str, limit: int = SUGGESTIONS, *, call: Call | None = None,
+                      application: Application | None = None) -> list[User]:
+    """Active reviewers whose name or email contains ``text`` (or whose number it is); of those
+    limited to some programmes, only the ones who may review ``application`` (else one of
+    ``call``'s applications)."""
     text = text.strip()[:MAX_SEARCH_LENGTH]
     query = select(User).where(User.role == Role.REVIEWER.value, User.active.is_(True))
+    if application is not None:
+        query = query.where(staff_covering(User.id, programmes_of_application(application.id)))
+    elif call is not None:
+        offered = select(CallProgramme.programme_id).where(CallProgramme.call_id == call.id)
+        query = query.where(staff_covering(User.id, db.session.scalars(offered).all()))
     if text:
         named = or_(_contains(User.name, text), _contains(User.email, text))
         number = _number_in(text)

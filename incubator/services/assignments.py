@@ -38,6 +38,8 @@ from incubator.models import (
     Call,
     CallReviewer,
     Conflict,
+    Programme,
+    ProgrammeScope,
     Review,
     ReviewerProfile,
     User,
@@ -47,6 +49,7 @@ from incubator.services.audit import record_event
 from incubator.services.conflicts import record_detected_conflicts
 from incubator.services.notifications import queue_email
 from incubator.services.pools import bids_in_call, pool_entry_of
+from incubator.services.scope import applications_in, programmes_of, programmes_of_application
 
 if TYPE_CHECKING:  # numpy itself loads inside the functions that compute
     import numpy as np
@@ -232,6 +235,7 @@ def assign_reviewer(manager: User, application: Application, reviewer: User, now
     if application.state not in ASSIGNABLE_STATES:
         raise ServiceError(_("Only submitted applications that await a decision can get reviewers."),
                            field="application_id")
+    _ensure_in_reviewer_scope(reviewer, application)
     call = application.call
     _lock_call(call)
     reason = _conflict_reason(reviewer, application)
@@ -258,6 +262,41 @@ def assign_reviewer(manager: User, application: Application, reviewer: User, now
     _mark_under_review(manager, [application])
     _email_new_assignments(call, {reviewer.id: [application]}, {reviewer.id: reviewer})
     return assignment
+
+
+def _ensure_in_reviewer_scope(reviewer: User, application: Application) -> None:
+    """A reviewer limited to some programmes (a partner's) reviews only applications of those
+    programmes: they could not even open any other (services.scope)."""
+    scope = programmes_of(reviewer)
+    if scope is None or not scope.isdisjoint(programmes_of_application(application.id)):
+        return
+    names = db.session.scalars(select(Programme.name).where(Programme.id.in_(sorted(scope)))
+                               .order_by(Programme.name)).all()
+    raise AssignmentRefused(_("%(name)s reviews only for %(programmes)s, and %(application)s is not an application "
+                              "to those programmes.", name=reviewer.name, programmes=", ".join(names),
+                              application=application_label(application)), field="reviewer_id")
+
+
+def _scoped_out(call: Call, reviewer_ids: Iterable[int]) -> list[tuple[int, int]]:
+    """(reviewer, application) pairs of the call's applications awaiting reviews that a limited
+    reviewer may not get: one query for the limits (partners' staff are few), then one per
+    distinct limit for the applications inside it."""
+    wanted = set(reviewer_ids)
+    limits: dict[int, set[int]] = defaultdict(set)
+    for user_id, programme_id in db.session.execute(
+            select(ProgrammeScope.user_id, ProgrammeScope.programme_id)
+            .join(User, User.id == ProgrammeScope.user_id).where(User.role == Role.REVIEWER.value)):
+        if user_id in wanted:
+            limits[user_id].add(programme_id)
+    if not limits:
+        return []
+    awaiting = select(Application.id).where(Application.call_id == call.id, Application.state.in_(ASSIGNABLE_STATES))
+    every = set(db.session.scalars(awaiting))
+    inside: dict[frozenset[int], set[int]] = {}
+    for scope in {frozenset(programmes) for programmes in limits.values()}:
+        inside[scope] = set(db.session.scalars(awaiting.where(applications_in(scope, Application.id))))
+    return [(user_id, application_id) for user_id, programmes in limits.items()
+            for application_id in every - inside[frozenset(programmes)]]
 
 
 def _assignment_of(application_id: int, reviewer_id: int) -> Assignment | None:
@@ -401,6 +440,9 @@ def _build_instance(call: Call, reviewers: Sequence[Reviewer], applications: Seq
         kept[j] += 1  # counts towards demand even if the reviewer is no longer in the pool
         if reviewer_id in reviewer_at:
             allowed[reviewer_at[reviewer_id], j] = False
+    for reviewer_id, application_id in _scoped_out(call, reviewer_at):
+        if application_id in application_at:
+            allowed[reviewer_at[reviewer_id], application_at[application_id]] = False
     for conflict, application_id in conflicts_in_call(call):
         if conflict.reviewer_id in reviewer_at and application_id in application_at:
             allowed[reviewer_at[conflict.reviewer_id], application_at[application_id]] = False

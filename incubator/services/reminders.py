@@ -14,7 +14,10 @@ from a JSON array), so its query count does not grow with the data; see
 ``bench/bench_reminder_sweep.py``.
 
 Managers are also reminded of residencies' quarterly check-ins (``domain.check_ins``), with keys
-in the same ledger, so those reach them exactly once too.
+in the same ledger, so those reach them exactly once too. A manager limited to some programmes
+(a partner's staff) is reminded only of what is theirs: check-ins of residents in their
+programmes' slots, escalations about applications in their programmes, digests of calls offering
+one of them (the digest's figures are still the whole call's).
 
 Like every service, the sweep only flushes; its caller (the scheduler job, ``flask reminders
 sweep``, a test) commits.
@@ -36,6 +39,7 @@ from flask_babel import force_locale, get_locale
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    Select,
     String,
     and_,
     case,
@@ -47,6 +51,7 @@ from sqlalchemy import (
     select,
     true,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.dialects import postgresql
 
@@ -68,13 +73,17 @@ from incubator.extensions import db
 from incubator.links import public_url
 from incubator.models import (
     Application,
+    ApplicationMember,
     Assignment,
     Call,
+    CallProgramme,
     OutboundEmail,
+    ProgrammeScope,
     Residency,
     ResidencyCheckIn,
     Review,
     ReviewerProfile,
+    Slot,
     User,
 )
 from incubator.models.programmes import translated_call_text
@@ -83,6 +92,7 @@ from incubator.services import ServiceError
 from incubator.services.audit import record_event
 from incubator.services.notifications import OUTBOX_DIRTY, outside_request_context
 from incubator.services.rows import dialect_insert, get_or_create
+from incubator.services.scope import applications_in
 from incubator.services.tokens import unsubscribe_token
 
 IN_REVIEW = [state.value for state in IN_REVIEW_STATES]
@@ -209,40 +219,84 @@ def _pending_reviews(now: dt.datetime, lookback: dt.timedelta, lookahead: dt.tim
 
 def _open_drafts(now: dt.datetime, lookahead: dt.timedelta, context: _Context,
                  call_id: int | None = None) -> list[OpenDraft]:
-    query = (
-        select(Application.id, Application.applicant_id, Application.call_id, Call.closes_at,
-               Application.created_at, User.name, User.email, User.locale)
-        .join(Call, Call.id == Application.call_id)
-        .join(User, User.id == Application.applicant_id)
-        .outerjoin(NotificationPreference, NotificationPreference.user_id == Application.applicant_id)
-        .where(Application.state == "draft", Application.anonymised_at.is_(None), User.active.is_(True),
-               NotificationPreference.unsubscribed_at.is_(None),
-               Call.closes_at > now, Call.closes_at <= now + lookahead)
-    )
-    if call_id is not None:
-        query = query.where(Application.call_id == call_id)
+    """Drafts of calls closing within ``lookahead``: one row per person to remind, the owner
+    and every member of the team (each their own reminder, key and language)."""
+    def drafts_to(recipient: Any, *team: Any) -> Select[Any]:
+        query = select(Application.id, recipient, Application.call_id, Call.closes_at, Application.created_at,
+                       User.name, User.email, User.locale).join(Call, Call.id == Application.call_id)
+        for join in team:
+            query = query.join(*join)
+        query = (
+            query.join(User, User.id == recipient)
+            .outerjoin(NotificationPreference, NotificationPreference.user_id == recipient)
+            .where(Application.state == "draft", Application.anonymised_at.is_(None), User.active.is_(True),
+                   NotificationPreference.unsubscribed_at.is_(None),
+                   Call.closes_at > now, Call.closes_at <= now + lookahead)
+        )
+        return query.where(Application.call_id == call_id) if call_id is not None else query
+
+    query = union_all(drafts_to(Application.applicant_id),
+                      drafts_to(ApplicationMember.user_id,
+                                (ApplicationMember, ApplicationMember.application_id == Application.id)))
     drafts = []
-    for application_id, applicant_id, row_call_id, closes_at, created_at, name, email, locale in db.session.execute(
+    for application_id, person_id, row_call_id, closes_at, created_at, name, email, locale in db.session.execute(
             query.execution_options(yield_per=5000)):
-        drafts.append(OpenDraft(application_id, applicant_id, row_call_id, closes_at, created_at))
+        drafts.append(OpenDraft(application_id, person_id, row_call_id, closes_at, created_at))
         context.drafts[application_id] = {"call_id": row_call_id, "closes_at": closes_at}
-        context.people[applicant_id] = (name, email)
-        context.locales[applicant_id] = locale
+        context.people[person_id] = (name, email)
+        context.locales[person_id] = locale
     return drafts
 
 
-def _managers(context: _Context) -> list[int]:
+def _managers(context: _Context) -> tuple[list[int], dict[int, frozenset[int]]]:
+    """The managers to remind, and the programmes of those limited to some (absent: all)."""
     rows = db.session.execute(
-        select(User.id, User.name, User.email, User.locale)
+        select(User.id, User.name, User.email, User.locale, ProgrammeScope.programme_id)
         .outerjoin(NotificationPreference, NotificationPreference.user_id == User.id)
+        .outerjoin(ProgrammeScope, ProgrammeScope.user_id == User.id)
         .where(User.role == Role.MANAGER.value, User.active.is_(True),
                NotificationPreference.unsubscribed_at.is_(None))
         .order_by(User.id)
     ).all()
-    for user_id, name, email, locale in rows:
+    ids: list[int] = []
+    scopes: dict[int, set[int]] = {}
+    for user_id, name, email, locale, programme_id in rows:
+        if user_id not in context.people:
+            ids.append(user_id)
         context.people[user_id] = (name, email)
         context.locales[user_id] = locale
-    return [row[0] for row in rows]
+        if programme_id is not None:
+            scopes.setdefault(user_id, set()).add(programme_id)
+    return ids, {user_id: frozenset(programmes) for user_id, programmes in scopes.items()}
+
+
+def _call_programmes(call_ids: Sequence[int]) -> dict[int, frozenset[int]]:
+    """The programmes each call offers: whose limited managers get its digest (a few calls)."""
+    found: dict[int, set[int]] = {}
+    if call_ids:
+        for call_id, programme_id in db.session.execute(
+                select(CallProgramme.call_id, CallProgramme.programme_id)
+                .where(CallProgramme.call_id.in_(list(call_ids)))):
+            found.setdefault(call_id, set()).add(programme_id)
+    return {call_id: frozenset(programmes) for call_id, programmes in found.items()}
+
+
+def _escalations_in_scope(reminders: list[DueReminder], scopes: dict[int, frozenset[int]],
+                          context: _Context) -> list[DueReminder]:
+    """Drop escalations telling a limited manager about applications outside their programmes:
+    one query per distinct scope (partners are few), over the escalated applications only."""
+    limited = [r for r in reminders if r.kind == policy_domain.ESCALATION and r.recipient_id in scopes]
+    if not limited:
+        return reminders
+    application_of = {r.subject_id: context.reviews[r.subject_id]["application_id"] for r in limited}
+    rows = [{"id": application_id} for application_id in sorted(set(application_of.values()))]
+    visible: dict[frozenset[int], set[int]] = {}
+    for scope in {scopes[r.recipient_id] for r in limited}:
+        source, c = _json_source(rows, {"id": Integer()})
+        visible[scope] = set(db.session.scalars(
+            select(c["id"]).select_from(source).where(applications_in(scope, c["id"]))))
+    return [r for r in reminders if r.kind != policy_domain.ESCALATION or r.recipient_id not in scopes
+            or application_of[r.subject_id] in visible[scopes[r.recipient_id]]]
 
 
 def _digest_call_ids(now: dt.datetime, schedules: dict[int, CallSchedule], context: _Context) -> list[int]:
@@ -286,13 +340,14 @@ def _residency_stays(now: dt.datetime, zone: ZoneInfo,
     today = now.astimezone(zone).date()
     earliest, latest = today - check_ins.REMIND_LOOKBACK, today + check_ins.REMIND_LOOKAHEAD
     rows = db.session.execute(
-        select(Residency.id, Residency.starts_on, Residency.ends_on, Application.company_name)
+        select(Residency.id, Residency.starts_on, Residency.ends_on, Application.company_name, Slot.programme_id)
         .join(Application, Application.id == Residency.application_id)
+        .join(Slot, Slot.id == Residency.slot_id)
         .where(Residency.state == "active", Residency.starts_on <= latest, Residency.ends_on > earliest)
         .execution_options(yield_per=5000))
     stays = []
-    for residency_id, starts_on, ends_on, company in rows:
-        stays.append(check_ins.ResidencyStay(residency_id, starts_on, ends_on))
+    for residency_id, starts_on, ends_on, company, programme_id in rows:
+        stays.append(check_ins.ResidencyStay(residency_id, starts_on, ends_on, programme_id))
         context.residencies[residency_id] = company or f"#{residency_id}"
     if not stays:
         return stays, set()
@@ -487,7 +542,7 @@ def sweep(now: dt.datetime | None = None) -> SweepReport:
     if not schedules and not stays:
         return report
     lookback, lookahead = _bounds(schedules)
-    managers = _managers(context)
+    managers, scopes = _managers(context)
     window = max(lookback + lookahead + dt.timedelta(days=8),
                  check_ins.REMIND_LOOKBACK + check_ins.REMIND_LOOKAHEAD + dt.timedelta(days=8))
     already = _recently_claimed(now, window)
@@ -497,11 +552,13 @@ def sweep(now: dt.datetime | None = None) -> SweepReport:
         drafts = _open_drafts(now, lookahead, context)
         digest_calls = _digest_call_ids(now, schedules, context)
         _load_digest_stats(digest_calls, now, context)
-        plan = policy_domain.plan_sweep(now, schedules, pending, drafts, managers, digest_calls, already)
+        plan = policy_domain.plan_sweep(now, schedules, pending, drafts, managers, digest_calls, already, scopes,
+                                        _call_programmes(digest_calls) if scopes else None)
         # A reviewer who unsubscribed (or was deactivated) gets no reminder; escalations still go.
         reminders = [r for r in plan.reminders
                      if r.kind != policy_domain.REVIEWER or context.notify_reviewer.get(r.subject_id, False)]
-    reminders += check_ins.plan_check_in_reminders(now, stays, done, managers, zone, already)
+        reminders = _escalations_in_scope(reminders, scopes, context)
+    reminders += check_ins.plan_check_in_reminders(now, stays, done, managers, zone, already, scopes)
     report.due = len(reminders)
     sweep_id = str(uuid.uuid4())
     won = _claim(reminders, sweep_id, now)

@@ -24,7 +24,7 @@ from typing import Any
 
 from flask import g, has_app_context, request
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, delete, event, or_, select, true
+from sqlalchemy import ColumnElement, delete, event, or_, select, true, union
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from incubator.domain.roles import Role
@@ -69,6 +69,7 @@ _offers = Offer.__table__
 _residencies = Residency.__table__
 _call_programmes = CallProgramme.__table__
 _reviews = Review.__table__
+_scopes = ProgrammeScope.__table__
 
 
 # ------------------------------------------------------------------------ whose scope
@@ -169,6 +170,26 @@ def application_scope_clause(application_id: Any) -> ColumnElement[bool]:
     ``.where(application_scope_clause(Application.id))``; always true when unscoped."""
     scope = current_scope()
     return true() if scope is None else applications_in(scope, application_id)
+
+
+def programmes_of_application(application_id: int) -> frozenset[int]:
+    """The programmes an application concerns (those it ranked, and the programmes of its
+    offers' and residency's slots): whose limited staff may see and review it."""
+    slot_programme = select(_slots.c.programme_id)
+    rows = db.session.scalars(union(
+        select(_preferences.c.programme_id).where(_preferences.c.application_id == application_id),
+        slot_programme.join(_offers, _offers.c.slot_id == _slots.c.id).where(_offers.c.application_id == application_id),
+        slot_programme.join(_residencies, _residencies.c.slot_id == _slots.c.id)
+        .where(_residencies.c.application_id == application_id),
+    ))
+    return frozenset(rows)
+
+
+def staff_covering(user_id: Any, programme_ids: Collection[int]) -> ColumnElement[bool]:
+    """True where ``user_id`` names someone unlimited, or limited to one of ``programme_ids``."""
+    limited = select(_scopes.c.user_id).correlate(None)
+    return or_(user_id.not_in(limited),
+               user_id.in_(limited.where(_scopes.c.programme_id.in_(sorted(programme_ids)))))
 
 
 def _calls_in(programme_ids: Collection[int], call_id: Any) -> ColumnElement[bool]:

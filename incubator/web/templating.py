@@ -75,6 +75,14 @@ def country_name(code: str) -> str:
     return Locale.parse(str(get_locale() or "en")).territories.get(code, code)
 
 
+def exchange_direction(value: str | None) -> str:
+    """An exchange direction ("NO-SE") as "Norway → Sweden (NO→SE)", in the reader's language."""
+    if not value:
+        return ""
+    origin, _separator, host = value.partition("-")
+    return f"{country_name(origin)} → {country_name(host)} ({origin}→{host})"
+
+
 def local_number(value: float | int | None) -> str:
     """12 345,5 in nb and sv, 12,345.5 in en."""
     return "" if value is None else format_decimal(value, locale=get_locale())
@@ -129,6 +137,7 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.filters["month_short"] = month_short
     app.jinja_env.filters["short_date"] = short_date
     app.jinja_env.filters["country_name"] = country_name
+    app.jinja_env.filters["exchange_direction"] = exchange_direction
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["call_text"] = call_text

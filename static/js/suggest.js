@@ -12,6 +12,9 @@
       window.clearTimeout(timer);
       timer = window.setTimeout(function () {
         var url = input.dataset.suggest + "?q=" + encodeURIComponent(input.value);
+        // data-suggest-for="<id>": the other field's value narrows the suggestions.
+        var other = input.dataset.suggestFor && document.getElementById(input.dataset.suggestFor);
+        if (other && other.value) { url += "&for=" + encodeURIComponent(other.value); }
         fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
           .then(function (response) { return response.ok ? response.json() : []; })
           .then(function (found) {

@@ -41,8 +41,10 @@ def invitation_link(app: Flask) -> str:
     return re.search(r"https?://\S+/invitations/\S+", body).group(0)
 
 
-def test_founder_invites_a_cofounder_who_completes_a_step_and_submits(page: Page, live_app: Flask,
-                                                                      live_server: str, tmp_path: Path) -> None:
+def submit_as_a_team(page: Page, live_app: Flask, live_server: str, tmp_path: Path) -> int:
+    """Nora starts RadioTarget's application and invites Ola by email; Ola joins, completes the
+    steps and submits (first choice: the BioVentureHub exchange). Returns the application id;
+    Ola is still signed in."""
     founders(live_app)
     deck = tmp_path / "pitch-deck.pdf"
     deck.write_bytes(PDF)
@@ -101,7 +103,12 @@ def test_founder_invites_a_cofounder_who_completes_a_step_and_submits(page: Page
     page.get_by_role("button", name="Submit application").click()
     expect(page.get_by_text("Your application is submitted.")).to_be_visible()
     expect(page.get_by_role("heading", name="RadioTarget AS")).to_contain_text("Submitted")
+    return application_id
 
+
+def test_founder_invites_a_cofounder_who_completes_a_step_and_submits(page: Page, live_app: Flask,
+                                                                      live_server: str, tmp_path: Path) -> None:
+    application_id = submit_as_a_team(page, live_app, live_server, tmp_path)
     page.get_by_role("link", name="Team").click()
     expect(page.locator("#members")).to_contain_text("Nora Founder")
     expect(page.locator("#members")).to_contain_text("Ola Cofounder")

@@ -16,7 +16,18 @@ from sqlalchemy import func, select
 from incubator.database import utcnow
 from incubator.domain.roles import Role
 from incubator.extensions import db
-from incubator.models import Application, Assignment, AuditEvent, Call, Conflict, OutboundEmail, Review, User
+from incubator.models import (
+    Application,
+    Assignment,
+    AuditEvent,
+    Call,
+    Conflict,
+    OutboundEmail,
+    ProgrammePreference,
+    ProgrammeScope,
+    Review,
+    User,
+)
 from incubator.services import ServiceError
 from incubator.services.assignment_board import BoardFilter, application_page, reviewer_page
 from incubator.services.assignments import (
@@ -467,3 +478,44 @@ def test_overview_lists_reviewers_review_states_conflicts_and_loads(manager: Use
     by_reviewer = {row.reviewer.user.id: (row.load, row.reviewer.max_load) for row in reviewers.items}
     assert by_reviewer == {writer.id: (2, 4), starter.id: (1, 10), conflicted.id: (0, 10)}
     assert [r.user.id for r in reviewer_pool()] == [row.reviewer.user.id for row in reviewers.items]
+
+
+# ------------------------------------------------------------------------ programme-limited reviewers
+
+
+def limited_reviewer(programme_id: int, **profile: Any) -> User:
+    reviewer = make_reviewer(**profile)
+    db.session.add(ProgrammeScope(user_id=reviewer.id, programme_id=programme_id))
+    db.session.commit()
+    return reviewer
+
+
+def test_a_programme_limited_reviewer_is_refused_for_an_application_outside_their_programmes(
+        manager: User, call: Call) -> None:
+    occ, bvh = (entry.programme for entry in call.programmes)
+    oslo_only = application(call, "Oslo Only")  # ranks OCC's programme alone
+    hub = limited_reviewer(bvh.id)
+    with pytest.raises(AssignmentRefused, match="reviews only for BioVentureHub exchange, and Oslo Only is not"):
+        assign_reviewer(manager, oslo_only, hub, NOW)
+    assert assigned(oslo_only) == set()
+    # Once the startup also ranks BioVentureHub, it is the partner's to review too.
+    db.session.add(ProgrammePreference(application_id=oslo_only.id, programme_id=bvh.id, rank=2))
+    db.session.commit()
+    assign_reviewer(manager, oslo_only, hub, NOW)
+    assert assigned(oslo_only) == {hub.id}
+
+
+def test_auto_assign_gives_a_limited_reviewer_only_applications_of_their_programmes(
+        manager: User, call: Call) -> None:
+    occ, bvh = (entry.programme for entry in call.programmes)
+    call.reviewers_per_application = 1
+    oslo = [application(call, f"Oslo {n}") for n in range(3)]
+    gothenburg = [application(call, f"Gothenburg {n}") for n in range(2)]
+    for entry in gothenburg:
+        entry.preferences[0].programme_id = bvh.id
+    db.session.commit()
+    hub = limited_reviewer(bvh.id, max_load=10, focus_areas=["radiopharmaceuticals"])  # the best match for all
+    anyone = make_reviewer(max_load=10)
+    auto_assign(manager, call, now=NOW)
+    assert all(assigned(entry) == {anyone.id} for entry in oslo)
+    assert loads()[hub.id] >= 1 and all(assigned(entry) <= {hub.id, anyone.id} for entry in gothenburg)

@@ -19,7 +19,17 @@ from incubator.domain.reminders import ReminderPolicy
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.mail import deliver_all_due
-from incubator.models import Application, Assignment, OutboundEmail, Review, User
+from incubator.models import (
+    Application,
+    ApplicationMember,
+    Assignment,
+    OutboundEmail,
+    Programme,
+    ProgrammePreference,
+    ProgrammeScope,
+    Review,
+    User,
+)
 from incubator.models.reminders import SentReminder
 from incubator.services import outbox, preferences, reminders
 from tests.factories import make_application, make_call
@@ -155,6 +165,25 @@ def test_applicants_with_a_draft_are_reminded_3_and_1_days_before_closing(app: F
     assert "not submitted" in mail.messages[0]["Subject"]
 
 
+def test_every_member_of_a_draft_team_is_reminded_once_in_their_language(app: Flask, mail) -> None:
+    closes = oslo(2027, 6, 1, 12)
+    call = make_call(opens_at=oslo(2027, 5, 1), closes_at=closes)
+    owner, editor, viewer, left_quiet = make_applicant(), make_applicant(), make_applicant(), make_applicant()
+    viewer.locale = "sv"
+    draft = make_application(owner, call, state="draft")
+    for member, role in ((editor, "editor"), (viewer, "viewer"), (left_quiet, "editor")):
+        db.session.add(ApplicationMember(application_id=draft.id, user_id=member.id, role=role))
+    preferences.unsubscribe(left_quiet)
+    db.session.commit()
+    for now in hours(closes - dt.timedelta(days=5), closes + dt.timedelta(days=1), dt.timedelta(hours=6)):
+        tick(now)
+        tick(now)
+    assert sorted(m["To"] for m in mail.messages) == sorted([owner.email, editor.email, viewer.email] * 2)
+    [swedish, *_] = to(mail.messages, viewer.email)
+    assert swedish["Subject"] != to(mail.messages, owner.email)[0]["Subject"]  # worded in Swedish
+    assert db.session.scalar(select(func.count()).select_from(SentReminder).where(SentReminder.kind == "draft")) == 6
+
+
 def test_a_second_sweep_at_the_same_time_sends_nothing_more(app: Flask, mail, spring_call) -> None:
     reviewer = make_reviewer()
     make_assignment(submitted(spring_call, "Once AS"), reviewer, due_at=spring_call.review_deadline)
@@ -275,3 +304,60 @@ def test_sweep_query_count_does_not_grow_with_assignments(app: Flask, spring_cal
     assert small[0] == big[0], (small, big)
     assert big[1] > small[1]
     assert db.session.scalar(select(func.count()).select_from(Assignment)) == 44
+
+
+def _limited_to(user: User, programme: Programme) -> User:
+    db.session.add(ProgrammeScope(user_id=user.id, programme_id=programme.id))
+    db.session.commit()
+    return user
+
+
+def _ranking(call, company: str, programme: Programme) -> Application:
+    application = submitted(call, company)
+    db.session.add(ProgrammePreference(application_id=application.id, programme_id=programme.id, rank=1))
+    db.session.commit()
+    return application
+
+
+def test_a_limited_manager_is_told_only_of_overdue_reviews_in_their_programmes(
+        app: Flask, mail, spring_call, make_user: Callable[..., User]) -> None:
+    occ, bvh = (entry.programme for entry in spring_call.programmes)
+    whole = make_user(Role.MANAGER)
+    partner = _limited_to(make_user(Role.MANAGER), bvh)
+    for company, programme in (("Gothenburg Late AS", bvh), ("Oslo Late AS", occ)):
+        make_assignment(_ranking(spring_call, company, programme), make_reviewer(),
+                        due_at=spring_call.review_deadline)
+    for now in hours(spring_call.review_deadline, spring_call.review_deadline + dt.timedelta(days=12),
+                     dt.timedelta(hours=6)):
+        tick(now)
+        tick(now)  # a second scheduler: still once
+    told_whole = "".join(m.get_content() for m in to(mail.messages, whole.email))
+    assert "Gothenburg Late AS" in told_whole and "Oslo Late AS" in told_whole
+    [told_partner] = to(mail.messages, partner.email)
+    assert "Gothenburg Late AS" in told_partner.get_content()
+    assert "Oslo Late AS" not in told_partner.get_content()
+    escalations = db.session.scalars(select(SentReminder.recipient_id).where(SentReminder.kind == "escalation")).all()
+    assert sorted(escalations) == sorted([whole.id, whole.id, partner.id])  # exactly once each
+
+
+def test_a_limited_manager_gets_the_digest_only_of_calls_offering_their_programmes(
+        app: Flask, mail, spring_call, make_user: Callable[..., User]) -> None:
+    occ, bvh = (entry.programme for entry in spring_call.programmes)
+    occ_call = make_call(opens_at=spring_call.opens_at, closes_at=spring_call.closes_at,
+                         review_deadline=spring_call.review_deadline, title="Oslo only intake")
+    occ_call.programmes.pop(1)
+    db.session.commit()
+    whole = make_user(Role.MANAGER)
+    partner = _limited_to(make_user(Role.MANAGER), bvh)
+    for call, company in ((spring_call, "Shared Digest AS"), (occ_call, "Oslo Digest AS")):
+        make_assignment(submitted(call, company), make_reviewer(), due_at=call.review_deadline)
+        reminders.save_policy(whole, call, ReminderPolicy(reviewer_days_before=(), overdue_max=0,
+                                                          escalate_with_overdue=0, manager_digest_weekday=0))
+    db.session.commit()
+    for now in hours(oslo(2027, 3, 8), oslo(2027, 3, 9), dt.timedelta(hours=8)):
+        tick(now)
+    [whole_digest] = to(mail.messages, whole.email)
+    assert spring_call.title in whole_digest.get_content() and "Oslo only intake" in whole_digest.get_content()
+    [partner_digest] = to(mail.messages, partner.email)
+    assert spring_call.title in partner_digest.get_content()
+    assert "Oslo only intake" not in partner_digest.get_content()

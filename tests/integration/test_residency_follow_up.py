@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from incubator.domain import check_ins
 from incubator.domain.roles import Role
 from incubator.extensions import db
-from incubator.models import OutboundEmail, Residency, ResidencyCheckIn, User
+from incubator.models import OutboundEmail, ProgrammeScope, Residency, ResidencyCheckIn, User
 from incubator.models.reminders import SentReminder
 from incubator.services import ServiceError, preferences, reminders
 from incubator.services import residency_follow_up as follow_up
@@ -32,9 +32,9 @@ def at_oslo(*args: int) -> dt.datetime:
 
 def make_residency(make_user: Callable[..., User], starts_on: dt.date = dt.date(2027, 1, 1),
                    ends_on: dt.date = dt.date(2028, 1, 1), company: str = "Follow AS", state: str = "active",
-                   ended_on: dt.date | None = None) -> Residency:
+                   ended_on: dt.date | None = None, programme: int = 0) -> Residency:
     call = make_call()
-    slot = make_slot(call, starts_on=dt.date(2026, 1, 1), ends_on=dt.date(2030, 1, 1))
+    slot = make_slot(call, programme=programme, starts_on=dt.date(2026, 1, 1), ends_on=dt.date(2030, 1, 1))
     application = decided(make_user, call)
     application.company_name = company
     residency = Residency(application_id=application.id, slot_id=slot.id, state=state, starts_on=starts_on,
@@ -134,6 +134,31 @@ def test_managers_are_reminded_of_a_check_in_a_week_before_and_on_the_day_exactl
     assert "/manage/residencies/" in mails[0].body_text
     keys = set(db.session.scalars(select(SentReminder.key).where(SentReminder.kind == "check_in")))
     assert len(keys) == 4 and {key.rsplit(":", 1)[1] for key in keys} == {"before-7d@2027-04-01", "due@2027-04-01"}
+
+
+def test_check_in_reminders_go_only_to_managers_whose_scope_covers_the_residency(app: Flask, make_user) -> None:
+    whole = make_user(Role.MANAGER)
+    in_oslo = make_residency(make_user, company="Oslo Resident AS")
+    in_gothenburg = make_residency(make_user, company="Gothenburg Resident AS", programme=1)
+    limited = {}
+    for name, residency in (("oslo", in_oslo), ("gothenburg", in_gothenburg)):
+        manager = limited[name] = make_user(Role.MANAGER)
+        db.session.add(ProgrammeScope(user_id=manager.id, programme_id=residency.slot.programme_id))
+    db.session.commit()
+    for day in (25, 25, 26):  # the week-before reminder, twice over and the day after
+        reminders.sweep(at_oslo(2027, 3, day, 12))
+        db.session.commit()
+    sent = {(key.split(":")[1], key.split(":")[2]) for key in db.session.scalars(
+        select(SentReminder.key).where(SentReminder.kind == "check_in"))}
+    assert sent == {(str(whole.id), str(in_oslo.id)), (str(whole.id), str(in_gothenburg.id)),
+                    (str(limited["oslo"].id), str(in_oslo.id)),
+                    (str(limited["gothenburg"].id), str(in_gothenburg.id))}
+    mails = {m.to_address: m.body_text for m in check_in_mails()}
+    assert len(check_in_mails()) == 3  # one digest each, exactly once
+    assert "Oslo Resident AS" in mails[whole.email] and "Gothenburg Resident AS" in mails[whole.email]
+    assert "Gothenburg Resident AS" in mails[limited["gothenburg"].email]
+    assert "Oslo Resident AS" not in mails[limited["gothenburg"].email]
+    assert "Gothenburg Resident AS" not in mails[limited["oslo"].email]
 
 
 def test_a_recorded_check_in_is_not_reminded_and_an_ended_stay_stops_its_reminders(app: Flask, make_user) -> None:

@@ -35,3 +35,11 @@ def test_recorded_or_already_sent_check_ins_are_not_planned() -> None:
     assert occasions(at(2027, 4, 1, 12), done={(7, dt.date(2027, 4, 1))}) == []
     assert occasions(at(2027, 4, 1, 12), sent=("check_in:3:7:due@2027-04-01",)) == ["check_in:4:7:due@2027-04-01"]
     assert due_on_of("before-7d@2027-04-01") == dt.date(2027, 4, 1)
+
+
+def test_a_limited_manager_is_reminded_only_of_stays_in_their_programmes() -> None:
+    in_gothenburg = ResidencyStay(8, dt.date(2027, 1, 1), dt.date(2028, 1, 1), programme_id=2)
+    in_oslo = ResidencyStay(9, dt.date(2027, 1, 1), dt.date(2028, 1, 1), programme_id=1)
+    planned = plan_check_in_reminders(at(2027, 4, 1, 12), [in_gothenburg, in_oslo], set(), [3, 4, 5], OSLO,
+                                      scopes={4: frozenset({2}), 5: frozenset({1, 2})})
+    assert sorted((r.recipient_id, r.subject_id) for r in planned) == [(3, 8), (3, 9), (4, 8), (5, 8), (5, 9)]

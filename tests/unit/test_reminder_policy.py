@@ -16,6 +16,7 @@ from incubator.domain.reminders import (
     ReminderPolicy,
     applicant_occasions,
     current_occasion,
+    managers_who_see,
     parse_days,
     plan_sweep,
     reminder_key,
@@ -128,3 +129,11 @@ def test_bad_policies_are_refused_with_a_field(policy: ReminderPolicy) -> None:
 def test_parse_days_refuses_words() -> None:
     with pytest.raises(PolicyError, match="not a whole number"):
         parse_days("seven", "reviewer_days_before")
+
+
+def test_managers_who_see_a_subject_are_the_unlimited_and_those_sharing_a_programme() -> None:
+    scopes = {4: frozenset({2}), 5: frozenset({1})}
+    assert managers_who_see([3, 4, 5], scopes, [2]) == [3, 4]
+    assert managers_who_see([3, 4, 5], scopes, [1, 2]) == [3, 4, 5]
+    assert managers_who_see([3, 4, 5], scopes, []) == [3]  # a subject of no programme: the whole picture only
+    assert managers_who_see([3, 4, 5], {}, [None]) == [3, 4, 5]

@@ -14,7 +14,17 @@ from sqlalchemy import event, select
 
 from incubator.domain.roles import Role
 from incubator.extensions import db
-from incubator.models import Application, Assignment, AuditEvent, Call, Conflict, OutboundEmail, Review, User
+from incubator.models import (
+    Application,
+    Assignment,
+    AuditEvent,
+    Call,
+    Conflict,
+    OutboundEmail,
+    ProgrammeScope,
+    Review,
+    User,
+)
 from tests.conftest import csrf_token
 from tests.factories import make_application, make_call
 from tests.factories_reviews import make_applicant, make_assignment, make_reviewer
@@ -410,3 +420,31 @@ def test_the_board_costs_the_same_statements_for_a_small_and_a_larger_call(manag
     larger = statements_for(manager_client, page_url(call))
 
     assert small == larger
+
+
+def test_a_programme_limited_reviewer_is_neither_suggested_nor_assignable_outside_their_programmes(
+        manager_client: FlaskClient, call: Call) -> None:
+    occ, bvh = (entry.programme for entry in call.programmes)
+    oslo_only, hub_bound = application(call, "Oslo Only Onc"), application(call, "Hub Bound Bio")
+    hub_bound.preferences[0].programme_id = bvh.id
+    hub, anyone = make_reviewer(), make_reviewer()
+    db.session.add(ProgrammeScope(user_id=hub.id, programme_id=bvh.id))
+    db.session.commit()
+
+    def suggested(for_application: Application | None) -> set[int]:
+        extra = f"&for=%23{for_application.id}" if for_application else ""
+        found = manager_client.get(f"{page_url(call)}/reviewers.json?q=reviewer{extra}").get_json()
+        return {int(re.search(r"#(\d+)", item["value"]).group(1)) for item in found}
+
+    assert {hub.id, anyone.id} <= suggested(None)  # the call offers BioVentureHub's programme
+    assert hub.id not in suggested(oslo_only) and anyone.id in suggested(oslo_only)
+    assert {hub.id, anyone.id} <= suggested(hub_bound)
+    board = manager_client.get(page_url(call)).get_data(as_text=True)
+    assert 'data-suggest-for="assign-application_id"' in board
+
+    refused = assign(manager_client, call, oslo_only, hub)
+    assert refused.status_code == 409
+    assert "reviews only for BioVentureHub exchange" in refused.get_data(as_text=True)
+    assert assigned(oslo_only) == set()
+    assert assign(manager_client, call, hub_bound, hub).status_code == 302
+    assert assigned(hub_bound) == {hub.id}

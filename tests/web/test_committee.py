@@ -216,3 +216,16 @@ def test_release_without_the_confirmation_is_refused(manager_client: FlaskClient
 def test_release_preview_is_for_managers_only(request: pytest.FixtureRequest, role: str, call: Call) -> None:
     client = request.getfixturevalue(role)
     assert client.get(f"/manage/calls/{call.id}/decisions/release").status_code == 403
+
+
+def test_managers_see_the_exchange_direction_and_the_applicant_does_not(
+        application: Application, manager_client: FlaskClient, applicant_client: FlaskClient) -> None:
+    for client in (manager_client, applicant_client):
+        assert 'id="exchange-direction"' not in client.get(f"/applications/{application.id}").get_data(as_text=True)
+    application.exchange_direction = "NO-SE"
+    db.session.commit()
+    for path in (committee_url(application), f"/applications/{application.id}"):
+        page = manager_client.get(path).get_data(as_text=True)
+        assert "Exchange: Norway → Sweden (NO→SE)" in page, path
+    assert 'id="exchange-direction"' not in applicant_client.get(
+        f"/applications/{application.id}").get_data(as_text=True)

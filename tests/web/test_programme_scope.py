@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from incubator.database import utcnow
 from incubator.domain.applications import STEP_SLUGS
+from incubator.domain.check_ins import check_in_dates
 from incubator.domain.questions import VARIANTS
 from incubator.domain.roles import Role
 from incubator.extensions import db
@@ -29,6 +30,9 @@ from incubator.models import (
     ProgrammePreference,
     ProgrammeScope,
     Residency,
+    ResidencyCheckIn,
+    ResidencyReport,
+    ResidencySupport,
     Review,
     Slot,
     User,
@@ -303,3 +307,36 @@ def test_scoped_manager_makes_slots_only_in_their_programmes(world: ScopeWorld, 
                                                           "csrf_token": token})
     assert made.status_code == 302
     assert db.session.scalar(select(func.count()).select_from(Slot)) == before + 1
+
+
+def test_scoped_manager_follows_up_their_own_residents(world: ScopeWorld, scoped_manager: FlaskClient) -> None:
+    """Support, membership, check-ins and the report of a BioVentureHub resident are the
+    partner's to record (the OCC-only resident's are refused by the URL-map walk above)."""
+    today = utcnow().date()
+    starts_on = dt.date(today.year - 1, today.month, 1)
+    slot = make_slot(world.shared_call, programme=1, starts_on=starts_on, ends_on=starts_on.replace(year=today.year + 2),
+                     label="BVH follow-up bench")
+    residency = Residency(application=world.bvh_application, slot=slot, starts_on=starts_on,
+                          ends_on=starts_on.replace(year=today.year + 1))
+    db.session.add(residency)
+    db.session.commit()
+    page = f"/manage/residencies/{residency.id}"
+    assert scoped_manager.get(page).status_code == 200
+    token = csrf_token_of(scoped_manager)
+    due_on = check_in_dates(residency.starts_on, residency.ends_on)[0]
+    posts = {
+        "support": {"support-programme": "innovation_norway", "support-status": "applied", "support-amount": "",
+                    "support-currency": "NOK", "support-programme_name": ""},
+        "membership": {"membership-member_since": f"{starts_on:%Y-%m-%d}"},
+        "check-ins": {"checkin-due_on": due_on.isoformat(), "checkin-notes": "On track.", "checkin-milestones": ""},
+        "report": {"report-outcomes": "Moved production to Gothenburg.", "report-funding_currency": "NOK"},
+    }
+    for action, fields in posts.items():
+        prefix = next(iter(fields)).split("-")[0]
+        response = scoped_manager.post(f"{page}/{action}", data={**fields, f"{prefix}-csrf_token": token})
+        assert response.status_code == 302, (action, response.status_code)
+    db.session.expire_all()
+    assert db.session.get(Residency, residency.id).occ_member_since == starts_on
+    assert [row.due_on for row in db.session.scalars(select(ResidencyCheckIn))] == [due_on]
+    assert db.session.scalar(select(func.count()).select_from(ResidencySupport)) == 1
+    assert db.session.get(ResidencyReport, residency.id) is not None

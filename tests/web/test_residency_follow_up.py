@@ -42,6 +42,14 @@ def test_the_residencies_list_links_to_the_follow_up_page(manager_client: FlaskC
     assert page.count("<tr>") == 1 + 11  # header + a check-in every three months over three years
 
 
+def test_the_follow_up_page_shows_the_exchange_direction_when_there_is_one(manager_client: FlaskClient,
+                                                                          residency) -> None:
+    assert 'id="exchange-direction"' not in manager_client.get(page_of(residency)).get_data(as_text=True)
+    residency.exchange_direction = "SE-NO"
+    db.session.commit()
+    assert "Exchange: Sweden → Norway (SE→NO)" in manager_client.get(page_of(residency)).get_data(as_text=True)
+
+
 def test_manager_records_support_then_its_decision(manager_client: FlaskClient, residency) -> None:
     response = post(manager_client, residency, "support", "support", programme="innovation_norway", status="applied",
                     amount="750000", currency="NOK", applied_on="2026-02-01", programme_name="", decided_on="")

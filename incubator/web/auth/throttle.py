@@ -8,7 +8,9 @@ scope and gets in; a guesser spreading one email over many addresses still pays 
 and one address trying many emails is slowed by the address scope.
 
 The counts live in the rate limiter's storage (memory, or Redis with several web hosts), whose
-counters expire by themselves; a success clears the (email, address) scope.
+counters expire by themselves; a success clears the (email, address) scope. With the limiter
+switched off (``RATELIMIT_ENABLED=False``, e.g. when a proxy limits requests) it has no storage,
+so the counts go to an in-memory storage of the app's own: failed logins are slowed either way.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from dataclasses import dataclass
 
 from flask import current_app
+from limits.storage import MemoryStorage, Storage
 
 from incubator.extensions import limiter
 
@@ -41,6 +44,13 @@ class _Scope:
     free: int
 
 
+def _storage() -> Storage:
+    if current_app.config.get("RATELIMIT_ENABLED", True):
+        return limiter.storage
+    storage: Storage = current_app.extensions.setdefault("login_throttle_storage", MemoryStorage())
+    return storage
+
+
 class LoginThrottle:
     def __init__(self, email: str, address: str | None) -> None:
         config = current_app.config
@@ -53,13 +63,13 @@ class LoginThrottle:
 
     def retry_after(self) -> int:
         """Seconds the client must still wait before another attempt; 0 when it may try."""
-        storage = limiter.storage
+        storage = _storage()
         waits = [math.ceil(storage.get_expiry(_block_key(scope)) - time.time())
                  for scope in (self.pair, self.address) if storage.get(_block_key(scope))]
         return max([wait for wait in waits if wait > 0], default=0)
 
     def record_failure(self) -> None:
-        storage = limiter.storage
+        storage = _storage()
         for scope in (self.pair, self.address):
             failures = storage.incr(scope.key, FAILURE_WINDOW_SECONDS)
             delay = delay_after(failures, scope.free, self.cap)
@@ -69,8 +79,9 @@ class LoginThrottle:
     def record_success(self) -> None:
         # Only the pair: logging in to an account of one's own must not reset an address that
         # is guessing at others.
-        limiter.storage.clear(self.pair.key)
-        limiter.storage.clear(_block_key(self.pair))
+        storage = _storage()
+        storage.clear(self.pair.key)
+        storage.clear(_block_key(self.pair))
 
 
 def _block_key(scope: _Scope) -> str:

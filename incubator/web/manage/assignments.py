@@ -151,6 +151,9 @@ def _suggesting(form: FlaskForm, call: Call) -> None:
                             (form.reviewer_id, "manage.assignment_reviewer_suggestions")):
         field.render_kw = {"list": f"{field.id}-suggestions", "autocomplete": "off",
                            "data-suggest": url_for(endpoint, call_id=call.id)}
+    # Reviewers are suggested for the application chosen beside them (a partner's reviewer
+    # only for applications to the partner's programmes).
+    form.reviewer_id.render_kw["data-suggest-for"] = form.application_id.id
 
 
 def _page(call: Call, status: int = 200, **forms: FlaskForm) -> Any:
@@ -199,9 +202,14 @@ def assignment_application_suggestions(call_id: int) -> Any:
 @bp.route("/calls/<int:call_id>/assignments/reviewers.json")
 @role_required(Role.MANAGER)
 def assignment_reviewer_suggestions(call_id: int) -> Any:
-    """Up to 20 active reviewers that match ``q`` (by name, email or number)."""
-    _call_or_404(call_id)
-    found = suggest_reviewers(request.args.get("q", ""))
+    """Up to 20 active reviewers that match ``q`` (by name, email or number) and may review the
+    application named in ``for`` (the form's other field), else one of the call's."""
+    call = _call_or_404(call_id)
+    try:
+        application = application_named(call, request.args.get("for", "")[:200]) if request.args.get("for") else None
+    except ServiceError:
+        application = None  # half typed: suggest for the call
+    found = suggest_reviewers(request.args.get("q", ""), call=call, application=application)
     return jsonify([{"value": reviewer_reference(user), "label": user.email} for user in found])
 
 

@@ -3,7 +3,7 @@
 Reading is limited by the query filter in ``incubator.services.scope``: a scoped manager sees
 their programmes' share of every page. Changing is limited here: they may act on what is
 wholly theirs (an application's decision and committee notes, offers, residencies, slots,
-assignments of applications they see). Actions on a whole call (its texts, rubric, questions,
+assignments of applications they see, the follow-up of their residents). Actions on a whole call (its texts, rubric, questions,
 reviewer pool, publishing, the automatic assignment, the match run, releasing decisions) and on
 programmes and sites affect other partners' applicants too, so they need a manager with the
 whole picture: a scoped manager gets 403 saying so. New actions are refused until listed here.
@@ -26,6 +26,9 @@ SCOPED_MANAGER_ACTIONS = frozenset({
     "manage.assignments", "manage.delete_assignment",
     "manage.withdraw_offer",
     "manage.complete_residency", "manage.end_residency", "manage.extend_residency",
+    # A partner follows its own residents: support, OCC membership, check-ins, the final report.
+    "manage.residency_membership", "manage.residency_support", "manage.residency_support_status",
+    "manage.residency_check_in", "manage.residency_report",
     "manage.new_slot", "manage.edit_slot", "manage.delete_slot",
 })
 
