@@ -220,6 +220,7 @@ def test_scoped_manager_decides_on_their_own_but_whole_call_actions_need_the_who
     refused = scoped_manager.post(f"/manage/calls/{shared}/decisions/release", data={"csrf_token": token})
     assert refused.status_code == 403
     assert "limited to some programmes" in refused.get_data(as_text=True)
+    assert "does not have the role" not in refused.get_data(as_text=True)  # the role is right; the scope is not
     assert scoped_manager.post(f"/manage/calls/{shared}/match/compute", data={"csrf_token": token}).status_code == 403
 
 
