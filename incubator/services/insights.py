@@ -250,27 +250,34 @@ def reviewer_figures(call_id: int, programme_ids: ProgrammeIds, now: dt.datetime
     return _reviewer_figures(call_id, programme_ids, now)[0]
 
 
-def _reviewer_progress(scope: ColumnElement[bool], now: dt.datetime) -> tuple[dict[int, tuple[int, int, int]],
-                                                                                  dt.datetime | None]:
-    """Per reviewer (assigned, done, overdue), and the next due date of an open assignment: the
-    moment at which these counts change without any write."""
+def _reviewer_progress(scope: ColumnElement[bool], now: dt.datetime) -> tuple[
+        dict[int, tuple[int, int, int]], dict[int, str], dt.datetime | None]:
+    """Per reviewer (assigned, done, overdue) and name, and the next due date of an open
+    assignment: the moment at which these counts change without any write."""
     submitted_review = and_(Review.application_id == Assignment.application_id,
                             Review.reviewer_id == Assignment.reviewer_id, Review.state == "submitted")
     open_assignment = and_(Review.id.is_(None), Assignment.due_at.is_not(None))
     late = and_(open_assignment, Assignment.due_at < now)
     progress: dict[int, tuple[int, int, int]] = {}
+    names: dict[int, str] = {}
     next_due: dt.datetime | None = None
-    for reviewer_id, assigned, finished, overdue, due in db.session.execute(
-            select(Assignment.reviewer_id, func.count(Assignment.id), func.count(Review.id), _count_if(late),
-                   func.min(case((and_(open_assignment, Assignment.due_at >= now), Assignment.due_at))))
-            .join(Application, Application.id == Assignment.application_id)
-            .outerjoin(Review, submitted_review).where(scope)
-            .group_by(Assignment.reviewer_id)):
-        progress[reviewer_id] = (int(assigned), int(finished), int(overdue))
+    per_reviewer = (select(Assignment.reviewer_id.label("reviewer_id"), func.count(Assignment.id).label("assigned"),
+                           func.count(Review.id).label("finished"), _count_if(late).label("overdue"),
+                           func.min(case((and_(open_assignment, Assignment.due_at >= now), Assignment.due_at)))
+                           .label("next_due"))
+                    .join(Application, Application.id == Assignment.application_id)
+                    .outerjoin(Review, submitted_review).where(scope)
+                    .group_by(Assignment.reviewer_id).subquery("per_reviewer"))
+    # Names joined after grouping: a lookup per reviewer, not per assignment.
+    for reviewer_id, name, assigned, finished, overdue, due in db.session.execute(
+            select(per_reviewer.c.reviewer_id, User.name, per_reviewer.c.assigned, per_reviewer.c.finished,
+                   per_reviewer.c.overdue, per_reviewer.c.next_due)
+            .join(User, User.id == per_reviewer.c.reviewer_id)):
+        progress[reviewer_id], names[reviewer_id] = (int(assigned), int(finished), int(overdue)), name
         if due is not None:
             due = _as_datetime(due)
             next_due = due if next_due is None else min(next_due, due)
-    return progress, next_due
+    return progress, names, next_due
 
 
 def _as_datetime(value: Any) -> dt.datetime:
@@ -280,8 +287,8 @@ def _as_datetime(value: Any) -> dt.datetime:
 
 
 def _reviewer_scores(scope: ColumnElement[bool]) -> dict[int, tuple[Any, ...]]:
-    """Per reviewer: submitted reviews, mean and mean square of their weighted scores, and the
-    others' total and count on the same applications."""
+    """Per reviewer: submitted reviews, mean and mean square of their weighted scores, the
+    others' total and count on the same applications, and the reviewer's name."""
     score = cast(Review.weighted_score, db.Float)
     # Each application's total and number of scores beside each review (window functions: one
     # pass over the reviews), so the others' mean on a reviewer's applications is
@@ -293,33 +300,26 @@ def _reviewer_scores(scope: ColumnElement[bool]) -> dict[int, tuple[Any, ...]]:
               .join(Application, Application.id == Review.application_id)
               .where(scope, Review.state == "submitted", Review.weighted_score.is_not(None))
               .subquery("scored"))
-    rows = db.session.execute(
-        select(scored.c.reviewer_id, func.count(), func.avg(scored.c.score), func.avg(scored.c.score * scored.c.score),
-               func.sum(scored.c.total - scored.c.score), func.sum(scored.c.n - 1))
-        .group_by(scored.c.reviewer_id))
+    per_reviewer = (select(scored.c.reviewer_id, func.count().label("reviews"), func.avg(scored.c.score).label("mean"),
+                           func.avg(scored.c.score * scored.c.score).label("mean_square"),
+                           func.sum(scored.c.total - scored.c.score).label("others_total"),
+                           func.sum(scored.c.n - 1).label("others_count"))
+                    .group_by(scored.c.reviewer_id).subquery("per_reviewer"))
+    rows = db.session.execute(select(per_reviewer, User.name).join(User, User.id == per_reviewer.c.reviewer_id))
     return {reviewer_id: tuple(figures) for reviewer_id, *figures in rows}
-
-
-def _names(user_ids: Collection[int]) -> dict[int, str]:
-    """Reviewers' names, in slices (a pool has hundreds; never one bound parameter per id of a call)."""
-    ordered, names = sorted(user_ids), {}
-    for start in range(0, len(ordered), 500):
-        names.update(db.session.execute(select(User.id, User.name)
-                                        .where(User.id.in_(ordered[start:start + 500]))).tuples().all())
-    return names
 
 
 def _reviewer_figures(call_id: int, programme_ids: ProgrammeIds,
                       now: dt.datetime) -> tuple[list[ReviewerFigures], dt.datetime | None]:
     scope = and_(Application.call_id == call_id, in_programmes(programme_ids))
-    progress, next_due = _reviewer_progress(scope, now)
+    progress, names, next_due = _reviewer_progress(scope, now)
     own = _reviewer_scores(scope)
+    names.update({reviewer_id: figures[-1] for reviewer_id, figures in own.items()})
     reviewer_ids = sorted(set(progress) | set(own))
-    names = _names(reviewer_ids)
     figures = []
     for reviewer_id in reviewer_ids:
         assigned, finished, overdue = progress.get(reviewer_id, (0, 0, 0))
-        count, mean, mean_square, others_total, others_count = own.get(reviewer_id, (0, None, None, None, 0))
+        count, mean, mean_square, others_total, others_count, _name = own.get(reviewer_id, (0, None, None, None, 0, ""))
         spread = None if mean is None else math.sqrt(max(float(mean_square) - float(mean) ** 2, 0.0))
         others_mean = float(others_total) / int(others_count) if others_count else None
         figures.append(ReviewerFigures(
