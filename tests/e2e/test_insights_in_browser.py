@@ -66,7 +66,7 @@ def test_manager_reads_the_dashboards_and_downloads_the_reports(page: Page, live
     assert load_workbook(io.BytesIO(content))["Funnel"]["B3"].value == 6
 
     page.get_by_role("link", name="Across calls and years").click()
-    page.get_by_label("Year").select_option("2026")
+    page.get_by_label("Year", exact=True).select_option("2026")
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_role("heading", name="Insights for 2026")).to_be_visible()
     expect(page.locator("#countries-table")).to_contain_text("Norway")
