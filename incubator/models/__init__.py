@@ -1,9 +1,13 @@
 """SQLAlchemy models; importing this package registers every table on the metadata."""
 
-from incubator.models import match_inputs  # noqa: F401  (registers the listeners counting changes to match inputs)
+from incubator.models import (
+    insight_inputs,  # noqa: F401  (registers the listeners counting changes to insights inputs)
+    match_inputs,  # noqa: F401  (registers the listeners counting changes to match inputs)
+)
 from incubator.models.applications import Application, Attachment, ProgrammePreference
 from incubator.models.audit import AuditEvent
 from incubator.models.committee import Bid, CallReviewer, CommitteeComment, CommitteeNote
+from incubator.models.insight_snapshots import CallInsightSnapshot
 from incubator.models.match_runs import MatchPlacement, MatchRun
 from incubator.models.organisations import ApplicationMember, JoinRequest, MemberInvitation, Organisation
 from incubator.models.outbox import OutboundEmail
@@ -38,6 +42,7 @@ __all__ = [
     "Attachment",
     "ProgrammePreference",
     "AuditEvent",
+    "CallInsightSnapshot",
     "Call",
     "CallQuestion",
     "Partner",

@@ -133,6 +133,8 @@ class Call(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # Moves whenever something a residency match depends on changes (models.match_inputs).
     match_inputs_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Moves whenever something the call's insights figures depend on changes (models.insight_inputs).
+    insights_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     programmes: Mapped[list[CallProgramme]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="CallProgramme.position"

@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.exc import IntegrityError
 
 from incubator.domain import residency_matching as rm
 from incubator.extensions import db
@@ -38,6 +39,7 @@ from incubator.models import (
     Application,
     Assignment,
     Call,
+    CallInsightSnapshot,
     Criterion,
     Offer,
     ProgrammePreference,
@@ -48,6 +50,7 @@ from incubator.models import (
     Slot,
     User,
 )
+from incubator.models.insight_snapshots import ALL_PROGRAMMES
 
 ProgrammeIds = Collection[int] | None
 
@@ -160,19 +163,26 @@ def _as_date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
-def submissions_per_day(call: Call, programme_ids: ProgrammeIds) -> list[tuple[dt.date, int]]:
-    """Submissions per UTC day from the call's opening to its deadline (days without any count 0)."""
+def _submission_counts(call_id: int, programme_ids: ProgrammeIds) -> dict[dt.date, int]:
     day = _day(Application.submitted_at)
     rows = db.session.execute(
-        select(day, func.count()).where(Application.call_id == call.id, Application.submitted_at.is_not(None),
+        select(day, func.count()).where(Application.call_id == call_id, Application.submitted_at.is_not(None),
                                         in_programmes(programme_ids))
         .group_by(day))
-    counts = {_as_date(d): int(n) for d, n in rows}
+    return {_as_date(d): int(n) for d, n in rows}
+
+
+def _every_day(call: Call, counts: dict[dt.date, int]) -> list[tuple[dt.date, int]]:
     first = min([call.opens_at.date(), *counts])
     last = max([call.closes_at.date(), *counts])
     first = max(first, last - dt.timedelta(days=MAX_DAYS - 1))
     return [(first + dt.timedelta(days=n), counts.get(first + dt.timedelta(days=n), 0))
             for n in range((last - first).days + 1)]
+
+
+def submissions_per_day(call: Call, programme_ids: ProgrammeIds) -> list[tuple[dt.date, int]]:
+    """Submissions per UTC day from the call's opening to its deadline (days without any count 0)."""
+    return _every_day(call, _submission_counts(call.id, programme_ids))
 
 
 @dataclass(frozen=True)
@@ -184,10 +194,12 @@ class CriterionScores:
     counts: list[tuple[Decimal, int]]  # (score, submitted reviews giving it), by score
 
 
-def score_distribution(call_id: int, programme_ids: ProgrammeIds) -> list[CriterionScores]:
-    """How often each score was given on each criterion in submitted reviews."""
-    criteria = db.session.execute(select(Criterion.id, Criterion.name, Criterion.scale_min, Criterion.scale_max)
-                                  .where(Criterion.call_id == call_id).order_by(Criterion.position)).all()
+def _criteria(call_id: int) -> list[Any]:
+    return list(db.session.execute(select(Criterion.id, Criterion.name, Criterion.scale_min, Criterion.scale_max)
+                                   .where(Criterion.call_id == call_id).order_by(Criterion.position)).all())
+
+
+def _score_counts(call_id: int, programme_ids: ProgrammeIds) -> dict[int, list[tuple[Decimal, int]]]:
     rows = db.session.execute(
         select(Score.criterion_id, Score.value, func.count())
         .join(Review, Review.id == Score.review_id).join(Application, Application.id == Review.application_id)
@@ -196,7 +208,17 @@ def score_distribution(call_id: int, programme_ids: ProgrammeIds) -> list[Criter
     counts: dict[int, list[tuple[Decimal, int]]] = defaultdict(list)
     for criterion_id, value, n in rows:
         counts[criterion_id].append((Decimal(value), int(n)))
-    return [CriterionScores(cid, name, Decimal(low), Decimal(high), counts[cid]) for cid, name, low, high in criteria]
+    return counts
+
+
+def _per_criterion(criteria: Sequence[Any], counts: dict[int, list[tuple[Decimal, int]]]) -> list[CriterionScores]:
+    return [CriterionScores(cid, name, Decimal(low), Decimal(high), counts.get(cid, []))
+            for cid, name, low, high in criteria]
+
+
+def score_distribution(call_id: int, programme_ids: ProgrammeIds) -> list[CriterionScores]:
+    """How often each score was given on each criterion in submitted reviews."""
+    return _per_criterion(_criteria(call_id), _score_counts(call_id, programme_ids))
 
 
 @dataclass(frozen=True)
@@ -225,48 +247,85 @@ class ReviewerFigures:
 def reviewer_figures(call_id: int, programme_ids: ProgrammeIds, now: dt.datetime) -> list[ReviewerFigures]:
     """Per reviewer: progress on their assignments, and the mean and spread of their weighted
     scores against the other reviewers' scores of the same applications."""
-    scope = and_(Application.call_id == call_id, in_programmes(programme_ids))
+    return _reviewer_figures(call_id, programme_ids, now)[0]
+
+
+def _reviewer_progress(scope: ColumnElement[bool], now: dt.datetime) -> tuple[
+        dict[int, tuple[int, int, int]], dict[int, str], dt.datetime | None]:
+    """Per reviewer (assigned, done, overdue) and name, and the next due date of an open
+    assignment: the moment at which these counts change without any write."""
     submitted_review = and_(Review.application_id == Assignment.application_id,
                             Review.reviewer_id == Assignment.reviewer_id, Review.state == "submitted")
-    late = and_(Review.id.is_(None), Assignment.due_at.is_not(None), Assignment.due_at < now)
+    open_assignment = and_(Review.id.is_(None), Assignment.due_at.is_not(None))
+    late = and_(open_assignment, Assignment.due_at < now)
     progress: dict[int, tuple[int, int, int]] = {}
     names: dict[int, str] = {}
-    for reviewer_id, name, assigned, finished, overdue in db.session.execute(
-            select(Assignment.reviewer_id, User.name, func.count(Assignment.id), func.count(Review.id), _count_if(late))
-            .join(Application, Application.id == Assignment.application_id)
-            .join(User, User.id == Assignment.reviewer_id)
-            .outerjoin(Review, submitted_review).where(scope)
-            .group_by(Assignment.reviewer_id, User.name)):
-        progress[reviewer_id], names[reviewer_id] = (assigned, finished, overdue), name
+    next_due: dt.datetime | None = None
+    per_reviewer = (select(Assignment.reviewer_id.label("reviewer_id"), func.count(Assignment.id).label("assigned"),
+                           func.count(Review.id).label("finished"), _count_if(late).label("overdue"),
+                           func.min(case((and_(open_assignment, Assignment.due_at >= now), Assignment.due_at)))
+                           .label("next_due"))
+                    .join(Application, Application.id == Assignment.application_id)
+                    .outerjoin(Review, submitted_review).where(scope)
+                    .group_by(Assignment.reviewer_id).subquery("per_reviewer"))
+    # Names joined after grouping: a lookup per reviewer, not per assignment.
+    for reviewer_id, name, assigned, finished, overdue, due in db.session.execute(
+            select(per_reviewer.c.reviewer_id, User.name, per_reviewer.c.assigned, per_reviewer.c.finished,
+                   per_reviewer.c.overdue, per_reviewer.c.next_due)
+            .join(User, User.id == per_reviewer.c.reviewer_id)):
+        progress[reviewer_id], names[reviewer_id] = (int(assigned), int(finished), int(overdue)), name
+        if due is not None:
+            due = _as_datetime(due)
+            next_due = due if next_due is None else min(next_due, due)
+    return progress, names, next_due
+
+
+def _as_datetime(value: Any) -> dt.datetime:
+    """A timestamp from an aggregate (SQLite hands back text without a zone; both are UTC)."""
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _reviewer_scores(scope: ColumnElement[bool]) -> dict[int, tuple[Any, ...]]:
+    """Per reviewer: submitted reviews, mean and mean square of their weighted scores, the
+    others' total and count on the same applications, and the reviewer's name."""
     score = cast(Review.weighted_score, db.Float)
-    scored = and_(scope, Review.state == "submitted", Review.weighted_score.is_not(None))
-    # Each application's total and number of scores, so the others' mean on a reviewer's
-    # applications is Σ(total − own) / Σ(n − 1): the mean over every (reviewer, other) pair
-    # without joining the reviews to themselves.
-    per_application = (select(Review.application_id.label("application_id"), func.sum(score).label("total"),
-                              func.count().label("n"))
-                       .join(Application, Application.id == Review.application_id).where(scored)
-                       .group_by(Review.application_id).subquery("per_application"))
-    own: dict[int, tuple[Any, ...]] = {}
-    for reviewer_id, name, *figures_of_reviewer in db.session.execute(
-            select(Review.reviewer_id, User.name, func.count(), func.avg(score), func.avg(score * score),
-                   func.sum(per_application.c.total - score), func.sum(per_application.c.n - 1))
-            .join(Application, Application.id == Review.application_id)
-            .join(per_application, per_application.c.application_id == Review.application_id)
-            .join(User, User.id == Review.reviewer_id).where(scored)
-            .group_by(Review.reviewer_id, User.name)):
-        own[reviewer_id], names[reviewer_id] = tuple(figures_of_reviewer), name
+    # Each application's total and number of scores beside each review (window functions: one
+    # pass over the reviews), so the others' mean on a reviewer's applications is
+    # Σ(total − own) / Σ(n − 1): the mean over every (reviewer, other) pair without joining the
+    # reviews to themselves.
+    scored = (select(Review.reviewer_id.label("reviewer_id"), score.label("score"),
+                     func.sum(score).over(partition_by=Review.application_id).label("total"),
+                     func.count().over(partition_by=Review.application_id).label("n"))
+              .join(Application, Application.id == Review.application_id)
+              .where(scope, Review.state == "submitted", Review.weighted_score.is_not(None))
+              .subquery("scored"))
+    per_reviewer = (select(scored.c.reviewer_id, func.count().label("reviews"), func.avg(scored.c.score).label("mean"),
+                           func.avg(scored.c.score * scored.c.score).label("mean_square"),
+                           func.sum(scored.c.total - scored.c.score).label("others_total"),
+                           func.sum(scored.c.n - 1).label("others_count"))
+                    .group_by(scored.c.reviewer_id).subquery("per_reviewer"))
+    rows = db.session.execute(select(per_reviewer, User.name).join(User, User.id == per_reviewer.c.reviewer_id))
+    return {reviewer_id: tuple(figures) for reviewer_id, *figures in rows}
+
+
+def _reviewer_figures(call_id: int, programme_ids: ProgrammeIds,
+                      now: dt.datetime) -> tuple[list[ReviewerFigures], dt.datetime | None]:
+    scope = and_(Application.call_id == call_id, in_programmes(programme_ids))
+    progress, names, next_due = _reviewer_progress(scope, now)
+    own = _reviewer_scores(scope)
+    names.update({reviewer_id: figures[-1] for reviewer_id, figures in own.items()})
     reviewer_ids = sorted(set(progress) | set(own))
     figures = []
     for reviewer_id in reviewer_ids:
         assigned, finished, overdue = progress.get(reviewer_id, (0, 0, 0))
-        count, mean, mean_square, others_total, others_count = own.get(reviewer_id, (0, None, None, None, 0))
+        count, mean, mean_square, others_total, others_count, _name = own.get(reviewer_id, (0, None, None, None, 0, ""))
         spread = None if mean is None else math.sqrt(max(float(mean_square) - float(mean) ** 2, 0.0))
         others_mean = float(others_total) / int(others_count) if others_count else None
         figures.append(ReviewerFigures(
             reviewer_id, names.get(reviewer_id, ""), int(assigned), int(finished), int(overdue), int(count),
             None if mean is None else float(mean), spread, None if others_mean is None else float(others_mean)))
-    return sorted(figures, key=lambda f: (f.name.lower(), f.reviewer_id))
+    return sorted(figures, key=lambda f: (f.name.lower(), f.reviewer_id)), next_due
 
 
 @dataclass(frozen=True)
@@ -297,6 +356,87 @@ def decision_times(call_id: int, programme_ids: ProgrammeIds) -> DecisionTimes:
     decided, mean = db.session.execute(select(func.count(), func.avg(days)).where(where)).one()
     return DecisionTimes([(int(b) * DECISION_BUCKET_DAYS, int(n)) for b, n in rows], int(decided),
                          None if mean is None else float(mean))
+
+
+# ---------------------------------------------------------------------------- a call's stored figures
+
+
+@dataclass(frozen=True)
+class CallInsights:
+    """Every figure of a call's dashboard, and when they were computed."""
+
+    funnel: list[FunnelStage]
+    per_day: list[tuple[dt.date, int]]
+    scores: list[CriterionScores]
+    reviewers: list[ReviewerFigures]
+    decisions: DecisionTimes
+    computed_at: dt.datetime
+
+
+def scope_key(programme_ids: ProgrammeIds) -> str:
+    return ALL_PROGRAMMES if programme_ids is None else ",".join(str(i) for i in sorted(set(programme_ids)))
+
+
+def _dump(funnel_counts: Sequence[int], per_day: dict[dt.date, int], scores: dict[int, list[tuple[Decimal, int]]],
+          reviewers: Sequence[ReviewerFigures], decisions: DecisionTimes) -> dict[str, Any]:
+    """The figures as JSON: decimals as text, so a score of 3.5 comes back as Decimal("3.5")."""
+    return {
+        "funnel": [int(n) for n in funnel_counts],
+        "per_day": {d.isoformat(): n for d, n in per_day.items()},
+        "scores": {str(cid): [[str(value), n] for value, n in counts] for cid, counts in scores.items()},
+        "reviewers": [[r.reviewer_id, r.name, r.assigned, r.done, r.overdue, r.reviews, r.mean, r.spread,
+                       r.others_mean] for r in reviewers],
+        "decisions": {"buckets": [list(b) for b in decisions.buckets], "decided": decisions.decided,
+                      "mean_days": decisions.mean_days},
+    }
+
+
+def _load(call: Call, figures: dict[str, Any], computed_at: dt.datetime) -> CallInsights:
+    scores = {int(cid): [(Decimal(value), int(n)) for value, n in counts] for cid, counts in figures["scores"].items()}
+    per_day = {dt.date.fromisoformat(d): int(n) for d, n in figures["per_day"].items()}
+    decisions = figures["decisions"]
+    return CallInsights(
+        _stages(figures["funnel"]), _every_day(call, per_day), _per_criterion(_criteria(call.id), scores),
+        [ReviewerFigures(*row) for row in figures["reviewers"]],
+        DecisionTimes([(int(b), int(n)) for b, n in decisions["buckets"]], int(decisions["decided"]),
+                      decisions["mean_days"]),
+        computed_at)
+
+
+def _compute(call: Call, programme_ids: ProgrammeIds, now: dt.datetime) -> tuple[dict[str, Any], dt.datetime | None]:
+    counts = _funnel_counts(and_(Application.call_id == call.id, in_programmes(programme_ids)))
+    reviewers, next_due = _reviewer_figures(call.id, programme_ids, now)
+    figures = _dump(counts.get(call.id, [0] * len(FUNNEL_STAGES)), _submission_counts(call.id, programme_ids),
+                    _score_counts(call.id, programme_ids), reviewers, decision_times(call.id, programme_ids))
+    return figures, next_due
+
+
+def call_insights(call: Call, programme_ids: ProgrammeIds, now: dt.datetime) -> CallInsights:
+    """The call's figures for this programme scope: the stored ones while the call's inputs are
+    unchanged (``models.insight_inputs``) and no open assignment has become overdue since;
+    otherwise computed again from the data and stored (flushed; the request commits).
+
+    The counter is read before the figures are computed, so a change committed meanwhile leaves
+    the stored figures stale, never wrongly current."""
+    key = scope_key(programme_ids)
+    version = db.session.scalar(select(Call.insights_version).where(Call.id == call.id)) or 0
+    stored = db.session.scalar(select(CallInsightSnapshot).where(CallInsightSnapshot.call_id == call.id,
+                                                                CallInsightSnapshot.scope == key))
+    if (stored is not None and stored.inputs_version == version
+            and (stored.valid_until is None or now <= stored.valid_until)):
+        return _load(call, stored.figures, stored.computed_at)
+    figures, next_due = _compute(call, programme_ids, now)
+    try:
+        # A savepoint: two managers opening the page at once both compute; one stores.
+        with db.session.begin_nested():
+            if stored is None:
+                stored = CallInsightSnapshot(call_id=call.id, scope=key)
+                db.session.add(stored)
+            stored.inputs_version, stored.computed_at, stored.valid_until = version, now, next_due
+            stored.figures = figures
+    except IntegrityError:
+        pass
+    return _load(call, figures, now)
 
 
 # ---------------------------------------------------------------------------- across calls

@@ -139,3 +139,18 @@ def test_a_large_pool_shows_the_reviewers_furthest_from_the_others(app: Flask) -
     assert len(figure.rows) == 40  # the spreadsheet has everyone
     assert [row[0] for row in figure.texts] == [f"Reviewer {n:02d}" for n in range(40 - REVIEWERS_SHOWN, 40)]
     assert figure.svg.count("<circle") == REVIEWERS_SHOWN and "25 of 40" in figure.note
+
+
+def test_call_dashboard_says_when_its_figures_were_computed_and_follows_changes(
+        known: KnownCall, manager_client: FlaskClient) -> None:
+    from incubator.extensions import db
+
+    path = f"/manage/calls/{known.call.id}/insights"
+    page = manager_client.get(path).get_data(as_text=True)
+    assert "Figures as of" in page
+    assert figures(page)["funnel"][1][1] == ("Submitted", ["5", "83%", "1"])
+    withdrawn = known.applications["submitted"]
+    withdrawn.withdrawn_at, withdrawn.state = withdrawn.submitted_at, "withdrawn"
+    db.session.commit()
+    eligible = figures(manager_client.get(path).get_data(as_text=True))["funnel"][1][2]
+    assert eligible == ("Eligible", ["3", "60%", "2"])

@@ -175,18 +175,21 @@ def decision_figure(times: insights.DecisionTimes) -> Figure:
     return figure
 
 
-def call_figures(call: Call, programme_ids: Collection[int] | None) -> list[Figure]:
-    figures = [funnel_figure(insights.funnel(call.id, programme_ids))]
-    per_day = insights.submissions_per_day(call, programme_ids)
+def figures_of_call(data: insights.CallInsights) -> list[Figure]:
+    figures = [funnel_figure(data.funnel)]
     figures.append(bar_figure("per-day", _("Submissions per day towards the deadline"), [_("Day"), _("Submissions")],
-                              [(day(d), n) for d, n in per_day], upright=True))
-    distribution = insights.score_distribution(call.id, programme_ids)
-    figures.extend(criterion_figure(criterion) for criterion in distribution)
-    low = float(min((c.scale_min for c in distribution), default=Decimal(0)))
-    high = float(max((c.scale_max for c in distribution), default=Decimal(5)))
-    figures.append(reviewer_figure(insights.reviewer_figures(call.id, programme_ids, utcnow()), low, high))
-    figures.append(decision_figure(insights.decision_times(call.id, programme_ids)))
+                              [(day(d), n) for d, n in data.per_day], upright=True))
+    figures.extend(criterion_figure(criterion) for criterion in data.scores)
+    low = float(min((c.scale_min for c in data.scores), default=Decimal(0)))
+    high = float(max((c.scale_max for c in data.scores), default=Decimal(5)))
+    figures.append(reviewer_figure(data.reviewers, low, high))
+    figures.append(decision_figure(data.decisions))
     return figures
+
+
+def call_figures(call: Call, programme_ids: Collection[int] | None) -> list[Figure]:
+    """The call's figures for the reports: stored ones while current (services.insights)."""
+    return figures_of_call(insights.call_insights(call, programme_ids, utcnow()))
 
 
 def year_figures(year: int, programme_ids: Collection[int] | None) -> list[Figure]:
@@ -275,7 +278,9 @@ def _download(content: bytes, mimetype: str, filename: str) -> Response:
 @role_required(Role.MANAGER)
 def call_insights(call_id: int) -> Any:
     call = _call(call_id)
-    return render_template("manage/insights_call.html", call=call, figures=call_figures(call, programme_scope()))
+    data = insights.call_insights(call, programme_scope(), utcnow())
+    return render_template("manage/insights_call.html", call=call, figures=figures_of_call(data),
+                           computed_at=data.computed_at)
 
 
 @bp.route("/calls/<int:call_id>/insights/report.pdf")
