@@ -16,21 +16,18 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event
 from werkzeug.routing import IntegerConverter
 
 from incubator.domain.roles import Role
-from incubator.extensions import db
 from incubator.web.inputs import MAX_DATABASE_ID
 from tests.web.walk import (
+    DatabaseWatch,
     ParsedForm,
     World,
     allowed_roles,
     build_path,
     build_world,
-    changed_tables,
     collect_forms,
-    database_fingerprint,
     routes,
     valid_argument,
     without_csrf,
@@ -61,12 +58,9 @@ def test_no_input_gives_a_5xx_and_refusals_change_nothing(
     forms = collect_forms(app, world)
     query_names = sorted({*COMMON_QUERY_NAMES, *(name for form in forms.values() for name in form.fields
                                                   if form.method == "GET")})
-    prober = Prober(world)
-    walked = set()
-    try:
-        walk_the_map(app, prober, world, forms, query_names, walked)
-    finally:
-        prober.close()
+    walked: set[str] = set()
+    with DatabaseWatch() as watch:
+        walk_the_map(app, Prober(world, watch), world, forms, query_names, walked)
     assert len(walked) > 50  # the walk really covered the map
 
 
@@ -83,35 +77,17 @@ def walk_the_map(app: Flask, prober: Prober, world: World, forms: dict[str, Pars
         walked.add(rule.endpoint)
 
 
-# Statements that cannot change a row; anything else counts as a possible write.
-READ_ONLY_PREFIXES = ("SELECT", "PRAGMA", "SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "SHOW", "SET ", "COMMIT")
-
-
 class Prober:
-    """Sends one request and checks it: never a 5xx; a 4xx leaves every table as it was.
+    """Sends one request and checks it: never a 5xx; a 4xx leaves every table as it was
+    (the fingerprint is taken again only after a request that wrote; see DatabaseWatch)."""
 
-    Fingerprinting the database is most of the walk's time, so it is taken again only after a
-    request that sent the database something other than a read (an engine listener watches
-    every statement). A request that only read cannot have changed a row, so the fingerprint
-    from before it still holds.
-    """
-
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, watch: DatabaseWatch) -> None:
         self.world = world
-        self.known = database_fingerprint()
-        self.writes = 0
-        event.listen(db.engine, "before_cursor_execute", self._watch)
-
-    def close(self) -> None:
-        event.remove(db.engine, "before_cursor_execute", self._watch)
-
-    def _watch(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.lstrip().upper().startswith(READ_ONLY_PREFIXES):
-            self.writes += 1
+        self.watch = watch
 
     def send(self, role: Role | None, method: str, url: str, query: dict[str, str],
              form: dict[str, str] | None = None) -> None:
-        before, self.writes = self.known, 0
+        self.watch.changed_since_last_look()  # a success before this one may have written
         client = self.world.clients[role]
         if method == "GET":
             response = client.get(url, query_string=query)
@@ -121,10 +97,8 @@ class Prober:
         if url == "/readyz" and response.status_code == 503:
             return  # "not ready" is /readyz's answer for a test database without a scheduler, by design
         assert response.status_code < 500, where
-        if self.writes:
-            self.known = database_fingerprint()
-            if 400 <= response.status_code < 500:
-                assert changed_tables(before, self.known) == [], where
+        if 400 <= response.status_code < 500:
+            assert self.watch.changed_since_last_look() == [], where
 
 
 def probe_as_refused_role(prober: Prober, rule: Any, method: str, role: Role | None) -> None:

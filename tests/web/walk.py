@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from incubator.database import utcnow
 from incubator.domain.applications import STEP_SLUGS
@@ -278,6 +278,43 @@ def database_fingerprint() -> dict[str, str]:
 
 def changed_tables(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return sorted(name for name in before if before[name] != after.get(name))
+
+
+# Statements that cannot change a row; anything else counts as a possible write.
+READ_ONLY_PREFIXES = ("SELECT", "PRAGMA", "SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "SHOW", "SET ", "COMMIT")
+
+
+class DatabaseWatch:
+    """The database's fingerprint, taken again only when something may have changed it.
+
+    Fingerprinting every table is most of a URL-map walk's time, so an engine listener counts
+    the statements other than reads that reach the database; while there were none, no row can
+    have changed and the last fingerprint still holds. Use as a context manager around a walk.
+    """
+
+    def __init__(self) -> None:
+        self.fingerprint: dict[str, str] = {}
+        self.writes = 0
+
+    def __enter__(self) -> DatabaseWatch:
+        self.fingerprint = database_fingerprint()
+        event.listen(db.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(db.engine, "before_cursor_execute", self._count)
+
+    def _count(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith(READ_ONLY_PREFIXES):
+            self.writes += 1
+
+    def changed_since_last_look(self) -> list[str]:
+        """The tables changed since the last call (or the start); [] without a fingerprint
+        when nothing but reads happened."""
+        if not self.writes:
+            return []
+        before, self.fingerprint, self.writes = self.fingerprint, database_fingerprint(), 0
+        return changed_tables(before, self.fingerprint)
 
 
 def user_of(client: FlaskClient) -> User:
