@@ -361,3 +361,26 @@ def test_a_limited_manager_gets_the_digest_only_of_calls_offering_their_programm
     [partner_digest] = to(mail.messages, partner.email)
     assert spring_call.title in partner_digest.get_content()
     assert "Oslo only intake" not in partner_digest.get_content()
+
+
+def test_a_limited_managers_digest_counts_only_their_programmes_applications(
+        app: Flask, mail, spring_call, make_user: Callable[..., User]) -> None:
+    occ, bvh = (entry.programme for entry in spring_call.programmes)
+    whole = make_user(Role.MANAGER)
+    partner = _limited_to(make_user(Role.MANAGER), bvh)
+    make_assignment(_ranking(spring_call, "Gothenburg Digest AS", bvh), make_reviewer(),
+                    due_at=spring_call.review_deadline)
+    oslo_application = _ranking(spring_call, "Oslo Digest AS", occ)
+    make_assignment(oslo_application, make_reviewer(), due_at=oslo(2027, 3, 5))  # overdue by the 8th
+    done_by = make_reviewer()
+    make_assignment(oslo_application, done_by, due_at=spring_call.review_deadline)
+    submit_review(oslo_application, done_by)
+    reminders.save_policy(whole, spring_call, ReminderPolicy(reviewer_days_before=(), overdue_max=0,
+                                                             escalate_with_overdue=0, manager_digest_weekday=0))
+    db.session.commit()
+    for now in hours(oslo(2027, 3, 8), oslo(2027, 3, 9), dt.timedelta(hours=8)):
+        tick(now)
+    [whole_digest] = to(mail.messages, whole.email)
+    assert "1 of 3 reviews submitted, 1 overdue" in whole_digest.get_content()
+    [partner_digest] = to(mail.messages, partner.email)
+    assert "0 of 1 reviews submitted, 0 overdue" in partner_digest.get_content()
