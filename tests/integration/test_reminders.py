@@ -384,3 +384,34 @@ def test_a_limited_managers_digest_counts_only_their_programmes_applications(
     assert "1 of 3 reviews submitted, 1 overdue" in whole_digest.get_content()
     [partner_digest] = to(mail.messages, partner.email)
     assert "0 of 1 reviews submitted, 0 overdue" in partner_digest.get_content()
+
+
+def test_limited_managers_digests_cost_a_query_per_scope_whatever_the_number_of_assignments(
+        app: Flask, spring_call, make_user: Callable[..., User]) -> None:
+    occ, bvh = (entry.programme for entry in spring_call.programmes)
+    whole = make_user(Role.MANAGER)
+    for programme in (bvh, bvh, occ):  # two distinct scopes
+        _limited_to(make_user(Role.MANAGER), programme)
+    reminders.save_policy(whole, spring_call, ReminderPolicy(reviewer_days_before=(), overdue_max=0,
+                                                             escalate_with_overdue=0, manager_digest_weekday=0))
+    db.session.commit()
+
+    def count_queries(extra: int) -> tuple[int, int]:
+        for number in range(extra):
+            programme = bvh if number % 2 else occ
+            make_assignment(_ranking(spring_call, f"Scope {extra}-{number} AS", programme), make_reviewer(),
+                            due_at=spring_call.review_deadline)
+        db.session.query(SentReminder).delete()
+        db.session.commit()
+        statements: list[str] = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            report = reminders.sweep(oslo(2027, 3, 8, 9))
+            db.session.commit()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(statements), report.emails
+
+    small, big = count_queries(2), count_queries(20)
+    assert small == big and small[1] == 4, (small, big)  # every manager's digest, at the same cost
