@@ -103,7 +103,7 @@ def _funnel_counts(where: ColumnElement[bool]) -> dict[int, list[int]]:
     """Per call: the funnel's counts of the applications matching ``where``. Grouped queries over
     the applications rather than a lookup per application in the select list; a stage reached
     through another table (reviewed, offered, resident) counts the applications having such a
-    row (a semi-join: on PostgreSQL 2.5× faster at 100,000 applications than counting the
+    row (a semi-join: on PostgreSQL 1.5–2.5× faster at 100,000 applications than counting the
     distinct ids of a join with their 300,000 reviews, which sorted them on disk)."""
     counted: dict[int, list[int]] = defaultdict(lambda: [0] * len(FUNNEL_STAGES))
     base = select(Application.call_id, func.count(Application.id),
@@ -158,7 +158,7 @@ def funnels_of_year(year: int, programme_ids: ProgrammeIds) -> list[CallFunnel]:
     applications). The funnel does not depend on time, so the stored one holds until the call's
     inputs change, even once an assignment fell overdue. The calls without current figures are
     counted from the data, all in one set of grouped queries; their figures are not stored here
-    (computing a call's whole dashboard takes a second at that size; its page stores them)."""
+    (computing a call's whole dashboard takes 1–2 s at that size; its page stores them)."""
     stored = aliased(CallInsightSnapshot)
     joined = and_(stored.call_id == Call.id, stored.scope == scope_key(programme_ids))
     current = and_(stored.id.is_not(None), stored.inputs_version == func.coalesce(Call.insights_version, 0))
