@@ -74,12 +74,17 @@ def run(url: str, n: int, repeat: int, instance: Path) -> None:
             db.session.execute(update(Call).where(Call.id == call_id).values(insights_version=Call.insights_version + 1))
             return call_figures(call, None)
 
+        def year_after_a_change() -> Any:
+            db.session.execute(update(Call).where(Call.id == call_id).values(insights_version=Call.insights_version + 1))
+            return year_figures(year, None)
+
         jobs = {
             "call figures (page)": lambda: call_figures(call, None),
             "call figures, stale": computed_again,
             "call figures + PDF": lambda: pdf_report("Report", "", call_figures(call, None)),
             "year figures (page)": lambda: year_figures(year, None),
             "year figures + xlsx": lambda: xlsx_report("Report", year_figures(year, None)),
+            "year figures, call stale": year_after_a_change,
         }
         print(f"\npostgresql, {n:,} applications")
         for name, job in jobs.items():

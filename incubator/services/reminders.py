@@ -17,7 +17,8 @@ Managers are also reminded of residencies' quarterly check-ins (``domain.check_i
 in the same ledger, so those reach them exactly once too. A manager limited to some programmes
 (a partner's staff) is reminded only of what is theirs: check-ins of residents in their
 programmes' slots, escalations about applications in their programmes, digests of calls offering
-one of them (the digest's figures are still the whole call's).
+one of them, whose figures count only the applications of their programmes (one query per
+distinct scope: partners are few).
 
 Like every service, the sweep only flushes; its caller (the scheduler job, ``flask reminders
 sweep``, a test) commits.
@@ -149,6 +150,9 @@ class _Context:
     locales: dict[int, str | None] = field(default_factory=dict)  # id -> chosen language
     notify_reviewer: dict[int, bool] = field(default_factory=dict)  # assignment id -> may remind
     digest_stats: dict[int, dict[str, int]] = field(default_factory=dict)
+    # A limited manager's digest figures: per (their programmes, call), their applications only.
+    scoped_digest_stats: dict[tuple[frozenset[int], int], dict[str, int]] = field(default_factory=dict)
+    scopes: dict[int, frozenset[int]] = field(default_factory=dict)  # limited managers' programmes
     residencies: dict[int, str] = field(default_factory=dict)  # residency id -> company
 
 
@@ -311,26 +315,47 @@ def _digest_call_ids(now: dt.datetime, schedules: dict[int, CallSchedule], conte
     return ids
 
 
-def _load_digest_stats(call_ids: Sequence[int], now: dt.datetime, context: _Context) -> None:
-    if not call_ids:
-        return
+def _digest_stats(call_ids: Sequence[int], now: dt.datetime,
+                  scope: frozenset[int] | None) -> dict[int, dict[str, int]]:
+    """Per call: assignments of applications in review, reviews submitted, reviews overdue;
+    with a ``scope``, of the applications of those programmes only (services.scope)."""
     due = func.coalesce(Assignment.due_at, Call.review_deadline)
     submitted = case((Review.state == "submitted", 1), else_=0)
     overdue = case((and_(or_(Review.id.is_(None), Review.state != "submitted"), due < now), 1), else_=0)
-    rows = db.session.execute(
+    query = (
         select(Application.call_id, func.count(Assignment.id), func.sum(submitted), func.sum(overdue))
         .join(Application, Application.id == Assignment.application_id)
         .join(Call, Call.id == Application.call_id)
         .outerjoin(Review, and_(Review.application_id == Assignment.application_id,
                                 Review.reviewer_id == Assignment.reviewer_id))
-        .where(Application.call_id.in_(list(call_ids)), Application.state.in_(IN_REVIEW))
+        .where(Application.call_id.in_(sorted(call_ids)), Application.state.in_(IN_REVIEW))
         .group_by(Application.call_id)
-    ).all()
-    for call_id in call_ids:
-        context.digest_stats[call_id] = {"assigned": 0, "submitted": 0, "overdue": 0}
-    for call_id, assigned, done, late in rows:
-        context.digest_stats[call_id] = {"assigned": int(assigned or 0), "submitted": int(done or 0),
-                                         "overdue": int(late or 0)}
+    )
+    if scope is not None:
+        query = query.where(applications_in(scope, Application.id))
+    stats = {call_id: {"assigned": 0, "submitted": 0, "overdue": 0} for call_id in call_ids}
+    for call_id, assigned, done, late in db.session.execute(query):
+        stats[call_id] = {"assigned": int(assigned or 0), "submitted": int(done or 0), "overdue": int(late or 0)}
+    return stats
+
+
+def _load_digest_stats(call_ids: Sequence[int], now: dt.datetime, context: _Context) -> None:
+    if call_ids:
+        context.digest_stats.update(_digest_stats(call_ids, now, None))
+
+
+def _load_scoped_digest_stats(reminders: Sequence[DueReminder], scopes: dict[int, frozenset[int]],
+                              now: dt.datetime, context: _Context) -> None:
+    """The figures of the digests going to limited managers, counted over their programmes'
+    applications: one query per distinct scope (partners are few), over their digests' calls."""
+    context.scopes = scopes
+    calls_of: dict[frozenset[int], set[int]] = {}
+    for reminder in reminders:
+        if reminder.kind == policy_domain.DIGEST and reminder.recipient_id in scopes:
+            calls_of.setdefault(scopes[reminder.recipient_id], set()).add(reminder.subject_id)
+    for scope, call_ids in calls_of.items():
+        for call_id, stats in _digest_stats(sorted(call_ids), now, scope).items():
+            context.scoped_digest_stats[(scope, call_id)] = stats
 
 
 def _residency_stays(now: dt.datetime, zone: ZoneInfo,
@@ -504,7 +529,10 @@ def _render_digest(recipient_id: int, items: list[DueReminder], context: _Contex
             drafts.append({"call": title, "closes": renderer.local(info["closes_at"], call["timezone"])})
         elif item.kind == policy_domain.DIGEST:
             call = context.calls[item.subject_id]
-            digests.append({"call": call["title"], **context.digest_stats.get(item.subject_id, {}),
+            scope = context.scopes.get(recipient_id)
+            stats = (context.digest_stats.get(item.subject_id, {}) if scope is None
+                     else context.scoped_digest_stats.get((scope, item.subject_id), {}))
+            digests.append({"call": call["title"], **stats,
                             "due": renderer.local(call["review_deadline"], call["timezone"]),
                             "link": renderer.call_link(item.subject_id)})
         elif item.kind == policy_domain.CHECK_IN:
@@ -558,6 +586,7 @@ def sweep(now: dt.datetime | None = None) -> SweepReport:
         reminders = [r for r in plan.reminders
                      if r.kind != policy_domain.REVIEWER or context.notify_reviewer.get(r.subject_id, False)]
         reminders = _escalations_in_scope(reminders, scopes, context)
+        _load_scoped_digest_stats(reminders, scopes, now, context)
     reminders += check_ins.plan_check_in_reminders(now, stays, done, managers, zone, already, scopes)
     report.due = len(reminders)
     sweep_id = str(uuid.uuid4())

@@ -15,7 +15,8 @@ from sqlalchemy import select, update
 from incubator.extensions import db
 from incubator.models import Assignment, CallInsightSnapshot, Criterion, Residency, Review, Score
 from incubator.services import insights
-from tests.factories_reviews import make_assignment, make_reviewer
+from tests.factories import make_application, make_call
+from tests.factories_reviews import make_applicant, make_assignment, make_reviewer
 from tests.insights_data import NOW, KnownCall, build_known_call
 
 LATER = NOW + dt.timedelta(days=1)
@@ -150,3 +151,41 @@ def test_scores_of_a_submitted_review_are_watched_through_the_review(known: Know
     data = stored_then(known, edit)
     assert data.computed_at == LATER
     assert any(value == Decimal(0) for criterion in data.scores for value, _ in criterion.counts)
+
+
+def _year_counts(programme_ids: list[int] | None) -> dict[int, list[int]]:
+    return {call.call_id: [s.count for s in call.stages] for call in insights.funnels_of_year(2026, programme_ids)}
+
+
+def test_the_year_reads_each_calls_stored_funnel_while_current(known: KnownCall) -> None:
+    other = make_call(opens_at=dt.datetime(2026, 9, 1, tzinfo=dt.UTC), closes_at=dt.datetime(2026, 10, 1, tzinfo=dt.UTC))
+    make_application(make_applicant(), other)  # a draft: started 1
+    make_call(opens_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))  # no applications: left out
+    stored = insights.call_insights(known.call, None, NOW)
+    db.session.commit()
+    assert _year_counts(None) == {known.call.id: [s.count for s in stored.funnel], other.id: [1, 0, 0, 0, 0, 0, 0]}
+    # A marker in the stored figures shows which funnel the year reads: the known call's stored
+    # one (current), the other call's from the data (nothing stored for it).
+    db.session.execute(update(CallInsightSnapshot).values(figures={**stored_figures(), "funnel": [9] * 7}))
+    db.session.commit()
+    assert _year_counts(None) == {known.call.id: [9] * 7, other.id: [1, 0, 0, 0, 0, 0, 0]}
+    # The funnel does not depend on the time: stored figures past their valid_until still give it.
+    db.session.execute(update(CallInsightSnapshot).values(valid_until=NOW))
+    db.session.commit()
+    assert _year_counts(None)[known.call.id] == [9] * 7
+    # A limited scope never reads another scope's figures.
+    assert _year_counts([known.exchange_programme_id]) == {known.call.id: [1, 1, 1, 0, 0, 0, 0]}
+
+
+def stored_figures() -> dict[str, object]:
+    return db.session.scalars(select(CallInsightSnapshot.figures)).one()
+
+
+def test_the_year_counts_a_calls_funnel_from_the_data_once_its_inputs_changed(known: KnownCall) -> None:
+    insights.call_insights(known.call, None, NOW)
+    db.session.execute(update(CallInsightSnapshot).values(figures={**stored_figures(), "funnel": [9] * 7}))
+    db.session.commit()
+    _withdraw(known)
+    db.session.commit()
+    assert _year_counts(None) == {known.call.id: [s.count for s in insights.funnel(known.call.id, None)]}
+    assert _year_counts(None)[known.call.id] == [6, 5, 3, 2, 1, 1, 1]

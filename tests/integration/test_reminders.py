@@ -361,3 +361,57 @@ def test_a_limited_manager_gets_the_digest_only_of_calls_offering_their_programm
     [partner_digest] = to(mail.messages, partner.email)
     assert spring_call.title in partner_digest.get_content()
     assert "Oslo only intake" not in partner_digest.get_content()
+
+
+def test_a_limited_managers_digest_counts_only_their_programmes_applications(
+        app: Flask, mail, spring_call, make_user: Callable[..., User]) -> None:
+    occ, bvh = (entry.programme for entry in spring_call.programmes)
+    whole = make_user(Role.MANAGER)
+    partner = _limited_to(make_user(Role.MANAGER), bvh)
+    make_assignment(_ranking(spring_call, "Gothenburg Digest AS", bvh), make_reviewer(),
+                    due_at=spring_call.review_deadline)
+    oslo_application = _ranking(spring_call, "Oslo Digest AS", occ)
+    make_assignment(oslo_application, make_reviewer(), due_at=oslo(2027, 3, 5))  # overdue by the 8th
+    done_by = make_reviewer()
+    make_assignment(oslo_application, done_by, due_at=spring_call.review_deadline)
+    submit_review(oslo_application, done_by)
+    reminders.save_policy(whole, spring_call, ReminderPolicy(reviewer_days_before=(), overdue_max=0,
+                                                             escalate_with_overdue=0, manager_digest_weekday=0))
+    db.session.commit()
+    for now in hours(oslo(2027, 3, 8), oslo(2027, 3, 9), dt.timedelta(hours=8)):
+        tick(now)
+    [whole_digest] = to(mail.messages, whole.email)
+    assert "1 of 3 reviews submitted, 1 overdue" in whole_digest.get_content()
+    [partner_digest] = to(mail.messages, partner.email)
+    assert "0 of 1 reviews submitted, 0 overdue" in partner_digest.get_content()
+
+
+def test_limited_managers_digests_cost_a_query_per_scope_whatever_the_number_of_assignments(
+        app: Flask, spring_call, make_user: Callable[..., User]) -> None:
+    occ, bvh = (entry.programme for entry in spring_call.programmes)
+    whole = make_user(Role.MANAGER)
+    for programme in (bvh, bvh, occ):  # two distinct scopes
+        _limited_to(make_user(Role.MANAGER), programme)
+    reminders.save_policy(whole, spring_call, ReminderPolicy(reviewer_days_before=(), overdue_max=0,
+                                                             escalate_with_overdue=0, manager_digest_weekday=0))
+    db.session.commit()
+
+    def count_queries(extra: int) -> tuple[int, int]:
+        for number in range(extra):
+            programme = bvh if number % 2 else occ
+            make_assignment(_ranking(spring_call, f"Scope {extra}-{number} AS", programme), make_reviewer(),
+                            due_at=spring_call.review_deadline)
+        db.session.query(SentReminder).delete()
+        db.session.commit()
+        statements: list[str] = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            report = reminders.sweep(oslo(2027, 3, 8, 9))
+            db.session.commit()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(statements), report.emails
+
+    small, big = count_queries(2), count_queries(20)
+    assert small == big and small[1] == 4, (small, big)  # every manager's digest, at the same cost

@@ -207,12 +207,11 @@ def year_figures(year: int, programme_ids: Collection[int] | None) -> list[Figur
     figures.append(occupancy_figure(months, lines))
     ahead = insights.months_from(utcnow().date(), MONTHS_AHEAD)
     figures.append(vacancy_figure(ahead, insights.occupancy_by_month(ahead, programme_ids)))
+    submitted_by = insights.applications_by_country_and_focus_area(year, programme_ids)
     figures.append(bar_figure("countries", _("Applications by country"), [_("Country"), _("Applications")], [
-        (country_name(code) if code else _("Not given"), n)
-        for code, n in insights.applications_by("country", year, programme_ids)]))
+        (country_name(code) if code else _("Not given"), n) for code, n in submitted_by["country"]]))
     figures.append(bar_figure("focus-areas", _("Applications by focus area"), [_("Focus area"), _("Applications")], [
-        (_(FOCUS_AREAS[key]) if key in FOCUS_AREAS else _("Not given"), n)
-        for key, n in insights.applications_by("focus_area", year, programme_ids)]))
+        (_(FOCUS_AREAS[key]) if key in FOCUS_AREAS else _("Not given"), n) for key, n in submitted_by["focus_area"]]))
     figures.append(exchange_figure(exchange_balance(programme_ids)))
     return figures
 
