@@ -1,6 +1,7 @@
 """SQLAlchemy models; importing this package registers every table on the metadata."""
 
 from incubator.models import match_inputs  # noqa: F401  (registers the listeners counting changes to match inputs)
+from incubator.models.application_scores import ApplicationScore
 from incubator.models.applications import Application, Attachment, ProgrammePreference
 from incubator.models.audit import AuditEvent
 from incubator.models.committee import Bid, CallReviewer, CommitteeComment, CommitteeNote
@@ -30,6 +31,7 @@ __all__ = [
     "NotificationPreference",
     "SentReminder",
     "Application",
+    "ApplicationScore",
     "Assignment",
     "Conflict",
     "Review",
