@@ -174,15 +174,9 @@ def _unreleased(call: Call) -> list[Application]:
 
 def _render_release_preview(call: Call, form: ReleaseForm, status: int = 200) -> Any:
     """How many emails of each kind go out, and one of each exactly as it will be sent."""
-    unreleased = _unreleased(call)
-    kinds = []
-    for decision in decisions.DECISIONS:
-        chosen = [a for a in unreleased if a.state == decision.value]
-        emailed = [a for a in chosen if a.applicant.active]
-        sample = decisions.render_decision_email(emailed[0]) if emailed else None
-        kinds.append({"state": decision.value, "decided": len(chosen), "emails": len(emailed), "sample": sample})
+    kinds = decisions.release_summary(call.id)
     return render_template("manage/release_preview.html", call=call, form=form, kinds=kinds,
-                           unreleased=unreleased), status
+                           unreleased=sum(kind.decided for kind in kinds)), status
 
 
 @bp.route("/calls/<int:call_id>/decisions/release", methods=["GET"])
