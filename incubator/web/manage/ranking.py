@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,7 @@ from incubator.services.ranking import (
     ranking_page,
     record_csv_download,
 )
+from incubator.services.scope import current_scope, limited_to
 from incubator.web.access import role_required
 from incubator.web.inputs import InputRefused, parse_id, query_int
 from incubator.web.manage.routes import bp
@@ -173,26 +176,32 @@ def ranking_csv_download(call_id: int) -> Any:
         return Response(" ".join(problems) + "\n", status=400, mimetype="text/plain")
     query = options.query()
     record_csv_download(current_user, call, ranking_count(call, query), options.service_arguments())
-    response = Response(stream_with_context(_csv_body(call, query)), mimetype="text/csv")
+    texts = {"labels": csv_labels(), "criterion_label": _("Mean: %(name)s"), "yes_no": (_("yes"), _("no"))}
+    body = _csv_body(call.id, query, current_scope(), texts, utcnow())
+    response = Response(stream_with_context(body), mimetype="text/csv")
     response.headers.set("Content-Disposition", "attachment", filename=csv_filename(call))
     response.headers["Cache-Control"] = "no-store"  # scores are confidential to the committee
     return response
 
 
-def _csv_body(call: Call, query: BoardQuery) -> Iterator[str]:
+def _csv_body(call_id: int, query: BoardQuery, scope: frozenset[int] | None, texts: dict[str, Any],
+              now: dt.datetime) -> Iterator[str]:
     """The file, chunk by chunk as the board's rows stream from the database, each chunk with
-    the answers to the call's questions of its own applications."""
-    # Plain rules and values, not model objects, past this point: the body is written after the
-    # view returns.
-    rules = criterion_rules(call)
-    questions = [(question.id, question.label) for question in call.questions]
-    labels = {"labels": csv_labels(), "criterion_label": _("Mean: %(name)s"), "yes_no": (_("yes"), _("no")),
-              "questions": questions}
-    yield "\ufeff"  # a byte order mark makes Excel read the file as UTF-8 (Ø, Å and Ö in company names)
-    header = True
-    for chunk in ranking_chunks(call, query, all_criterion_means=True, now=utcnow()):
-        answers = answers_for_call(call, [row.application_id for row in chunk]) if questions else {}
-        yield from ranking_csv_chunks(chunk, rules, answers=answers, header=header, **labels)
-        header = False
-    if header:  # no rows at all: the header alone
-        yield from ranking_csv_chunks([], rules, **labels)
+    the answers to the call's questions of its own applications.
+
+    It runs after the view has returned, in an application context of its own (a new session,
+    an empty ``g``): so it takes plain values, loads the call again and restores the request's
+    programme scope, without which a scoped manager's file would list every programme's rows.
+    """
+    with limited_to(scope) if scope is not None else nullcontext():
+        call = load_call(call_id)
+        rules = criterion_rules(call)
+        questions = [(question.id, question.label) for question in call.questions]
+        yield "\ufeff"  # a byte order mark makes Excel read the file as UTF-8 (Ø, Å and Ö in company names)
+        header = True
+        for chunk in ranking_chunks(call, query, all_criterion_means=True, now=now):
+            answers = answers_for_call(call, [row.application_id for row in chunk]) if questions else {}
+            yield from ranking_csv_chunks(chunk, rules, answers=answers, header=header, questions=questions, **texts)
+            header = False
+        if header:  # no rows at all: the header alone
+            yield from ranking_csv_chunks([], rules, questions=questions, **texts)
