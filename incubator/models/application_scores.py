@@ -26,6 +26,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Connection,
     Double,
@@ -78,6 +79,9 @@ class ApplicationScore(db.Model):
     minimum: Mapped[float] = mapped_column(Double)
     maximum: Mapped[float] = mapped_column(Double)
     below_threshold: Mapped[int] = mapped_column(Integer, default=0)
+    # {criterion id (as text, JSON's keys): mean score over the submitted reviews}: the board's
+    # threshold flags and the CSV's per-criterion columns without reading any score row.
+    criterion_means: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
 
 
 def refresh_application_scores(connection: Connection, application_ids: Collection[int]) -> None:
@@ -108,40 +112,42 @@ def _refresh(connection: Connection, ids: Sequence[int]) -> None:
         return
     review_ids, scores = zip(*reviews, strict=True)
     aggregates = aggregate_many(review_ids, scores)
-    failing = _threshold_failures(connection, ids, {row.call_id for row in applications.values()})
+    means = _criterion_means(connection, ids)
+    rules = _threshold_rules(connection, {row.call_id for row in applications.values()})
     rows = [
         {"application_id": application_id, "call_id": applications[application_id].call_id,
          "ranked": applications[application_id].state not in UNRANKED_STATES,
          "submitted_at": applications[application_id].submitted_at,
          "reviews_submitted": summary.count, "mean": summary.mean, "negated_mean": -summary.mean, "median": summary.median,
          "std": summary.std, "minimum": summary.minimum, "maximum": summary.maximum,
-         "below_threshold": failing.get(application_id, 0)}
+         "below_threshold": len(threshold_failures(rules, means.get(application_id, {}))),
+         "criterion_means": {str(key): value for key, value in means.get(application_id, {}).items()}}
         for application_id, summary in aggregates.items() if application_id in applications
     ]
     if rows:
         connection.execute(insert(ApplicationScore), rows)
 
 
-def _threshold_failures(connection: Connection, ids: Sequence[int], call_ids: Iterable[int]) -> dict[int, int]:
-    """How many thresholds each application's per-criterion means miss (as the board counts)."""
-    rules = [CriterionRule(id=criterion_id, weight=1, threshold=threshold)
-             for criterion_id, threshold in connection.execute(
-                 select(Criterion.id, Criterion.threshold)
-                 .where(Criterion.call_id.in_(sorted(call_ids)), Criterion.threshold.is_not(None)))]
-    if not rules:
-        return {}
+def _threshold_rules(connection: Connection, call_ids: Iterable[int]) -> list[CriterionRule]:
+    return [CriterionRule(id=criterion_id, weight=1, threshold=threshold)
+            for criterion_id, threshold in connection.execute(
+                select(Criterion.id, Criterion.threshold)
+                .where(Criterion.call_id.in_(sorted(call_ids)), Criterion.threshold.is_not(None)))]
+
+
+def _criterion_means(connection: Connection, ids: Sequence[int]) -> dict[int, dict[int, float]]:
+    """Each application's mean score per criterion over its submitted reviews (as the board
+    computed them: SQL's AVG, as a float)."""
     means: dict[int, dict[int, float]] = {}
     for application_id, criterion_id, mean in connection.execute(
         select(Review.application_id, Score.criterion_id, cast(func.avg(Score.value), Float))
         .join(Score, Score.review_id == Review.id)
-        .where(Review.application_id.in_(ids), Review.state == "submitted",
-               Score.criterion_id.in_([rule.id for rule in rules]))
+        .where(Review.application_id.in_(ids), Review.state == "submitted")
         .group_by(Review.application_id, Score.criterion_id)
     ):
         if mean is not None:
             means.setdefault(application_id, {})[criterion_id] = mean
-    return {application_id: len(threshold_failures(rules, by_criterion))
-            for application_id, by_criterion in means.items()}
+    return means
 
 
 # --- Kept current by the unit of work --------------------------------------------------------------

@@ -217,7 +217,7 @@ Score_ = ApplicationScore  # short name for the many references below
 RANK_ORDER = (Score_.negated_mean, Score_.submitted_at, Score_.application_id)  # = domain.scoring.rank
 BOARD_COLUMNS = (Application.id, Application.company_name, Application.state, Application.submitted_at,
                  Score_.ranked, Score_.reviews_submitted, Score_.mean, Score_.median, Score_.std, Score_.minimum,
-                 Score_.maximum)
+                 Score_.maximum, Score_.criterion_means)
 
 
 @dataclass(frozen=True)
@@ -418,8 +418,9 @@ class _Board:
     def rows(self, *, offset: int, limit: int) -> list[RankingRow]:
         if self.options.sort == "rank":
             return self._rank_page(offset, limit)
-        statement = self._ordered().offset(offset).limit(limit)
-        return [self._row(result, result.rank) for result in _execute(statement)]
+        found = _execute(self._ordered(with_rank=False).offset(offset).limit(limit))
+        ranks = self._ranks_of([result.id for result in found if result.ranked])
+        return [self._row(result, ranks.get(result.id)) for result in found]
 
     def _rank_page(self, offset: int, limit: int) -> list[RankingRow]:
         """Ranked rows in rank order (or its reverse), then the unranked ones by id."""
@@ -464,24 +465,39 @@ class _Board:
                 .subquery("ranks"))
 
     def _ranks_of(self, application_ids: Sequence[int]) -> dict[int, int]:
+        """The ranks of these rows: positions in a window over the ranked rows up to the last
+        of them in rank order, a range of the rank index. Rows early in the order (a filtered
+        board in rank order) read few entries; rows spread over the call read all of it."""
         if not application_ids:
             return {}
-        window = self._rank_window()
+        last = (select(*RANK_ORDER)
+                .where(among(Score_.application_id, application_ids), Score_.call_id == self.call.id,
+                       Score_.ranked == true())
+                .order_by(*[key.desc() for key in RANK_ORDER]).limit(1).subquery("last"))
+        window = (select(Score_.application_id, func.row_number().over(order_by=RANK_ORDER).label("rank"))
+                  .select_from(Score_)
+                  .join(last, tuple_(*RANK_ORDER) <= tuple_(last.c.negated_mean, last.c.submitted_at,
+                                                            last.c.application_id))
+                  .where(Score_.call_id == self.call.id, Score_.ranked == true(),
+                         application_scope_clause(Score_.application_id))
+                  .subquery("ranks"))
         return dict(_execute(select(window.c.application_id, window.c.rank)  # type: ignore[arg-type]
                              .where(among(window.c.application_id, application_ids))))
 
-    def _ordered(self) -> Select[Any]:
-        """The listed rows with their ranks, sorted by the chosen column, ties in rank order."""
-        window = self._rank_window()
+    def _ordered(self, *, with_rank: bool = True) -> Select[Any]:
+        """The listed rows (with their ranks), sorted by the chosen column, ties in rank order."""
         keys = self._sort_keys()
         direction = [key.desc() if self.options.descending else key for key in keys]
         missing = self._missing()
         rank_ties = [case((Score_.ranked.is_(True), 0), else_=1),
                      case((Score_.ranked.is_(True), Score_.negated_mean)),
                      case((Score_.ranked.is_(True), Score_.submitted_at)), Application.id]
-        return (self._listed(*BOARD_COLUMNS, window.c.rank)
-                .outerjoin(window, window.c.application_id == Application.id)
-                .order_by(*([] if missing is None else [case((missing, 1), else_=0)]), *direction, *rank_ties))
+        statement = self._listed(*BOARD_COLUMNS).order_by(*([] if missing is None else [case((missing, 1), else_=0)]),
+                                                          *direction, *rank_ties)
+        if not with_rank:
+            return statement
+        window = self._rank_window()
+        return statement.add_columns(window.c.rank).outerjoin(window, window.c.application_id == Application.id)
 
     def _sort_keys(self) -> list[Any]:
         sort = self.options.sort
@@ -537,7 +553,9 @@ class _Board:
                     *[case((Score_.ranked.is_(True), key)).desc() for key in RANK_ORDER], Application.id)
         else:
             statement = self._ordered()
-        result = db.session.connection().execution_options(yield_per=size).execute(statement)
+        # On the statement, not the connection: Connection.execution_options() changes the
+        # connection itself, and every later query of the request would use a server-side cursor.
+        result = db.session.connection().execute(statement.execution_options(yield_per=size))
         for partition in result.partitions():
             yield [self._row(row, row.rank) for row in partition]
 
@@ -572,11 +590,13 @@ class _Board:
                                    result.minimum, result.maximum, flagged)
             row.reviews_submitted = result.reviews_submitted
             row.rank = rank if result.ranked else None
+        if result.criterion_means:
+            row.criterion_means = {int(key): value for key, value in result.criterion_means.items()}
         return row
 
     def complete(self, rows: Sequence[RankingRow], *, all_criterion_means: bool) -> None:
-        """Progress, criterion means (the thresholds'; every criterion's for the CSV) and
-        programmes of these rows, read for their ids alone."""
+        """Progress and programmes of these rows, read for their ids alone, and their criterion
+        means (the thresholds'; every criterion's for the CSV) with the flags those raise."""
         if not rows:
             return
         by_id = {row.application_id: row for row in rows}
@@ -585,10 +605,15 @@ class _Board:
         def within(column: Any) -> ColumnElement[bool]:
             return among(column, ids)
 
-        wanted = [rule.id for rule in self.rules if all_criterion_means or rule.threshold is not None]
         _attach_progress(by_id, within, self.now)
-        _attach_criterion_means(by_id, within, wanted, self.rules)
         _attach_programmes(by_id, within)
+        # Criterion means are stored with the statistics; the board shows the thresholds' only.
+        wanted = {rule.id for rule in self.rules if all_criterion_means or rule.threshold is not None}
+        with_threshold = [rule for rule in self.rules if rule.threshold is not None]
+        for row in rows:
+            row.criterion_means = {key: value for key, value in row.criterion_means.items() if key in wanted}
+            if with_threshold and row.criterion_means:
+                row.threshold_failures = threshold_failures(with_threshold, row.criterion_means)
 
 
 @contextmanager

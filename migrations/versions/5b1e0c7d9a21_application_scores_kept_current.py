@@ -41,6 +41,7 @@ def upgrade():
         sa.Column('minimum', sa.Double(), nullable=False),
         sa.Column('maximum', sa.Double(), nullable=False),
         sa.Column('below_threshold', sa.Integer(), nullable=False),
+        sa.Column('criterion_means', sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(['application_id'], ['applications.id'],
                                 name=op.f('fk_application_scores_application_id_applications'), ondelete='CASCADE'),
         sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_application_scores_call_id_calls'),
@@ -57,9 +58,10 @@ def _backfill(connection):
     from incubator.domain.scoring import CriterionRule, aggregate_many, threshold_failures
 
     moment = incubator.database.UTCDateTime()  # typed columns: SQLite returns text otherwise
-    scores = sa.table('application_scores', sa.column('submitted_at', moment), *(sa.column(name) for name in (
-        'application_id', 'call_id', 'ranked', 'reviews_submitted', 'mean', 'negated_mean',
-        'median', 'std', 'minimum', 'maximum', 'below_threshold')))
+    scores = sa.table('application_scores', sa.column('submitted_at', moment), sa.column('criterion_means', sa.JSON()),
+                      *(sa.column(name) for name in (
+                          'application_id', 'call_id', 'ranked', 'reviews_submitted', 'mean', 'negated_mean',
+                          'median', 'std', 'minimum', 'maximum', 'below_threshold')))
     applications_table = sa.table('applications', sa.column('id'), sa.column('call_id'), sa.column('state'),
                                   sa.column('submitted_at', moment))
     rules = {}
@@ -99,6 +101,7 @@ def _backfill(connection):
                 "maximum": summary.maximum,
                 "below_threshold": len(threshold_failures(rules.get(application[1], []),
                                                           means.get(application_id, {}))),
+                "criterion_means": {str(key): value for key, value in means.get(application_id, {}).items()},
             })
         if rows:
             connection.execute(sa.insert(scores), rows)
