@@ -424,38 +424,49 @@ class _Board:
 
     def _rank_page(self, offset: int, limit: int) -> list[RankingRow]:
         """Ranked rows in rank order (or its reverse), then the unranked ones by id."""
-        ranked_total = self._ranked_count()
+        descending = self.options.descending
+        # How many ranked rows there are is needed only to number them from the end, or to
+        # know where the unranked ones start; a page inside the ranked rows in rank order
+        # (the usual view) skips counting them.
+        ranked_total: int | None = self._ranked_count() if descending else None
         rows: list[RankingRow] = []
-        if offset < ranked_total:
-            keys = [key.desc() for key in RANK_ORDER] if self.options.descending else list(RANK_ORDER)
-            if self.options.filtered or self.scoped:
-                statement = (self._listed(*BOARD_COLUMNS).where(Score_.ranked == true())
-                             .order_by(*keys).offset(offset).limit(limit))
-            else:
-                # The page's ids from the index alone, then their rows: the offset skips index
-                # entries, not joined rows.
-                ids = (select(Score_.application_id, *RANK_ORDER[:2])
-                       .where(Score_.call_id == self.call.id, Score_.ranked == true())
-                       .order_by(*keys).offset(offset).limit(limit).subquery())
-                order = [ids.c.negated_mean, ids.c.submitted_at, ids.c.application_id]
-                statement = (select(*BOARD_COLUMNS).select_from(ids)
-                             .join(Score_, Score_.application_id == ids.c.application_id)
-                             .join(Application, Application.id == ids.c.application_id)
-                             .order_by(*[key.desc() for key in order] if self.options.descending else order))
-            found = _execute(statement)
+        if ranked_total is None or offset < ranked_total:
+            found = self._ranked_slice(offset, limit)
+            if ranked_total is None and len(found) < limit:
+                ranked_total = offset + len(found) if found else self._ranked_count()
             positional = not self.options.filtered
             ranks = {} if positional else self._ranks_of([result.id for result in found])
             for number, result in enumerate(found):
-                if positional:
-                    position = ranked_total - offset - number if self.options.descending else offset + number + 1
-                else:
+                if not positional:
                     position = ranks.get(result.id)
+                elif descending:
+                    position = ranked_total - offset - number  # type: ignore[operator]  # counted above
+                else:
+                    position = offset + number + 1
                 rows.append(self._row(result, position))
         if len(rows) < limit:
+            assert ranked_total is not None  # a short ranked slice was counted
             unranked = (self._listed(*BOARD_COLUMNS).where(or_(Score_.ranked.is_(None), Score_.ranked == false()))
                         .order_by(Application.id).offset(max(offset - ranked_total, 0)).limit(limit - len(rows)))
             rows += [self._row(result, None) for result in _execute(unranked)]
         return rows
+
+    def _ranked_slice(self, offset: int, limit: int) -> Sequence[Row[Any]]:
+        """Ranked rows ``offset`` to ``offset + limit`` in rank order (or its reverse)."""
+        keys = [key.desc() for key in RANK_ORDER] if self.options.descending else list(RANK_ORDER)
+        if self.options.filtered or self.scoped:
+            return _execute(self._listed(*BOARD_COLUMNS).where(Score_.ranked == true())
+                            .order_by(*keys).offset(offset).limit(limit))
+        # The page's ids from the index alone, then their rows: the offset skips index
+        # entries, not joined rows.
+        ids = (select(Score_.application_id, *RANK_ORDER[:2])
+               .where(Score_.call_id == self.call.id, Score_.ranked == true())
+               .order_by(*keys).offset(offset).limit(limit).subquery())
+        order = [ids.c.negated_mean, ids.c.submitted_at, ids.c.application_id]
+        return _execute(select(*BOARD_COLUMNS).select_from(ids)
+                        .join(Score_, Score_.application_id == ids.c.application_id)
+                        .join(Application, Application.id == ids.c.application_id)
+                        .order_by(*[key.desc() for key in order] if self.options.descending else order))
 
     def _rank_window(self) -> Any:
         """Every ranked row of the call (in this person's scope) with its position."""
