@@ -286,3 +286,30 @@ def test_the_normalised_board_is_the_whole_call_computation(random_call: Call) -
     expected = ranking.sort_rows(_ranking_in_python(random_call, BoardQuery.of(normalised=True), now=NOW),
                                  "normalised", True)
     assert [row.application_id for row in page.items] == [row.application_id for row in expected[:10]]
+
+
+def test_a_board_page_costs_the_same_statements_for_a_small_and_a_larger_call(
+        small: SimpleNamespace, random_call: Call) -> None:
+    """A full first page (one row here: the small call has one), whatever the call's size; a
+    page reaching past the ranked rows reads the unranked ones too (two more statements)."""
+    submit(small, small.reviewers[0], 4, 4)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    def page_statements(call: Call, **options: object) -> int:
+        db.session.expire_all()
+        call = db.session.get(Call, call.id)
+        call.criteria, call.programmes  # noqa: B018  (loaded before counting, as a request's view has them)
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            ranking_page(call, BoardQuery.of(**options), page=1, page_size=1, now=NOW)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return len(statements)
+
+    for options in ({"sort": "rank"}, {"sort": "company"}, {"sort": "mean", "descending": True},
+                    {"sort": "rank", "descending": True}):
+        assert page_statements(small.call, **options) == page_statements(random_call, **options), options
