@@ -47,6 +47,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal,
     not_,
     or_,
     select,
@@ -217,7 +218,14 @@ Score_ = ApplicationScore  # short name for the many references below
 RANK_ORDER = (Score_.negated_mean, Score_.submitted_at, Score_.application_id)  # = domain.scoring.rank
 BOARD_COLUMNS = (Application.id, Application.company_name, Application.state, Application.submitted_at,
                  Score_.ranked, Score_.reviews_submitted, Score_.mean, Score_.median, Score_.std, Score_.minimum,
-                 Score_.maximum, Score_.criterion_means)
+                 Score_.maximum, Score_.criterion_means, Score_.negated_mean,
+                 Score_.submitted_at.label("scored_at"))
+
+
+def _rank_key(values: Sequence[Any]) -> Any:
+    """A row's place in the rank order as bound values, each typed as its column (the time
+    goes through UTCDateTime, as stored)."""
+    return tuple_(*[literal(value, type_=column.type) for column, value in zip(RANK_ORDER, values, strict=True)])
 
 
 @dataclass(frozen=True)
@@ -481,15 +489,17 @@ class _Board:
         board in rank order) read few entries; rows spread over the call read all of it."""
         if not application_ids:
             return {}
-        last = (select(*RANK_ORDER)
-                .where(among(Score_.application_id, application_ids), Score_.call_id == self.call.id,
-                       Score_.ranked == true())
-                .order_by(*[key.desc() for key in RANK_ORDER]).limit(1).subquery("last"))
+        # The bound as values, not a join: joined, PostgreSQL sorts the range again (spilling
+        # to disk at 100k) instead of reading it in the index's order.
+        last = _execute(select(*RANK_ORDER)
+                        .where(among(Score_.application_id, application_ids), Score_.call_id == self.call.id,
+                               Score_.ranked == true())
+                        .order_by(*[key.desc() for key in RANK_ORDER]).limit(1))
+        if not last:
+            return {}
         window = (select(Score_.application_id, func.row_number().over(order_by=RANK_ORDER).label("rank"))
-                  .select_from(Score_)
-                  .join(last, tuple_(*RANK_ORDER) <= tuple_(last.c.negated_mean, last.c.submitted_at,
-                                                            last.c.application_id))
                   .where(Score_.call_id == self.call.id, Score_.ranked == true(),
+                         tuple_(*RANK_ORDER) <= _rank_key(last[0]),
                          application_scope_clause(Score_.application_id))
                   .subquery("ranks"))
         return dict(_execute(select(window.c.application_id, window.c.rank)  # type: ignore[arg-type]
@@ -577,17 +587,16 @@ class _Board:
                      .where(Application.call_id == self.call.id, among(Application.id, application_ids), self.scope))
         found = _execute(statement)
         if count_ahead:
-            ranks = {result.id: self._count_ahead(result.id) for result in found if result.ranked}
+            ranks = {result.id: self._count_ahead((result.negated_mean, result.scored_at, result.id))
+                     for result in found if result.ranked}
         else:
             ranks = self._ranks_of([result.id for result in found if result.ranked])
         return [self._row(result, ranks.get(result.id)) for result in found]
 
-    def _count_ahead(self, application_id: int) -> int:
-        """1 + the ranked rows ahead of this one: a range of the rank index, no window."""
-        mine = select(*RANK_ORDER).where(Score_.application_id == application_id).subquery()
-        ahead = tuple_(*RANK_ORDER) < tuple_(*mine.c)
-        statement = (select(func.count()).select_from(Score_).join(mine, true())
-                     .where(Score_.call_id == self.call.id, Score_.ranked == true(), ahead,
+    def _count_ahead(self, key: Sequence[Any]) -> int:
+        """1 + the ranked rows ahead of this key: a range of the rank index, no window."""
+        statement = (select(func.count()).select_from(Score_)
+                     .where(Score_.call_id == self.call.id, Score_.ranked == true(), tuple_(*RANK_ORDER) < _rank_key(key),
                             application_scope_clause(Score_.application_id)))
         return int(_execute(statement)[0][0]) + 1
 
