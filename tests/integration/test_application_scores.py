@@ -313,3 +313,27 @@ def test_a_board_page_costs_the_same_statements_for_a_small_and_a_larger_call(
     for options in ({"sort": "rank"}, {"sort": "company"}, {"sort": "mean", "descending": True},
                     {"sort": "rank", "descending": True}):
         assert page_statements(small.call, **options) == page_statements(random_call, **options), options
+
+
+def test_the_migration_fills_the_table_as_the_unit_of_work_does(random_call: Call) -> None:
+    """The revision's backfill (its own SQL and the domain's functions) gives the same rows."""
+    import importlib.util
+    from pathlib import Path
+
+    path = next(Path(__file__).parents[2].glob("migrations/versions/5b1e0c7d9a21_*.py"))
+    spec = importlib.util.spec_from_file_location("application_scores_revision", path)
+    revision = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(revision)
+
+    def snapshot() -> dict:
+        db.session.expire_all()
+        return {row.application_id: (row.call_id, row.ranked, row.submitted_at, row.reviews_submitted, row.mean,
+                                     row.negated_mean, row.median, row.std, row.minimum, row.maximum,
+                                     row.below_threshold, row.criterion_means)
+                for row in db.session.scalars(select(ApplicationScore))}
+
+    kept = snapshot()
+    assert kept
+    db.session.execute(delete(ApplicationScore))
+    revision._backfill(db.session.connection())
+    assert snapshot() == kept
