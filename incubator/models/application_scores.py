@@ -100,10 +100,16 @@ def rebuild_call_scores(connection: Connection, call_id: int) -> None:
 
 
 def _refresh(connection: Connection, ids: Sequence[int]) -> None:
-    connection.execute(delete(ApplicationScore).where(ApplicationScore.application_id.in_(ids)))
+    # Lock the applications first (PostgreSQL; SQLite has one writer at a time): two reviews of
+    # one application submitted at once would otherwise each count only their own and the
+    # second insert would collide with the first. Waiting here, the second transaction's later
+    # statements see the first one's review (read committed). In id order; and FOR NO KEY
+    # UPDATE, which the key-share locks of the flush's own foreign-key checks (a review's
+    # application) do not block, where FOR UPDATE deadlocked two such flushes.
     applications = {row.id: row for row in connection.execute(
         select(Application.id, Application.call_id, Application.state, Application.submitted_at)
-        .where(Application.id.in_(ids)))}
+        .where(Application.id.in_(ids)).order_by(Application.id).with_for_update(key_share=True))}
+    connection.execute(delete(ApplicationScore).where(ApplicationScore.application_id.in_(ids)))
     reviews = connection.execute(
         select(Review.application_id, cast(Review.weighted_score, Float))
         .where(Review.application_id.in_(ids), Review.state == "submitted", Review.weighted_score.is_not(None))

@@ -337,3 +337,43 @@ def test_the_migration_fills_the_table_as_the_unit_of_work_does(random_call: Cal
     db.session.execute(delete(ApplicationScore))
     revision._backfill(db.session.connection())
     assert snapshot() == kept
+
+
+def test_reviews_submitted_at_the_same_moment_are_all_counted(app: Flask, small: SimpleNamespace) -> None:
+    """Each submission recomputes the row from every review it can see; the second waits for
+    the first (the row lock on the applications, and already the match counter's update of the
+    call row in the same flush), so neither overwrites the other with a stale count, and neither
+    deadlocks (FOR UPDATE did, against the flush's foreign-key locks)."""
+    import threading
+
+    application_id = small.application.id
+    reviewer_ids = [reviewer.id for reviewer in small.reviewers]
+    criterion_ids = [criterion.id for criterion in small.criteria]
+    db.session.remove()
+    barrier = threading.Barrier(len(reviewer_ids))
+    errors: list[BaseException] = []
+
+    def submit_as(reviewer_id: int, value: int) -> None:
+        with app.app_context():
+            try:
+                reviewer = db.session.get(User, reviewer_id)
+                application = db.session.get(Application, application_id)
+                application.call.criteria  # noqa: B018  (loaded before the race)
+                barrier.wait()
+                save_review(reviewer, application, {criterion_id: Decimal(value) for criterion_id in criterion_ids},
+                            "Note.", "", 3, submit=True, now=NOW)
+                db.session.commit()
+            except BaseException as error:  # noqa: BLE001  (reported below, not lost in the thread)
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=submit_as, args=(reviewer_id, value))
+               for value, reviewer_id in enumerate(reviewer_ids, start=2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    row = db.session.get(ApplicationScore, application_id)
+    assert (row.reviews_submitted, row.mean, row.minimum, row.maximum) == (3, 3.0, 2.0, 4.0)
