@@ -201,6 +201,15 @@ def pages(call_id: int) -> list[Page]:
         Page("reviewer pool", "manager", f"{call}/pool"),
         Page("ranking board", "manager", f"{call}/ranking"),
         Page("ranking CSV", "manager", f"{call}/ranking.csv"),
+        # The board's other views: deep in the call, sorted by another column, filtered (the
+        # first programme populate() creates), by a flag, and normalised (the whole call in Python).
+        Page("ranking board, page 500", "manager", f"{call}/ranking?page=500"),
+        Page("ranking board, by company", "manager", f"{call}/ranking?sort=company"),
+        Page("ranking board, one programme", "manager", f"{call}/ranking?programme=1"),
+        Page("ranking board, disagreement flag", "manager", f"{call}/ranking?flag=disagreement"),
+        Page("ranking board, normalised", "manager", f"{call}/ranking?normalised=1"),
+        Page("committee view of one application", "manager", "/manage/applications/1/committee"),
+        Page("decisions, release preview", "manager", f"{call}/decisions/release"),
         Page("match preview (stored run)", "manager", f"{call}/match"),
         Page("occupancy, 36 months", "manager", f"/manage/occupancy?start={START:%Y-%m}&months=36"),
         Page("occupancy CSV", "manager", f"/manage/occupancy.csv?start={START:%Y-%m}&months=36"),

@@ -50,6 +50,7 @@ from incubator.models import (  # noqa: E402
     Site,
     User,
 )
+from incubator.models.application_scores import rebuild_call_scores  # noqa: E402
 from incubator.services.ranking import ranking_for_call  # noqa: E402
 
 REVIEWS_PER_APPLICATION = 3
@@ -166,6 +167,8 @@ def populate(n_applications: int, seed: int) -> int:
     review_ids = np.repeat(np.arange(1, n * k + 1), len(criteria))
     criterion_ids = np.tile([criterion_id for criterion_id, _ in criteria], n * k)
     insert_scores(connection, np.column_stack([review_ids, criterion_ids, values.reshape(-1)]))
+    # Bulk inserts pass the unit of work that keeps the board's statistics current.
+    rebuild_call_scores(connection, call_id)
     if connection.dialect.name == "postgresql":  # explicit ids: move the sequences past them
         for table in ("users", "applications", "reviews"):
             connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), MAX(id)) FROM {table}"))

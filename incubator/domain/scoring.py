@@ -301,6 +301,24 @@ def normalised_array(reviewer_ids: Sequence[int] | np.ndarray, scores: Sequence[
     return np.clip(corrected, low, high)
 
 
+def normalised_one(score: float, reviewer: tuple[int, float, float], call: tuple[float, float],
+                   scale: tuple[float, float], *, min_reviews: int = 2) -> float:
+    """One review's corrected score from summary statistics alone: ``reviewer`` is the
+    reviewer's (count, mean, population std) over the call, ``call`` the call's (mean,
+    population std) of all weighted scores. The rule of ``normalise_scores``, for a page that
+    shows one application and cannot afford every review of the call."""
+    count, mean, std = reviewer
+    call_mean, call_std = call
+    if count < min_reviews:
+        corrected = score
+    elif std <= EPSILON:
+        corrected = score + (call_mean - mean)
+    else:
+        corrected = call_mean + (score - mean) / std * call_std
+    low, high = scale
+    return min(max(corrected, low), high)
+
+
 # --- Ranking ---------------------------------------------------------------------------------------
 
 RANK_BY = ("mean", "median")

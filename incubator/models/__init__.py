@@ -4,6 +4,7 @@ from incubator.models import (
     insight_inputs,  # noqa: F401  (registers the listeners counting changes to insights inputs)
     match_inputs,  # noqa: F401  (registers the listeners counting changes to match inputs)
 )
+from incubator.models.application_scores import ApplicationScore
 from incubator.models.applications import Application, Attachment, ProgrammePreference
 from incubator.models.audit import AuditEvent
 from incubator.models.committee import Bid, CallReviewer, CommitteeComment, CommitteeNote
@@ -34,6 +35,7 @@ __all__ = [
     "NotificationPreference",
     "SentReminder",
     "Application",
+    "ApplicationScore",
     "Assignment",
     "Conflict",
     "Review",

@@ -23,7 +23,7 @@ from incubator.extensions import db
 from incubator.models import Application, CommitteeComment, CommitteeNote, Review, User
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
-from incubator.services.ranking import RankingRow, ranking_for_call
+from incubator.services.ranking import RankingRow, normalised_of, ranking_row_of
 from incubator.services.reviews import others_reviews_visible
 from incubator.services.visibility import applicant_view
 
@@ -53,15 +53,13 @@ def reviews_of(application: Application) -> list[ReviewDetail]:
 
 
 def ranking_row(application: Application) -> RankingRow | None:
-    """The application's line of the call's ranking (rank, mean, median, normalised, flags)."""
-    for row in ranking_for_call(application.call, normalised=True):
-        if row.application_id == application.id:
-            return row
-    return None
-
-
-def rows_by_application(call_rows: list[RankingRow]) -> dict[int, RankingRow]:
-    return {row.application_id: row for row in call_rows}
+    """The application's line of the call's raw ranking (rank, mean, median, flags) with its
+    normalised mean, without ranking the call: the rank counts the rows ahead of it, and the
+    normalised mean needs only its reviewers' and the call's score statistics."""
+    row = ranking_row_of(application)
+    if row is not None:
+        row.normalised = normalised_of(application)
+    return row
 
 
 # --------------------------------------------------------------------------- discussion

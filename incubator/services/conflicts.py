@@ -17,6 +17,7 @@ from incubator.domain.conflicts import detect_conflicts
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Application, Assignment, Conflict, Review, User
+from incubator.models.application_scores import refresh_application_scores
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
 from incubator.services.rows import dialect_insert
@@ -65,6 +66,8 @@ def _remove_reviewer(reviewer_id: int, application_ids: Iterable[int]) -> int:
     result = db.session.execute(
         delete(Assignment).where(Assignment.reviewer_id == reviewer_id, Assignment.application_id.in_(ids))
         .execution_options(synchronize_session=False))
+    # Bulk deletes pass the unit of work, so the stored statistics are refreshed here.
+    refresh_application_scores(db.session.connection(), ids)
     db.session.expire_all()
     return result.rowcount or 0
 

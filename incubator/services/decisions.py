@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from incubator.domain.applications import DECIDED_STATES, ApplicationState
 from incubator.domain.roles import Role
@@ -59,6 +59,38 @@ def unreleased_count(call_id: int) -> int:
         .where(Application.call_id == call_id, Application.decision_released_at.is_(None),
                Application.state.in_([s.value for s in DECIDED_STATES]))
     ) or 0
+
+
+@dataclass(frozen=True)
+class ReleaseKind:
+    """One decision's line of the release preview: how many, how many emails, one sample."""
+
+    state: str
+    decided: int
+    emails: int
+    sample: tuple[str, str] | None
+
+
+def release_summary(call_id: int) -> list[ReleaseKind]:
+    """Per decision: the unreleased applications, those whose applicant gets the email (an
+    active account), and that email for the first of them as it will be sent. Counted in
+    the database (one grouped query), one application loaded per decision for its sample."""
+    unreleased = (Application.call_id == call_id, Application.decision_released_at.is_(None))
+    counts = {state: (decided, int(emails or 0)) for state, decided, emails in db.session.execute(
+        select(Application.state, func.count(), func.sum(case((User.active.is_(True), 1), else_=0)))
+        .join(User, User.id == Application.applicant_id)
+        .where(*unreleased, Application.state.in_([decision.value for decision in DECISIONS]))
+        .group_by(Application.state))}
+    kinds = []
+    for decision in DECISIONS:
+        decided, emails = counts.get(decision.value, (0, 0))
+        first = db.session.scalars(
+            select(Application).join(User, User.id == Application.applicant_id)
+            .where(*unreleased, Application.state == decision.value, User.active.is_(True))
+            .order_by(Application.company_name, Application.id).limit(1)).first() if emails else None
+        kinds.append(ReleaseKind(decision.value, decided, emails,
+                                 render_decision_email(first) if first is not None else None))
+    return kinds
 
 
 def _ensure_manager(user: User) -> None:

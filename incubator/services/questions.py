@@ -27,6 +27,7 @@ from incubator.models import Application, Call, CallQuestion, QuestionAnswer, Qu
 from incubator.models.questions import answer_options
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
+from incubator.services.id_sets import among
 
 
 class QuestionLocked(ServiceError):
@@ -228,18 +229,17 @@ def answered_questions(application: Application) -> list[tuple[CallQuestion, str
 
 
 def answers_for_call(call: Call, application_ids: Sequence[int]) -> dict[int, dict[int, str]]:
-    """{application id: {question id: answer text}} for the ranking CSV, in one query."""
+    """{application id: {question id: answer text}} for the ranking CSV, one query per chunk of ids."""
     if not application_ids or not call.questions:
         return {}
     questions = {question.id: question for question in call.questions}
     # Chosen options and PDF names in two more queries, not one lazy load per answer.
-    rows = db.session.scalars(select(QuestionAnswer).where(QuestionAnswer.application_id.in_(
-        select(Application.id).where(Application.call_id == call.id)))
-        .options(selectinload(QuestionAnswer.options), selectinload(QuestionAnswer.attachment)))
-    wanted = set(application_ids)
+    # The ids as one parameter (a chunk of the CSV is a thousand of them).
+    rows = db.session.scalars(select(QuestionAnswer).where(among(QuestionAnswer.application_id, application_ids))
+                              .options(selectinload(QuestionAnswer.options), selectinload(QuestionAnswer.attachment)))
     texts: dict[int, dict[int, str]] = {}
     for row in rows:
-        if row.application_id in wanted and row.question_id in questions:
+        if row.question_id in questions:
             texts.setdefault(row.application_id, {})[row.question_id] = answer_text(questions[row.question_id], row)
     return texts
 

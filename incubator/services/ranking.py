@@ -12,6 +12,14 @@ are finished in numpy, in ``domain.scoring``.
 
 Reviewers are never named on the board: it is for managers only, and conflicted reviewers'
 assignments and reviews are deleted when the conflict is recorded (services.conflicts).
+
+Two ways to the same rows. The raw board reads ``application_scores`` (``models.application_scores``:
+each application's statistics, kept current in the flush that changes a review): a page is
+one ordered query with a limit plus the page's own details (progress, criterion means,
+programmes, ranks), so it costs the same at 1,000 and 100,000 applications in rank order; the
+CSV streams the same query in chunks. The normalised board genuinely needs every review of the
+call (per-reviewer z-scores), so it is computed in Python over the whole call as described above
+(``_ranking_in_python``), and so are its CSV and the committee view's normalised figure.
 """
 
 from __future__ import annotations
@@ -20,31 +28,53 @@ import csv
 import datetime as dt
 import gc
 import io
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Executable, Float, Row, and_, case, cast, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Float,
+    Row,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 
 from incubator.database import utcnow
 from incubator.domain.applications import ApplicationState
 from incubator.domain.scoring import (
     EMPTY,
+    EPSILON,
     Aggregate,
     AppScores,
     CriterionRule,
+    aggregate,
     aggregate_many,
     normalised_array,
+    normalised_one,
     rank,
-    rank_order,
     threshold_failures,
     weighted_scale,
 )
 from incubator.extensions import db
 from incubator.models import (
     Application,
+    ApplicationScore,
     Assignment,
     Call,
     Criterion,
@@ -55,7 +85,9 @@ from incubator.models import (
     User,
 )
 from incubator.services.audit import record_event
-from incubator.services.scope import application_scope_clause
+from incubator.services.id_sets import among
+from incubator.services.paging import PageNumbers
+from incubator.services.scope import application_scope_clause, current_scope
 
 if TYPE_CHECKING:  # numpy itself loads inside the functions that compute
     import numpy as np
@@ -128,68 +160,480 @@ def ranking_for_call(
     all_criterion_means: bool = False,
     now: dt.datetime | None = None,
 ) -> list[RankingRow]:
-    """The board's rows: ranked over the whole call, then filtered, then sorted for display.
+    """The board's rows, all of them: ranked over the whole call, then filtered, then sorted.
 
     ``normalised`` adds per-reviewer normalised aggregates and ranks by their mean.
     ``all_criterion_means`` fetches every criterion's mean (the CSV); otherwise only the
     criteria with a threshold, which the flags need. Raises ``RankingError`` for an unknown
-    ``sort``, ``flag`` or ``state``.
+    ``sort``, ``flag`` or ``state``. A list of the whole call: pages use ``ranking_page``, the
+    CSV ``ranking_chunks``.
     """
-    _check_options(sort=sort, flag=flag, state=state)
-    normalised = normalised or sort == "normalised"
+    options = BoardQuery.of(sort=sort, descending=descending, programme_id=programme_id, state=state, flag=flag,
+                            normalised=normalised)
+    if options.normalised:
+        return _ranking_in_python(call, options, all_criterion_means=all_criterion_means, now=now)
+    return [row for chunk in ranking_chunks(call, options, all_criterion_means=all_criterion_means, now=now)
+            for row in chunk]
+
+
+def _ranking_in_python(call: Call, options: BoardQuery, *, all_criterion_means: bool = False,
+                       now: dt.datetime | None = None) -> list[RankingRow]:
+    """Every row computed from the reviews themselves: the normalised board's way, and the
+    definition the stored statistics are tested against."""
     rules = criterion_rules(call)
     wanted = [rule.id for rule in rules if all_criterion_means or rule.threshold is not None]
     with _garbage_collection_paused():
         rows = _application_rows(call.id)
-        _attach_scores(rows, call, rules, normalised)
-        _attach_progress(rows, call.id, now or utcnow())
-        _attach_criterion_means(rows, call.id, wanted, rules)
-        _attach_programmes(rows, call.id)
-        ordered = _attach_ranks(rows, normalised)
-        shown = [row for row in ordered if _passes(row, programme_id, state, flag)]
-        return _sort_ranked(shown, sort, descending)
+        _attach_scores(rows, call, rules, options.normalised)
+        within = _call_filter(call.id)
+        _attach_progress(rows, within, now or utcnow())
+        _attach_criterion_means(rows, within, wanted, rules)
+        _attach_programmes(rows, within)
+        ordered = _attach_ranks(rows, options.normalised)
+        shown = [row for row in ordered if _passes(row, options.programme_id, options.state, options.flag)]
+        return _sort_ranked(shown, options.sort, options.descending)
+
+
+def _call_filter(call_id: int) -> Callable[[Any], ColumnElement[bool]]:
+    return lambda column: _in_call(column, call_id)
 
 
 def ranking_positions(call: Call) -> dict[int, int]:
     """Each ranked application's position in the call (1 = best), as on the board.
 
-    The board's ranking without what only the board shows (review progress, criterion means,
-    flags, programmes): the residency match needs the order alone. In the usual call (at most
-    three reviews each) it is computed in arrays from the one aggregate query, with no row or
-    score object per application (that was most of the time of computing a match run).
+    The board's order alone, for the residency match: one index scan of the stored statistics
+    (``models.application_scores``), unscoped, as the match is computed for the whole call.
     """
-    totals = _review_totals(call.id)
-    if totals.has_more_than_three:  # medians of four or more need every score: the board's way
-        with _garbage_collection_paused():
-            rows = _application_rows(call.id)
-            _attach_scores(rows, call, criterion_rules(call), False)
-            ordered = _attach_ranks(rows, False)
-        return {row.application_id: row.rank for row in ordered if row.rank is not None}
-    return _positions_from_totals(call.id, totals)
+    ids = db.session.connection().scalars(
+        select(ApplicationScore.application_id)
+        .where(ApplicationScore.call_id == call.id, ApplicationScore.ranked == true())
+        .order_by(*RANK_ORDER)
+    ).all()
+    return {application_id: position for position, application_id in enumerate(ids, start=1)}
 
 
-def _positions_from_totals(call_id: int, totals: ReviewTotals) -> dict[int, int]:
-    """``rank`` by mean of the ranked applications with a score, from the totals: the means
-    computed exactly as ``aggregate_many`` does (same sort, same sums), so ties and float
-    rounding order the applications as on the board."""
-    import numpy as np
+# --- The board from the stored statistics ------------------------------------------------------------
 
-    ids, values = totals.scores()
-    if ids.size == 0:
+Score_ = ApplicationScore  # short name for the many references below
+RANK_ORDER = (Score_.negated_mean, Score_.submitted_at, Score_.application_id)  # = domain.scoring.rank
+BOARD_COLUMNS = (Application.id, Application.company_name, Application.state, Application.submitted_at,
+                 Score_.ranked, Score_.reviews_submitted, Score_.mean, Score_.median, Score_.std, Score_.minimum,
+                 Score_.maximum, Score_.criterion_means, Score_.negated_mean,
+                 Score_.submitted_at.label("scored_at"))
+
+
+def _rank_key(values: Sequence[Any]) -> Any:
+    """A row's place in the rank order as bound values, each typed as its column (the time
+    goes through UTCDateTime, as stored)."""
+    return tuple_(*[literal(value, type_=column.type) for column, value in zip(RANK_ORDER, values, strict=True)])
+
+
+@dataclass(frozen=True)
+class BoardQuery:
+    """What the board is asked to show: sort column and direction, filters, normalised or not."""
+
+    sort: str = "rank"
+    descending: bool = False
+    programme_id: int | None = None
+    state: str | None = None
+    flag: str | None = None
+    normalised: bool = False
+
+    @classmethod
+    def of(cls, *, sort: str = "rank", descending: bool = False, programme_id: int | None = None,
+           state: str | None = None, flag: str | None = None, normalised: bool = False) -> BoardQuery:
+        """Checked options (``RankingError`` names a bad one); sorting by the normalised mean
+        needs the normalised figures."""
+        _check_options(sort=sort, flag=flag, state=state)
+        return cls(sort, descending, programme_id, state, flag, normalised or sort == "normalised")
+
+    @property
+    def filtered(self) -> bool:
+        return self.programme_id is not None or self.state is not None or self.flag is not None
+
+
+@dataclass
+class RankingPage(PageNumbers):
+    """One page of the board, with what ``_pagination.html`` reads."""
+
+    items: list[RankingRow]
+    page: int
+    pages: int
+    total: int
+
+
+def ranking_page(call: Call, options: BoardQuery, *, page: int, page_size: int,
+                 now: dt.datetime | None = None) -> RankingPage:
+    """The rows of one page of the board (page numbers beyond the last show the last).
+
+    In rank order a page is read from ``ix_application_scores_rank`` with a limit (its ranks are
+    positions when nothing is filtered); other sorts and filters order the call's rows in the
+    database and read only the page, and ranks then come from one window over the call's
+    ranked rows. The normalised board ranks the whole call in Python, as before.
+    """
+    if options.normalised:
+        rows = _ranking_in_python(call, options, now=now)
+        pages = max(math.ceil(len(rows) / page_size), 1)
+        number = min(max(page, 1), pages)
+        start = (number - 1) * page_size
+        return RankingPage(rows[start:start + page_size], number, pages, len(rows))
+    board = _Board(call, options, now or utcnow())
+    total = board.count()
+    pages = max(math.ceil(total / page_size), 1)
+    number = min(max(page, 1), pages)
+    rows = board.rows(offset=(number - 1) * page_size, limit=page_size)
+    board.complete(rows, all_criterion_means=False)
+    return RankingPage(rows, number, pages, total)
+
+
+def ranking_count(call: Call, options: BoardQuery) -> int:
+    """How many rows the board (or its CSV) lists with these options."""
+    if options.normalised:
+        return len(_ranking_in_python(call, options))
+    return _Board(call, options, utcnow()).count()
+
+
+def ranking_chunks(call: Call, options: BoardQuery, *, all_criterion_means: bool = False,
+                   now: dt.datetime | None = None, chunk_size: int | None = None) -> Iterator[list[RankingRow]]:
+    """Every row of the board in order, a chunk at a time, from one streamed query: the CSV.
+
+    Each chunk's details (progress, criterion means, programmes) are read for that chunk's ids
+    alone, bound as one parameter. Normalised, the whole call is computed first (see above).
+    """
+    size = chunk_size or CSV_ROWS_PER_CHUNK
+    if options.normalised:
+        rows = _ranking_in_python(call, options, all_criterion_means=all_criterion_means, now=now)
+        for start in range(0, len(rows), size):
+            yield rows[start:start + size]
+        return
+    board = _Board(call, options, now or utcnow())
+    for chunk in board.stream(size):
+        board.complete(chunk, all_criterion_means=all_criterion_means)
+        yield chunk
+
+
+def rows_for_applications(call: Call, application_ids: Sequence[int]) -> dict[int, RankingRow]:
+    """The board's rows of a few applications (a page of another list), with their ranks."""
+    if not application_ids:
         return {}
-    order = np.lexsort((values, ids))
-    ids, values = ids[order], values[order]
-    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-    counts = np.diff(np.r_[starts, ids.size])
-    means = dict(zip(ids[starts].tolist(), (np.add.reduceat(values, starts) / counts).tolist(), strict=True))
-    ranked = [(application_id, submitted_at) for application_id, submitted_at in _execute(
-        select(Application.id, Application.submitted_at)
-        .where(Application.call_id == call_id, Application.state.in_(sorted(RANKED_STATES))))
-        if application_id in means]
-    application_ids = [application_id for application_id, _ in ranked]
-    positions = rank_order([means[application_id] for application_id in application_ids],
-                           [submitted_at for _, submitted_at in ranked], application_ids)
-    return {application_ids[index]: position for position, index in enumerate(positions.tolist(), start=1)}
+    board = _Board(call, BoardQuery(), utcnow())
+    rows = board.rows_of(application_ids)
+    board.complete(rows, all_criterion_means=False)
+    return {row.application_id: row for row in rows}
+
+
+def ranking_row_of(application: Application) -> RankingRow | None:
+    """One application's row of its call's board: its rank counted as the rows ahead of it
+    plus one, without ranking the call."""
+    board = _Board(application.call, BoardQuery(), utcnow())
+    rows = board.rows_of([application.id], count_ahead=True)
+    board.complete(rows, all_criterion_means=False)
+    return rows[0] if rows else None
+
+
+def normalised_of(application: Application) -> Aggregate:
+    """The application's normalised aggregate (``domain.scoring.normalise_scores``) from its
+    own reviews, its reviewers' statistics over the call and the call's, not every review:
+    the call's mean and spread come from the stored per-application statistics (a sum over the
+    call's scored applications, one row each), each reviewer's from their reviews in the call.
+    Equal to the normalised board's figure up to float rounding (one-pass variances)."""
+    call = application.call
+    rules = criterion_rules(call)
+    if not rules:
+        return EMPTY
+    score = cast(Review.weighted_score, Float)
+    mine = _execute(select(Review.reviewer_id, score).where(
+        Review.application_id == application.id, Review.state == "submitted", Review.weighted_score.is_not(None)))
+    if not mine:
+        return EMPTY
+    total, sum_, squares = _execute(
+        select(func.sum(Score_.reviews_submitted), func.sum(Score_.reviews_submitted * Score_.mean),
+               func.sum(Score_.reviews_submitted * (Score_.std * Score_.std + Score_.mean * Score_.mean)))
+        .where(Score_.call_id == call.id))[0]
+    call_mean = sum_ / total
+    call_std = math.sqrt(max(squares / total - call_mean * call_mean, 0.0))
+    reviewers = {reviewer_id: (count, mean, math.sqrt(max(mean_square - mean * mean, 0.0)))
+                 for reviewer_id, count, mean, mean_square in _execute(
+                     select(Review.reviewer_id, func.count(), func.avg(score), func.avg(score * score))
+                     .join(Application, Application.id == Review.application_id)
+                     .where(Review.reviewer_id.in_([reviewer_id for reviewer_id, _ in mine]),
+                            Application.call_id == call.id, Review.state == "submitted",
+                            Review.weighted_score.is_not(None))
+                     .group_by(Review.reviewer_id))}
+    scale = weighted_scale(rules)
+    corrected = [normalised_one(value, reviewers[reviewer_id], (call_mean, call_std), scale)
+                 for reviewer_id, value in mine]
+    return aggregate(corrected)
+
+
+class _Board:
+    """The SQL behind one view of the board (a call, its options, the time "overdue" uses)."""
+
+    def __init__(self, call: Call, options: BoardQuery, now: dt.datetime) -> None:
+        self.call, self.options, self.now = call, options, now
+        threshold = call.disagreement_threshold
+        # The same float comparison as domain.scoring.aggregate_many's flag.
+        self.disagreement_limit = None if threshold is None else float(threshold) + EPSILON
+        self.scope = application_scope_clause(Application.id)
+        self.scoped = current_scope() is not None
+        self.rules = criterion_rules(call)
+
+    # -- what is listed
+
+    def _conditions(self) -> list[ColumnElement[bool]]:
+        options = self.options
+        state = (Application.state == options.state if options.state is not None
+                 else Application.state.in_(sorted(RANKED_STATES)))
+        conditions = [Application.call_id == self.call.id, state, self.scope]
+        if options.programme_id is not None:
+            conditions.append(exists().where(ProgrammePreference.application_id == Application.id,
+                                             ProgrammePreference.programme_id == options.programme_id))
+        if options.flag == "disagreement":
+            conditions.append(self._disagrees())
+        elif options.flag == "threshold":
+            conditions.append(Score_.below_threshold > 0)
+        elif options.flag == "overdue":
+            conditions.append(self._overdue())
+        return conditions
+
+    def _disagrees(self) -> ColumnElement[bool]:
+        if self.disagreement_limit is None:
+            return false()
+        return Score_.std > self.disagreement_limit
+
+    def _overdue(self) -> ColumnElement[bool]:
+        submitted = exists().where(Review.application_id == Assignment.application_id,
+                                   Review.reviewer_id == Assignment.reviewer_id, Review.state == "submitted")
+        return exists().where(Assignment.application_id == Application.id, Assignment.due_at.is_not(None),
+                              Assignment.due_at < self.now, not_(submitted))
+
+    def _listed(self, *columns: Any) -> Select[Any]:
+        return (select(*columns).select_from(Application)
+                .outerjoin(Score_, Score_.application_id == Application.id).where(*self._conditions()))
+
+    def count(self) -> int:
+        return int(_execute(self._listed(func.count()))[0][0])
+
+    def _ranked_count(self) -> int:
+        if self.options.filtered or self.scoped:
+            statement = self._listed(func.count()).where(Score_.ranked == true())
+        else:  # every stored ranked row of the call is listed: the index alone answers
+            statement = select(func.count()).where(Score_.call_id == self.call.id, Score_.ranked == true())
+        return int(_execute(statement)[0][0])
+
+    # -- a page
+
+    def rows(self, *, offset: int, limit: int) -> list[RankingRow]:
+        if self.options.sort == "rank":
+            return self._rank_page(offset, limit)
+        found = _execute(self._ordered(with_rank=False).offset(offset).limit(limit))
+        ranks = self._ranks_of([result.id for result in found if result.ranked])
+        return [self._row(result, ranks.get(result.id)) for result in found]
+
+    def _rank_page(self, offset: int, limit: int) -> list[RankingRow]:
+        """Ranked rows in rank order (or its reverse), then the unranked ones by id."""
+        descending = self.options.descending
+        # How many ranked rows there are is needed only to number them from the end, or to
+        # know where the unranked ones start; a page inside the ranked rows in rank order
+        # (the usual view) skips counting them.
+        ranked_total: int | None = self._ranked_count() if descending else None
+        rows: list[RankingRow] = []
+        if ranked_total is None or offset < ranked_total:
+            found = self._ranked_slice(offset, limit)
+            if ranked_total is None and len(found) < limit:
+                ranked_total = offset + len(found) if found else self._ranked_count()
+            positional = not self.options.filtered
+            ranks = {} if positional else self._ranks_of([result.id for result in found])
+            for number, result in enumerate(found):
+                if not positional:
+                    position = ranks.get(result.id)
+                elif descending:
+                    position = ranked_total - offset - number  # type: ignore[operator]  # counted above
+                else:
+                    position = offset + number + 1
+                rows.append(self._row(result, position))
+        if len(rows) < limit:
+            assert ranked_total is not None  # a short ranked slice was counted
+            unranked = (self._listed(*BOARD_COLUMNS).where(or_(Score_.ranked.is_(None), Score_.ranked == false()))
+                        .order_by(Application.id).offset(max(offset - ranked_total, 0)).limit(limit - len(rows)))
+            rows += [self._row(result, None) for result in _execute(unranked)]
+        return rows
+
+    def _ranked_slice(self, offset: int, limit: int) -> Sequence[Row[Any]]:
+        """Ranked rows ``offset`` to ``offset + limit`` in rank order (or its reverse)."""
+        keys = [key.desc() for key in RANK_ORDER] if self.options.descending else list(RANK_ORDER)
+        if self.options.filtered or self.scoped:
+            return _execute(self._listed(*BOARD_COLUMNS).where(Score_.ranked == true())
+                            .order_by(*keys).offset(offset).limit(limit))
+        # The page's ids from the index alone, then their rows: the offset skips index
+        # entries, not joined rows.
+        ids = (select(Score_.application_id, *RANK_ORDER[:2])
+               .where(Score_.call_id == self.call.id, Score_.ranked == true())
+               .order_by(*keys).offset(offset).limit(limit).subquery())
+        order = [ids.c.negated_mean, ids.c.submitted_at, ids.c.application_id]
+        return _execute(select(*BOARD_COLUMNS).select_from(ids)
+                        .join(Score_, Score_.application_id == ids.c.application_id)
+                        .join(Application, Application.id == ids.c.application_id)
+                        .order_by(*[key.desc() for key in order] if self.options.descending else order))
+
+    def _rank_window(self) -> Any:
+        """Every ranked row of the call (in this person's scope) with its position."""
+        return (select(Score_.application_id, func.row_number().over(order_by=RANK_ORDER).label("rank"))
+                .where(Score_.call_id == self.call.id, Score_.ranked == true(),
+                       application_scope_clause(Score_.application_id))
+                .subquery("ranks"))
+
+    def _ranks_of(self, application_ids: Sequence[int]) -> dict[int, int]:
+        """The ranks of these rows: positions in a window over the ranked rows up to the last
+        of them in rank order, a range of the rank index. Rows early in the order (a filtered
+        board in rank order) read few entries; rows spread over the call read all of it."""
+        if not application_ids:
+            return {}
+        # The bound as values, not a join: joined, PostgreSQL sorts the range again (spilling
+        # to disk at 100k) instead of reading it in the index's order.
+        last = _execute(select(*RANK_ORDER)
+                        .where(among(Score_.application_id, application_ids), Score_.call_id == self.call.id,
+                               Score_.ranked == true())
+                        .order_by(*[key.desc() for key in RANK_ORDER]).limit(1))
+        if not last:
+            return {}
+        window = (select(Score_.application_id, func.row_number().over(order_by=RANK_ORDER).label("rank"))
+                  .where(Score_.call_id == self.call.id, Score_.ranked == true(),
+                         tuple_(*RANK_ORDER) <= _rank_key(last[0]),
+                         application_scope_clause(Score_.application_id))
+                  .subquery("ranks"))
+        return dict(_execute(select(window.c.application_id, window.c.rank)  # type: ignore[arg-type]
+                             .where(among(window.c.application_id, application_ids))))
+
+    def _ordered(self, *, with_rank: bool = True) -> Select[Any]:
+        """The listed rows (with their ranks), sorted by the chosen column, ties in rank order."""
+        keys = self._sort_keys()
+        direction = [key.desc() if self.options.descending else key for key in keys]
+        missing = self._missing()
+        rank_ties = [case((Score_.ranked.is_(True), 0), else_=1),
+                     case((Score_.ranked.is_(True), Score_.negated_mean)),
+                     case((Score_.ranked.is_(True), Score_.submitted_at)), Application.id]
+        statement = self._listed(*BOARD_COLUMNS).order_by(*([] if missing is None else [case((missing, 1), else_=0)]),
+                                                          *direction, *rank_ties)
+        if not with_rank:
+            return statement
+        window = self._rank_window()
+        return statement.add_columns(window.c.rank).outerjoin(window, window.c.application_id == Application.id)
+
+    def _sort_keys(self) -> list[Any]:
+        sort = self.options.sort
+        if sort == "rank":
+            return []  # the tie-break order is the rank order
+        if sort == "company":
+            return [func.lower(Application.company_name)]
+        if sort == "programmes":
+            return [self._first_programme()]
+        if sort == "state":
+            return [Application.state]
+        if sort == "reviews":
+            assigned = (select(func.count()).select_from(Assignment)
+                        .where(Assignment.application_id == Application.id).scalar_subquery())
+            return [func.coalesce(Score_.reviews_submitted, 0), assigned]
+        if sort == "range":
+            return [Score_.maximum - Score_.minimum]
+        if sort == "flags":
+            disagrees = case((self._disagrees(), 1), else_=0)
+            return [disagrees + func.coalesce(Score_.below_threshold, 0)]
+        if sort == "submitted":
+            return [Application.submitted_at]
+        return [getattr(Score_, sort)]  # mean, median, std
+
+    def _missing(self) -> ColumnElement[bool] | None:
+        """Rows without a value for the sort column: last, whichever the direction."""
+        sort = self.options.sort
+        if sort == "company":
+            return or_(Application.company_name.is_(None), Application.company_name == "")
+        if sort == "programmes":
+            return self._first_programme().is_(None)
+        if sort in ("mean", "median", "std", "range"):
+            return Score_.application_id.is_(None)
+        if sort == "submitted":
+            return Application.submitted_at.is_(None)
+        return None
+
+    def _first_programme(self) -> Any:
+        return (select(func.lower(Programme.name)).select_from(ProgrammePreference)
+                .join(Programme, Programme.id == ProgrammePreference.programme_id)
+                .where(ProgrammePreference.application_id == Application.id)
+                .order_by(ProgrammePreference.rank).limit(1).scalar_subquery())
+
+    # -- a stream, a few rows
+
+    def stream(self, size: int) -> Iterator[list[RankingRow]]:
+        """Every listed row in the board's order, ``size`` at a time, from a server-side cursor."""
+        if self.options.sort == "rank":
+            statement = self._ordered()  # rank ties are the whole order, ranks from the window
+            if self.options.descending:
+                statement = statement.order_by(None).order_by(
+                    case((Score_.ranked.is_(True), 0), else_=1),
+                    *[case((Score_.ranked.is_(True), key)).desc() for key in RANK_ORDER], Application.id)
+        else:
+            statement = self._ordered()
+        # On the statement, not the connection: Connection.execution_options() changes the
+        # connection itself, and every later query of the request would use a server-side cursor.
+        result = db.session.connection().execute(statement.execution_options(yield_per=size))
+        for partition in result.partitions():
+            yield [self._row(row, row.rank) for row in partition]
+
+    def rows_of(self, application_ids: Sequence[int], *, count_ahead: bool = False) -> list[RankingRow]:
+        """The rows of these applications (listed or not, so a withdrawn one still shows)."""
+        statement = (select(*BOARD_COLUMNS).select_from(Application)
+                     .outerjoin(Score_, Score_.application_id == Application.id)
+                     .where(Application.call_id == self.call.id, among(Application.id, application_ids), self.scope))
+        found = _execute(statement)
+        if count_ahead:
+            ranks = {result.id: self._count_ahead((result.negated_mean, result.scored_at, result.id))
+                     for result in found if result.ranked}
+        else:
+            ranks = self._ranks_of([result.id for result in found if result.ranked])
+        return [self._row(result, ranks.get(result.id)) for result in found]
+
+    def _count_ahead(self, key: Sequence[Any]) -> int:
+        """1 + the ranked rows ahead of this key: a range of the rank index, no window."""
+        statement = (select(func.count()).select_from(Score_)
+                     .where(Score_.call_id == self.call.id, Score_.ranked == true(), tuple_(*RANK_ORDER) < _rank_key(key),
+                            application_scope_clause(Score_.application_id)))
+        return int(_execute(statement)[0][0]) + 1
+
+    # -- rows
+
+    def _row(self, result: Row[Any], rank: int | None) -> RankingRow:
+        row = RankingRow(result.id, result.company_name or "", result.state, result.submitted_at, [], [])
+        if result.reviews_submitted:
+            flagged = self.disagreement_limit is not None and result.std > self.disagreement_limit
+            row.scores = Aggregate(result.reviews_submitted, result.mean, result.median, result.std,
+                                   result.minimum, result.maximum, flagged)
+            row.reviews_submitted = result.reviews_submitted
+            row.rank = rank if result.ranked else None
+        if result.criterion_means:
+            row.criterion_means = {int(key): value for key, value in result.criterion_means.items()}
+        return row
+
+    def complete(self, rows: Sequence[RankingRow], *, all_criterion_means: bool) -> None:
+        """Progress and programmes of these rows, read for their ids alone, and their criterion
+        means (the thresholds'; every criterion's for the CSV) with the flags those raise."""
+        if not rows:
+            return
+        by_id = {row.application_id: row for row in rows}
+        ids = list(by_id)
+
+        def within(column: Any) -> ColumnElement[bool]:
+            return among(column, ids)
+
+        _attach_progress(by_id, within, self.now)
+        _attach_programmes(by_id, within)
+        # Criterion means are stored with the statistics; the board shows the thresholds' only.
+        wanted = {rule.id for rule in self.rules if all_criterion_means or rule.threshold is not None}
+        with_threshold = [rule for rule in self.rules if rule.threshold is not None]
+        for row in rows:
+            row.criterion_means = {key: value for key, value in row.criterion_means.items() if key in wanted}
+            if with_threshold and row.criterion_means:
+                row.threshold_failures = threshold_failures(with_threshold, row.criterion_means)
 
 
 @contextmanager
@@ -295,7 +739,8 @@ def _review_totals(call_id: int) -> ReviewTotals:
                         np.asarray(maxima, dtype=np.float64))
 
 
-def _attach_progress(rows: Mapping[int, RankingRow], call_id: int, now: dt.datetime) -> None:
+def _attach_progress(rows: Mapping[int, RankingRow], within: Callable[[Any], ColumnElement[bool]],
+                     now: dt.datetime) -> None:
     """k assigned, and how many assignments are past due without a submitted review."""
     submitted = and_(Review.application_id == Assignment.application_id,
                      Review.reviewer_id == Assignment.reviewer_id, Review.state == "submitted")
@@ -303,7 +748,7 @@ def _attach_progress(rows: Mapping[int, RankingRow], call_id: int, now: dt.datet
     result = _execute(
         select(Assignment.application_id, func.count(Assignment.id), func.sum(late))
         .outerjoin(Review, submitted)
-        .where(_in_call(Assignment.application_id, call_id))
+        .where(within(Assignment.application_id))
         .group_by(Assignment.application_id)
     )
     for application_id, assigned, overdue in result:
@@ -312,8 +757,8 @@ def _attach_progress(rows: Mapping[int, RankingRow], call_id: int, now: dt.datet
             row.reviews_assigned, row.reviews_overdue = assigned, int(overdue or 0)
 
 
-def _attach_criterion_means(rows: Mapping[int, RankingRow], call_id: int, criterion_ids: Sequence[int],
-                            rules: Sequence[CriterionRule]) -> None:
+def _attach_criterion_means(rows: Mapping[int, RankingRow], within: Callable[[Any], ColumnElement[bool]],
+                            criterion_ids: Sequence[int], rules: Sequence[CriterionRule]) -> None:
     """Mean score per criterion over the submitted reviews, and the thresholds those fail."""
     if not criterion_ids:
         return
@@ -323,7 +768,7 @@ def _attach_criterion_means(rows: Mapping[int, RankingRow], call_id: int, criter
     result = _execute(
         select(Review.application_id, *means)
         .join(Score, and_(Score.review_id == Review.id, Score.criterion_id.in_(criterion_ids)))
-        .where(_in_call(Review.application_id, call_id), Review.state == "submitted")
+        .where(within(Review.application_id), Review.state == "submitted")
         .group_by(Review.application_id)
     )
     for application_id, *values in result:
@@ -354,11 +799,11 @@ def _attach_threshold_failures(rows: Mapping[int, RankingRow], result: Sequence[
             row.threshold_failures = threshold_failures(with_threshold, row.criterion_means)
 
 
-def _attach_programmes(rows: Mapping[int, RankingRow], call_id: int) -> None:
+def _attach_programmes(rows: Mapping[int, RankingRow], within: Callable[[Any], ColumnElement[bool]]) -> None:
     result = _execute(
         select(ProgrammePreference.application_id, ProgrammePreference.programme_id, Programme.name)
         .join(Programme, Programme.id == ProgrammePreference.programme_id)
-        .where(_in_call(ProgrammePreference.application_id, call_id))
+        .where(within(ProgrammePreference.application_id))
         .order_by(ProgrammePreference.application_id, ProgrammePreference.rank)
     )
     for application_id, programme_id, name in result:
@@ -550,16 +995,17 @@ CSV_ROWS_PER_CHUNK = 1_000
 def ranking_csv_chunks(rows: Iterable[RankingRow], criteria: Sequence[Criterion | CriterionRule], *,
                        labels: Mapping[str, str] | None = None, criterion_label: str = "Mean: %(name)s",
                        yes_no: tuple[str, str] = ("yes", "no"), questions: Sequence[tuple[int, str]] = (),
-                       answers: Mapping[int, Mapping[int, str]] | None = None) -> Iterator[str]:
+                       answers: Mapping[int, Mapping[int, str]] | None = None, header: bool = True) -> Iterator[str]:
     """``ranking_csv`` a thousand rows at a time, so a response can stream it instead of
-    building the whole file in memory first."""
+    building the whole file in memory first (``header=False`` for the rows that follow)."""
     headers = {**CSV_COLUMNS, **(labels or {})}
     names = {criterion.id: criterion.name for criterion in criteria}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([safe_cell(headers[key]) for key in CSV_COLUMNS]
-                    + [safe_cell(criterion_label % {"name": criterion.name}) for criterion in criteria]
-                    + [safe_cell(label) for _, label in questions])
+    if header:
+        writer.writerow([safe_cell(headers[key]) for key in CSV_COLUMNS]
+                        + [safe_cell(criterion_label % {"name": criterion.name}) for criterion in criteria]
+                        + [safe_cell(label) for _, label in questions])
     for number, row in enumerate(rows, start=1):
         if number % CSV_ROWS_PER_CHUNK == 0:
             yield out.getvalue()

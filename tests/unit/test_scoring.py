@@ -21,6 +21,7 @@ from incubator.domain.scoring import (
     aggregate_many,
     normalise_scores,
     normalised_array,
+    normalised_one,
     rank,
     score_problem,
     threshold_failures,
@@ -398,3 +399,20 @@ def test_rank_follows_the_rule_on_any_input(entries: list[tuple[float | None, in
 def test_rank_refuses_an_unknown_statistic() -> None:
     with pytest.raises(ValueError, match="cannot rank by 'std'"):
         rank([app(1, 3.0)], "std")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 6), st.sampled_from([x / 2 for x in range(11)])), min_size=1, max_size=40))
+def test_one_review_normalised_from_statistics_is_the_array_rule(reviews: list[tuple[int, float]]) -> None:
+    """``normalised_one`` (the committee view: summary statistics only) gives what
+    ``normalised_array`` gives over every review of the call."""
+    import numpy as np
+
+    reviewers = [reviewer for reviewer, _ in reviews]
+    values = np.array([value for _, value in reviews])
+    expected = normalised_array(reviewers, values, (0.0, 5.0))
+    call = (float(values.mean()), float(values.std()))
+    for index, (reviewer, value) in enumerate(reviews):
+        own = values[[i for i, (r, _) in enumerate(reviews) if r == reviewer]]
+        statistics_of_reviewer = (own.size, float(own.mean()), float(own.std()))
+        assert normalised_one(value, statistics_of_reviewer, call, (0.0, 5.0)) == pytest.approx(expected[index], abs=1e-9)

@@ -19,8 +19,7 @@ from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Application, Call
 from incubator.services import ServiceError, decisions
-from incubator.services.committee import rows_by_application
-from incubator.services.ranking import ranking_for_call
+from incubator.services.ranking import rows_for_applications
 from incubator.web.access import role_required
 from incubator.web.inputs import InputRefused, form_ids, query_int
 from incubator.web.manage.routes import bp
@@ -99,7 +98,7 @@ def _render_decisions(call: Call, bulk_form: BulkDecisionForm, status: int = 200
     search = request.args.get("q", "").strip()[:100]
     state = _state_filter()
     page = decisions.decision_page(call.id, search=search, state=state, page=query_int("page", 1))
-    ranking = rows_by_application(ranking_for_call(call))
+    ranking = rows_for_applications(call, [application.id for application in page.items])
     states = [s for s in ApplicationState if s in decisions.DECIDABLE_STATES]
     return render_template("manage/decisions.html", call=call, page=page, applications=page.items,
                            bulk_form=bulk_form, undo_form=UndoForm(), unreleased=decisions.unreleased_count(call.id),
@@ -175,15 +174,9 @@ def _unreleased(call: Call) -> list[Application]:
 
 def _render_release_preview(call: Call, form: ReleaseForm, status: int = 200) -> Any:
     """How many emails of each kind go out, and one of each exactly as it will be sent."""
-    unreleased = _unreleased(call)
-    kinds = []
-    for decision in decisions.DECISIONS:
-        chosen = [a for a in unreleased if a.state == decision.value]
-        emailed = [a for a in chosen if a.applicant.active]
-        sample = decisions.render_decision_email(emailed[0]) if emailed else None
-        kinds.append({"state": decision.value, "decided": len(chosen), "emails": len(emailed), "sample": sample})
+    kinds = decisions.release_summary(call.id)
     return render_template("manage/release_preview.html", call=call, form=form, kinds=kinds,
-                           unreleased=unreleased), status
+                           unreleased=sum(kind.decided for kind in kinds)), status
 
 
 @bp.route("/calls/<int:call_id>/decisions/release", methods=["GET"])

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
-import math
+import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,18 +17,20 @@ from incubator.database import utcnow
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Call
-from incubator.services.paging import PageNumbers
 from incubator.services.questions import answers_for_call
 from incubator.services.ranking import (
     FLAGS,
     LISTED_STATES,
     SORT_KEYS,
-    RankingRow,
+    BoardQuery,
     criterion_rules,
+    ranking_chunks,
+    ranking_count,
     ranking_csv_chunks,
-    ranking_for_call,
+    ranking_page,
     record_csv_download,
 )
+from incubator.services.scope import current_scope, limited_to
 from incubator.web.access import role_required
 from incubator.web.inputs import InputRefused, parse_id, query_int
 from incubator.web.manage.routes import bp
@@ -52,6 +54,9 @@ class BoardOptions:
         return {"sort": self.sort, "descending": self.descending, "programme_id": self.programme_id,
                 "state": self.state, "flag": self.flag, "normalised": self.normalised}
 
+    def query(self) -> BoardQuery:
+        return BoardQuery.of(**self.service_arguments())
+
     def query_arguments(self) -> dict[str, Any]:
         """The options as URL query arguments, leaving out the defaults (for links and the pager)."""
         arguments: dict[str, Any] = {"sort": self.sort, "dir": "desc" if self.descending else "asc"}
@@ -61,16 +66,6 @@ class BoardOptions:
         if self.normalised:
             arguments["normalised"] = "1"
         return arguments
-
-
-@dataclass
-class Page(PageNumbers):
-    """Just what ``_pagination.html`` reads, for a list already in memory."""
-
-    items: list[RankingRow]
-    page: int
-    pages: int
-    total: int
 
 
 def load_call(call_id: int) -> Call:
@@ -128,13 +123,6 @@ def _parse_filters(args: Mapping[str, str], call: Call, options: BoardOptions, p
         problems.append(_("Normalised must be on or off."))
 
 
-def paginate(rows: list[RankingRow], requested: int) -> Page:
-    pages = max(math.ceil(len(rows) / PAGE_SIZE), 1)
-    number = min(max(requested, 1), pages)
-    start = (number - 1) * PAGE_SIZE
-    return Page(items=rows[start:start + PAGE_SIZE], page=number, pages=pages, total=len(rows))
-
-
 @bp.route("/calls/<int:call_id>/ranking")
 @role_required(Role.MANAGER)
 def ranking(call_id: int) -> Any:
@@ -145,10 +133,10 @@ def ranking(call_id: int) -> Any:
     except InputRefused as refused:
         problems.append(refused.user_message)
         page_number = 1
-    rows = ranking_for_call(call, now=utcnow(), **options.service_arguments())
+    board = ranking_page(call, options.query(), page=page_number, page_size=PAGE_SIZE, now=utcnow())
     criteria = {criterion.id: criterion.name for criterion in call.criteria}
     page = render_template(
-        "manage/ranking.html", call=call, options=options, page=paginate(rows, page_number),
+        "manage/ranking.html", call=call, options=options, page=board,
         problems=problems, criteria=criteria, states=LISTED_STATES, flags=FLAGS,
         flag_labels=flag_labels(), sort_keys=SORT_KEYS, descending_first=DESCENDING_FIRST,
     )
@@ -186,16 +174,34 @@ def ranking_csv_download(call_id: int) -> Any:
     if problems:
         # A download cannot show a message beside the table; say what was wrong instead.
         return Response(" ".join(problems) + "\n", status=400, mimetype="text/plain")
-    rows = ranking_for_call(call, all_criterion_means=True, now=utcnow(), **options.service_arguments())
-    # Plain rules and values, not model objects: the body is written after the view returns,
-    # when the request's session may be gone (objects loaded in it would then be detached).
-    chunks = ranking_csv_chunks(rows, criterion_rules(call), labels=csv_labels(),
-                                criterion_label=_("Mean: %(name)s"), yes_no=(_("yes"), _("no")),
-                                questions=[(q.id, q.label) for q in call.questions],
-                                answers=answers_for_call(call, [row.application_id for row in rows]))
-    record_csv_download(current_user, call, len(rows), options.service_arguments())
-    # A byte order mark makes Excel read the file as UTF-8 (Ø, Å and Ö in company names).
-    response = Response(stream_with_context(itertools.chain(["\ufeff"], chunks)), mimetype="text/csv")
+    query = options.query()
+    record_csv_download(current_user, call, ranking_count(call, query), options.service_arguments())
+    texts = {"labels": csv_labels(), "criterion_label": _("Mean: %(name)s"), "yes_no": (_("yes"), _("no"))}
+    body = _csv_body(call.id, query, current_scope(), texts, utcnow())
+    response = Response(stream_with_context(body), mimetype="text/csv")
     response.headers.set("Content-Disposition", "attachment", filename=csv_filename(call))
     response.headers["Cache-Control"] = "no-store"  # scores are confidential to the committee
     return response
+
+
+def _csv_body(call_id: int, query: BoardQuery, scope: frozenset[int] | None, texts: dict[str, Any],
+              now: dt.datetime) -> Iterator[str]:
+    """The file, chunk by chunk as the board's rows stream from the database, each chunk with
+    the answers to the call's questions of its own applications.
+
+    It runs after the view has returned, in an application context of its own (a new session,
+    an empty ``g``): so it takes plain values, loads the call again and restores the request's
+    programme scope, without which a scoped manager's file would list every programme's rows.
+    """
+    with limited_to(scope) if scope is not None else nullcontext():
+        call = load_call(call_id)
+        rules = criterion_rules(call)
+        questions = [(question.id, question.label) for question in call.questions]
+        yield "\ufeff"  # a byte order mark makes Excel read the file as UTF-8 (Ø, Å and Ö in company names)
+        header = True
+        for chunk in ranking_chunks(call, query, all_criterion_means=True, now=now):
+            answers = answers_for_call(call, [row.application_id for row in chunk]) if questions else {}
+            yield from ranking_csv_chunks(chunk, rules, answers=answers, header=header, questions=questions, **texts)
+            header = False
+        if header:  # no rows at all: the header alone
+            yield from ranking_csv_chunks([], rules, questions=questions, **texts)

@@ -1,0 +1,26 @@
+"""A set of ids as one bound parameter, for the rows of a page or a chunk of an export.
+
+``column IN (:id_1, :id_2, ...)`` binds one parameter per id, which grows the statement with
+the list and fails past the driver's limit; these bind the whole list once: an array on
+PostgreSQL (``= ANY(:ids)``), a JSON array read by ``json_each`` on SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from incubator.extensions import db
+
+
+def among(column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
+    """``column`` is one of ``ids``, with the ids bound as a single parameter."""
+    values = [int(value) for value in ids]
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(Integer)))
+    listed = func.json_each(bindparam(None, json.dumps(values))).table_valued("value")
+    return column.in_(select(listed.c.value))
