@@ -11,9 +11,10 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from functools import cache
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from incubator.database import utcnow
@@ -72,19 +73,27 @@ def live_session(user_id: int, token: str | None) -> LiveSession | None:
     scope row, or one row with no programme."""
     if not token:
         return None
-    rows = db.session.execute(
+    rows = db.session.execute(_live_session_statement(),
+                              {"token_hash": hash_session_token(token), "user_id": user_id}).all()
+    if not rows:
+        return None
+    return LiveSession(rows[0][0], frozenset(programme_id for _, programme_id in rows if programme_id is not None))
+
+
+@cache
+def _live_session_statement() -> Select[tuple[UserSession, int | None]]:
+    # Built once: putting the statement together (and SQLAlchemy's cache key for it) cost as
+    # much as running it. Statements are immutable, so threads share it.
+    return (
         select(UserSession, ProgrammeScope.programme_id)
         .outerjoin(ProgrammeScope, ProgrammeScope.user_id == UserSession.user_id)
         .options(joinedload(UserSession.user))
         .where(
-            UserSession.token_hash == hash_session_token(token),
-            UserSession.user_id == user_id,
+            UserSession.token_hash == bindparam("token_hash"),
+            UserSession.user_id == bindparam("user_id"),
             UserSession.revoked_at.is_(None),
         )
-    ).all()
-    if not rows:
-        return None
-    return LiveSession(rows[0][0], frozenset(programme_id for _, programme_id in rows if programme_id is not None))
+    )
 
 
 def active_session(user_id: int, token: str | None) -> UserSession | None:
