@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
-from incubator.extensions import db
+from incubator import create_app
+from incubator.extensions import db, limiter
+from tests.conftest import base_config
 
 
 @contextmanager
@@ -48,3 +51,19 @@ def test_an_anonymous_request_reads_nothing(app: Flask, client: FlaskClient) -> 
     with statements(app) as seen:
         assert client.get("/healthz").status_code == 200
     assert seen == []
+
+
+def test_the_limiter_checks_only_the_routes_with_limits(app: Flask) -> None:
+    """No default, application or blueprint limits: Flask-Limiter's every-request hook is out
+    (the sign-in routes' own decorators still count; test_auth and test_login_throttle)."""
+    assert limiter._check_request_limit not in app.before_request_funcs[None]
+
+
+def test_a_limit_for_every_route_keeps_the_limiters_hook(database_url: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # The limiter object is shared by every app of the test process and keeps the first default
+    # limits it is given: they are put back as they were (none) after this test.
+    monkeypatch.setattr(limiter.limit_manager, "_default_limits", [])
+    app = create_app({**base_config(database_url, tmp_path), "RATELIMIT_DEFAULT": "1000 per second"})
+    with app.app_context():  # builds the request-serving part, where the hook is decided
+        assert limiter._check_request_limit in app.before_request_funcs[None]
