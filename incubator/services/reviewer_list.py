@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Exists, Integer, Select, and_, bindparam, 
 
 from incubator.extensions import db
 from incubator.models import Application, Assignment, Call, Review, ReviewerProfile, User
-from incubator.services.conflicts import visible_to_reviewer
+from incubator.services.conflicts import conflict_exists_clause
 from incubator.services.paging import PageNumbers
 from incubator.services.reviews import HIDDEN_FROM_REVIEWERS, AssignmentRow
 
@@ -64,8 +64,9 @@ def _has_profile() -> Exists:
 
 
 def _shown() -> tuple[ColumnElement[bool], ...]:
+    # ``conflicts.visible_to_reviewer`` less its "assigned" half: these rows are the assignments.
     reviewer_id = bindparam("reviewer_id")
-    return (Assignment.reviewer_id == reviewer_id, visible_to_reviewer(reviewer_id),
+    return (Assignment.reviewer_id == reviewer_id, ~conflict_exists_clause(reviewer_id),
             Application.state.not_in([state.value for state in HIDDEN_FROM_REVIEWERS]))
 
 
