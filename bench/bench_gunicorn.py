@@ -4,6 +4,7 @@ Run from the repository root:
 
     .venv/bin/python bench/bench_gunicorn.py                        # 10,000 applications
     .venv/bin/python bench/bench_gunicorn.py --applications 100000 --duration 20
+    .venv/bin/python bench/bench_gunicorn.py --threads 2            # both apps, 2 threads per worker
 
 Builds a dataset on a throwaway PostgreSQL (``tests/support/postgres.py``; the data of
 ``bench_pages.py``: one call, N applications × 3 submitted reviews × 6 scores, slots, offers,
