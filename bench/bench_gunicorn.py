@@ -4,6 +4,7 @@ Run from the repository root:
 
     .venv/bin/python bench/bench_gunicorn.py                        # 10,000 applications
     .venv/bin/python bench/bench_gunicorn.py --applications 100000 --duration 20
+    .venv/bin/python bench/bench_gunicorn.py --threads 2            # both apps, 2 threads per worker
 
 Builds a dataset on a throwaway PostgreSQL (``tests/support/postgres.py``; the data of
 ``bench_pages.py``: one call, N applications × 3 submitted reviews × 6 scores, slots, offers,
@@ -81,7 +82,17 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per URL (default 10)")
     parser.add_argument("--connections", type=int, default=8, help="wrk keep-alive connections (default 8)")
     parser.add_argument("--seed", type=int, default=2027)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="gunicorn threads per worker for both apps (default: deploy/gunicorn.conf.py's)")
     return parser.parse_args()
+
+
+def deployed_threads() -> int:
+    """The threads deploy/gunicorn.conf.py gives each worker when GUNICORN_THREADS is not set."""
+    match = re.search(r'GUNICORN_THREADS", "(\d+)"', (ROOT / "deploy" / "gunicorn.conf.py").read_text())
+    if not match:
+        raise SystemExit("deploy/gunicorn.conf.py: no GUNICORN_THREADS default found")
+    return int(match.group(1))
 
 
 def free_port() -> int:
@@ -179,7 +190,7 @@ def drive(load: Load, duration: int, connections: int) -> Rate:
     output = subprocess.run([*command, load.url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    median = re.search(r"50%\s+(\S+)", output)
+    median = re.search(r"^\s*50%\s+(\S+)", output, re.MULTILINE)  # the distribution's line, not a "70.50%"
     return Rate(load, rps, int(non_2xx.group(1)) if non_2xx else 0, median.group(1) if median else "?")
 
 
@@ -195,7 +206,8 @@ def main() -> None:
         print(f"PostgreSQL, {args.applications:,} applications, built in {time.perf_counter() - started:.0f} s")
 
         (workdir / "hello.py").write_text(HELLO_APP)
-        same_workers = ["--workers", "2", "--worker-class", "gthread", "--threads", "4"]
+        threads = args.threads or deployed_threads()
+        same_workers = ["--workers", "2", "--worker-class", "gthread", "--threads", str(threads)]
         environment = {name: value for name, value in os.environ.items()
                        if name not in ("PYTHONDONTWRITEBYTECODE", "PROMETHEUS_MULTIPROC_DIR")}
         environment["PYTHONPATH"] = str(ROOT)
@@ -208,7 +220,7 @@ def main() -> None:
         port = free_port()
         service_environment = {**environment, "DATABASE_URL": database_url, "SECRET_KEY": "bench-only",
                                "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "OUTBOX_DELIVERY": "manual",
-                               "GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "4"}
+                               "GUNICORN_WORKERS": "2", "GUNICORN_THREADS": str(threads)}
         with gunicorn(["-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "wsgi:app"], port, service_environment,
                       ROOT, workdir / "service.log") as base:
             reviewer = signed_in_cookie(base, emails["reviewer"])
@@ -219,7 +231,7 @@ def main() -> None:
                 rates.append(drive(load, args.duration, args.connections))
 
     hello = rates[0].requests_per_second
-    print(f"gunicorn: 2 workers × 4 threads; wrk: {args.connections} connections, {args.duration} s per URL; "
+    print(f"gunicorn: 2 workers × {threads} threads; wrk: {args.connections} connections, {args.duration} s per URL; "
           f"load average {os.getloadavg()[0]:.1f}; {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
     print(f"{'URL':<26}{'req/s':>10}{'median':>10}{'non-2xx':>9}{'of hello':>10}")
     for rate in rates:

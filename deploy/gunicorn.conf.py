@@ -21,6 +21,9 @@ import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+# Threads let a worker answer while another request waits on PostgreSQL; beyond that the GIL
+# makes them take turns. Measured with bench/bench_gunicorn.py (bench/README.md): 2 threads per
+# worker doubled a bare hello app but lowered the reviewer's list (487 against 607 req/s), so 4.
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))

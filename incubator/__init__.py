@@ -62,7 +62,27 @@ def _serve_requests(app: Flask) -> None:
     _register_blueprints(app)
     _register_error_handlers(app)
     _register_template_helpers(app)
+    _check_rate_limits_only_where_set(app)
     _start_outbox_delivery(app)
+
+
+def _check_rate_limits_only_where_set(app: Flask) -> None:
+    """Flask-Limiter checks every request in a ``before_request`` hook, for limits that cover
+    every route (default, application, meta and blueprint limits). This app sets none: its
+    limits are decorators on the sign-in routes, and a decorated view checks its own limits when
+    it runs. So the hook found nothing to count on every page yet cost a /healthz a sixth of its
+    time; it is taken out, unless such a limit is configured (after the blueprints, which could
+    carry one)."""
+    from incubator.extensions import limiter
+
+    if limiter not in app.extensions.get("limiter", ()):  # RATELIMIT_ENABLED=False: no hook
+        return
+    manager = limiter.limit_manager
+    if manager.default_limits or manager.application_limits or limiter._meta_limits or manager._blueprint_limits:
+        return
+    hooks = app.before_request_funcs.get(None, [])
+    if limiter._check_request_limit in hooks:
+        hooks.remove(limiter._check_request_limit)
 
 
 def _check_rate_limit_storage(app: Flask) -> None:

@@ -58,6 +58,8 @@ from incubator.services import ServiceError
 from incubator.services.audit import record_event
 
 _SCOPE_KEY = "programme_scope"
+# The scope rows the user loader read with the session (services.sessions.live_session).
+_LOADED_KEY = "programme_scope_loaded"
 # Roles an administrator may scope; administrators always keep the whole picture.
 SCOPABLE_ROLES = (Role.MANAGER, Role.REVIEWER)
 
@@ -75,12 +77,20 @@ _scopes = ProgrammeScope.__table__
 # ------------------------------------------------------------------------ whose scope
 
 
-def programmes_of(user: User) -> frozenset[int] | None:
-    """The programmes ``user`` is limited to, or None for the whole picture."""
+def programmes_of(user: User, scope_rows: frozenset[int] | None = None) -> frozenset[int] | None:
+    """The programmes ``user`` is limited to, or None for the whole picture; ``scope_rows``:
+    their ``ProgrammeScope`` programme ids when already read (else they are read here)."""
     if user.role_enum not in SCOPABLE_ROLES:
         return None
-    ids = db.session.scalars(select(ProgrammeScope.programme_id).where(ProgrammeScope.user_id == user.id)).all()
-    return frozenset(ids) or None
+    if scope_rows is None:
+        scope_rows = frozenset(db.session.scalars(
+            select(ProgrammeScope.programme_id).where(ProgrammeScope.user_id == user.id)))
+    return scope_rows or None
+
+
+def note_loaded_scope(user_id: int, scope_rows: frozenset[int]) -> None:
+    """The user loader read this user's scope rows in its own statement: no second query."""
+    setattr(g, _LOADED_KEY, (user_id, scope_rows))
 
 
 def load_request_scope() -> None:
@@ -88,10 +98,13 @@ def load_request_scope() -> None:
     from flask_login import current_user
 
     g.pop(_SCOPE_KEY, None)  # unscoped while the scope itself is read
+    g.pop(_LOADED_KEY, None)
     if (request.endpoint or "").endswith("static"):
         return  # files are the same for everyone; no need to load the user for them
     if current_user.is_authenticated:
-        setattr(g, _SCOPE_KEY, programmes_of(current_user))
+        loaded_for, scope_rows = g.pop(_LOADED_KEY, (None, None))
+        known = scope_rows if loaded_for == current_user.id else None  # signed in by this request: read
+        setattr(g, _SCOPE_KEY, programmes_of(current_user, known))
 
 
 def current_scope() -> frozenset[int] | None:

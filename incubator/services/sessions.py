@@ -10,14 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from dataclasses import dataclass
+from functools import cache
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from incubator.database import utcnow
 from incubator.extensions import db
-from incubator.models import User, UserSession
+from incubator.models import ProgrammeScope, User, UserSession
 from incubator.services import ServiceError
 from incubator.services.audit import record_event
 
@@ -55,19 +57,49 @@ def start_session(user: User, user_agent: str | None, ip_address: str | None,
     return token
 
 
-def active_session(user_id: int, token: str | None) -> UserSession | None:
+@dataclass(frozen=True)
+class LiveSession:
+    """A live session record (its user loaded with it) and the user's programme-scope rows."""
+
+    record: UserSession
+    programme_ids: frozenset[int]
+
+
+def live_session(user_id: int, token: str | None) -> LiveSession | None:
     """The live session this cookie token names for this user, or None.
 
-    Runs on every signed-in request (the user loader), so the user comes in the same statement."""
+    Runs on every signed-in request (the user loader), so the user and their programme-scope
+    rows (``services.scope``; none for most people) come in the same statement: one row per
+    scope row, or one row with no programme."""
     if not token:
         return None
-    return db.session.scalar(
-        select(UserSession).options(joinedload(UserSession.user)).where(
-            UserSession.token_hash == hash_session_token(token),
-            UserSession.user_id == user_id,
+    rows = db.session.execute(_live_session_statement(),
+                              {"token_hash": hash_session_token(token), "user_id": user_id}).all()
+    if not rows:
+        return None
+    return LiveSession(rows[0][0], frozenset(programme_id for _, programme_id in rows if programme_id is not None))
+
+
+@cache
+def _live_session_statement() -> Select[tuple[UserSession, int | None]]:
+    # Built once: putting the statement together (and SQLAlchemy's cache key for it) cost as
+    # much as running it. Statements are immutable, so threads share it.
+    return (
+        select(UserSession, ProgrammeScope.programme_id)
+        .outerjoin(ProgrammeScope, ProgrammeScope.user_id == UserSession.user_id)
+        .options(joinedload(UserSession.user))
+        .where(
+            UserSession.token_hash == bindparam("token_hash"),
+            UserSession.user_id == bindparam("user_id"),
             UserSession.revoked_at.is_(None),
         )
     )
+
+
+def active_session(user_id: int, token: str | None) -> UserSession | None:
+    """The live session record this cookie token names for this user, or None."""
+    live = live_session(user_id, token)
+    return live.record if live is not None else None
 
 
 def ended_by_idleness(record: UserSession, now: dt.datetime, idle_limit: dt.timedelta) -> bool:

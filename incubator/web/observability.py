@@ -13,6 +13,7 @@ import time
 import uuid
 
 from flask import Response, g, request
+from sqlalchemy import inspect
 
 from incubator.web.metrics import observe_request
 
@@ -29,9 +30,12 @@ def start_request_clock() -> None:
 
 
 def _user_id() -> int | None:
-    # Only a user the view already loaded: looking one up here would cost /healthz a query.
-    user = g.get("_login_user")
-    return getattr(user, "id", None) if user is not None and user.is_authenticated else None
+    # Only a user the view already loaded: looking one up here would cost /healthz a query. The
+    # line is written after the commit, which expired the user: its identity key needs no query
+    # (reading ``user.id`` would reload the row).
+    state = inspect(g.get("_login_user"), raiseerr=False)  # None for no user and for anonymous
+    identity = state.identity if state is not None else None
+    return identity[0] if identity else None
 
 
 def log_request(response: Response) -> Response:

@@ -15,6 +15,9 @@ from typing import Any
 
 from flask import Flask, g
 from flask_babel import get_translations
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
 
 # Flask-Babel 4 keeps a request's locale in g._flask_babel.babel_locale (force_locale swaps it).
 BABEL_STATE = "_flask_babel"
@@ -42,6 +45,30 @@ def _ngettext(singular: str, plural: str, count: int) -> str:
     return _catalogue().ungettext(singular, plural, count)
 
 
+@pass_eval_context
+def _newstyle_gettext(eval_context: EvalContext, __string: str, **variables: Any) -> str:
+    # What Jinja's newstyle gettext does (escape-aware, always a format string), in one call.
+    text = _catalogue().ugettext(__string)
+    if eval_context.autoescape:
+        text = Markup(text)
+    return text % variables  # type: ignore[no-any-return]
+
+
+@pass_eval_context
+def _newstyle_ngettext(eval_context: EvalContext, __singular: str, __plural: str, __num: int,
+                       **variables: Any) -> str:
+    variables.setdefault("num", __num)
+    text = _catalogue().ungettext(__singular, __plural, __num)
+    if eval_context.autoescape:
+        text = Markup(text)
+    return text % variables  # type: ignore[no-any-return]
+
+
 def install_template_gettext(app: Flask) -> None:
-    """Replace Flask-Babel's ``_``/``gettext``/``ngettext`` in templates (after ``babel.init_app``)."""
+    """Replace Flask-Babel's ``_``/``gettext``/``ngettext`` in templates (after ``babel.init_app``).
+
+    Jinja's own newstyle callables reach the catalogue through three nested ``Context.call``s
+    per string (``_`` resolves ``gettext``, which wraps the function); a page has dozens of
+    strings, so ``_`` and ``gettext`` are one function here, doing the same."""
     app.jinja_env.install_gettext_callables(gettext=_gettext, ngettext=_ngettext, newstyle=True)
+    app.jinja_env.globals.update(_=_newstyle_gettext, gettext=_newstyle_gettext, ngettext=_newstyle_ngettext)

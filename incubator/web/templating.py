@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -43,10 +44,17 @@ LANGUAGE_NAMES = {"en": "English", "nb": "Norsk (bokmål)", "sv": "Svenska"}
 def local_datetime(value: dt.datetime | None, zone: str | None = None) -> str:
     """'28 Feb 2027, 12:00 CET' ('28 feb. 2027, 12:00 CET' in nb) in the given zone (the call's),
     whatever the server's; month names follow the reader's language."""
-    local = in_zone(value, zone)
-    if local is None:
+    if value is None:
         return ""
-    text = format_zoned_datetime(local, "dd MMM y, HH:mm", tzinfo=local.tzinfo, locale=get_locale())
+    return _formatted_datetime(value, zone or current_app.config["DEFAULT_TIMEZONE"], get_locale())
+
+
+@lru_cache(maxsize=4096)
+def _formatted_datetime(value: dt.datetime, zone: str, locale: Locale | None) -> str:
+    # A list repeats the same few dates (a call's deadline on every row), and Babel's formatting
+    # is the dearest part of a row: the text depends on nothing but these three, so it is kept.
+    local = value.astimezone(ZoneInfo(zone))
+    text = format_zoned_datetime(local, "dd MMM y, HH:mm", tzinfo=local.tzinfo, locale=locale)
     return f"{text} {local.tzname()}"
 
 

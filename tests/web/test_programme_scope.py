@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from incubator.database import utcnow
 from incubator.domain.applications import STEP_SLUGS
@@ -204,6 +204,30 @@ def test_scoped_reviewer_lists_only_bioventurehub_assignments(world: ScopeWorld,
     assert BVH_COMPANY in page and OCC_COMPANY not in page
     assert scoped_reviewer.get(f"/review/applications/{world.bvh_application.id}").status_code == 200
     assert scoped_reviewer.get(f"/review/applications/{world.occ_application.id}").status_code == 404
+
+
+def test_a_scope_changed_by_an_administrator_counts_from_the_next_request(
+        world: ScopeWorld, scoped_reviewer: FlaskClient) -> None:
+    """The scope rows come with the session record (one statement, one row per programme):
+    a changed scope shows on the very next page, for one programme, two, or none."""
+    reviewer = scoped_reviewer.user  # type: ignore[attr-defined]
+    assert OCC_COMPANY not in scoped_reviewer.get("/review/").get_data(as_text=True)
+    db.session.add(ProgrammeScope(user_id=reviewer.id, programme_id=world.occ.id))
+    db.session.commit()
+    both = scoped_reviewer.get("/review/").get_data(as_text=True)
+    assert BVH_COMPANY in both and OCC_COMPANY in both
+    db.session.execute(delete(ProgrammeScope).where(ProgrammeScope.user_id == reviewer.id,
+                                                    ProgrammeScope.programme_id == world.bvh.id))
+    db.session.commit()
+    occ_only = scoped_reviewer.get("/review/").get_data(as_text=True)
+    assert OCC_COMPANY in occ_only and BVH_COMPANY not in occ_only
+    db.session.execute(delete(ProgrammeScope).where(ProgrammeScope.user_id == reviewer.id))
+    db.session.commit()
+    unscoped = scoped_reviewer.get("/review/").get_data(as_text=True)
+    assert BVH_COMPANY in unscoped and OCC_COMPANY in unscoped
+    db.session.add(ProgrammeScope(user_id=reviewer.id, programme_id=world.bvh.id))
+    db.session.commit()
+    assert OCC_COMPANY not in scoped_reviewer.get("/review/").get_data(as_text=True)
 
 
 def test_scoped_manager_decides_on_their_own_but_whole_call_actions_need_the_whole_picture(

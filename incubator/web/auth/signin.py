@@ -11,7 +11,7 @@ from incubator.domain.roles import Role
 from incubator.domain.two_factor import second_factor_required
 from incubator.extensions import db
 from incubator.models import User, UserSession
-from incubator.services import sessions
+from incubator.services import scope, sessions
 
 SESSION_TOKEN_KEY = "_session_token"
 
@@ -58,9 +58,10 @@ def load_signed_in_user(user_id: str) -> User | None:
     """Flask-Login's user loader: the user only while their session record is live."""
     if not user_id.isdigit() or len(user_id) > 18:
         return None
-    record = sessions.active_session(int(user_id), session.get(SESSION_TOKEN_KEY))
-    if record is None or not record.user.active:
+    live = sessions.live_session(int(user_id), session.get(SESSION_TOKEN_KEY))
+    if live is None or not live.record.user.active:
         return None
+    record = live.record
     now = utcnow()
     if sessions.ended_by_idleness(record, now, current_app.config["SESSION_IDLE_TIMEOUT"]):
         session.pop(SESSION_TOKEN_KEY, None)
@@ -68,6 +69,7 @@ def load_signed_in_user(user_id: str) -> User | None:
         return None
     sessions.note_activity(record, now)
     g.user_session = record
+    scope.note_loaded_scope(record.user_id, live.programme_ids)
     return db.session.get(User, record.user_id)
 
 

@@ -21,7 +21,7 @@ from incubator.database import utcnow
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Application, Review
-from incubator.services import ServiceError, committee, conflicts, reviews
+from incubator.services import ServiceError, committee, conflicts, reviewer_list, reviews
 from incubator.services.applications import NotAllowed
 from incubator.services.reviews import InvalidAnswers
 from incubator.web.access import role_required
@@ -41,11 +41,20 @@ bp = Blueprint("review", __name__, url_prefix="/review")
 @bp.route("/")
 @role_required(Role.REVIEWER)
 def assignments() -> Any:
-    rows = reviews.reviewer_assignments(current_user)
+    page = reviewer_list.assignment_page(current_user, request.args.get("page", 1, type=int) or 1)
     # Rows come ordered by call, so grouping keeps each call's rows together and in due order.
-    groups = [list(call_rows) for _, call_rows in groupby(rows, key=attrgetter("call_id"))]
-    return render_template("review/assignments.html", groups=groups, now=utcnow(),
-                           has_profile=reviews.reviewer_profile(current_user) is not None)
+    groups = [list(call_rows) for _, call_rows in groupby(page.rows, key=attrgetter("call_id"))]
+    return render_template("review/assignments.html", groups=groups, page=page, now=utcnow(),
+                           has_profile=page.has_profile, application_link=_link_before_id("review.application"))
+
+
+def _link_before_id(endpoint: str) -> str:
+    """The URL of ``endpoint`` up to its ``application_id``, which ends it: building one URL per
+    page instead of one per row was a tenth of the reviewer's list."""
+    sentinel = 987654321
+    url = url_for(endpoint, application_id=sentinel)
+    assert url.endswith(str(sentinel)), url  # a rule with more after the id would need url_for per row
+    return url.removesuffix(str(sentinel))
 
 
 def load_application(application_id: int) -> Application:
