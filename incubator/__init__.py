@@ -110,12 +110,21 @@ def _without_password(uri: str) -> str:
     return uri
 
 
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+
 def _init_extensions(app: Flask) -> None:
     from flask_babel import lazy_gettext
 
     import incubator.models  # noqa: F401  # registers every table before migrations look
     from incubator.extensions import babel, bootstrap, csrf, db, limiter, login_manager, select_locale
 
+    if str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+        # A writer waits for SQLite's one write lock (slots are locked that way, services.slots);
+        # the driver's 5 s default gave "database is locked" to the last of twenty simultaneous
+        # accepts on a busy machine. Waiting longer is the right answer for the embedded database.
+        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_TIMEOUT_SECONDS)
     db.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

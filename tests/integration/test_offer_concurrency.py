@@ -9,17 +9,20 @@ Runs on PostgreSQL (row lock, SELECT … FOR UPDATE) and on SQLite (database wri
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import threading
+from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from incubator import create_app
 from incubator.database import utcnow
 from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import Offer, Residency
-from tests.conftest import csrf_token, log_in
+from tests.conftest import base_config, csrf_token, log_in
 from tests.factories import make_call
 from tests.integration.test_residencies_service import decided, make_slot
 
@@ -74,3 +77,18 @@ def test_offer_pages_are_only_for_applicants(app: Flask, make_user) -> None:
     client = app.test_client()
     log_in(client, reviewer.email)
     assert client.get("/offers/1").status_code == 403
+
+
+def test_sqlite_writers_wait_thirty_seconds_for_the_write_lock(sqlite_template: Path, tmp_path: Path) -> None:
+    """The twenty accepts above queue for SQLite's one write lock; the driver's default 5 s
+    was too short for the last of them on a busy machine ("database is locked")."""
+    path = tmp_path / "db.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    app = create_app(base_config(f"sqlite:///{path}", tmp_path))
+    with app.app_context():
+        connection = db.engine.raw_connection()
+        try:
+            assert connection.cursor().execute("PRAGMA busy_timeout").fetchone() == (30_000,)
+        finally:
+            connection.close()
+        db.engine.dispose()
