@@ -18,7 +18,7 @@ from incubator.models import Application, Assignment, Call, Offer, Slot, User
 from incubator.services.demo import DEMO_PASSWORD, seed_demo_data
 from tests.e2e.second_factor import finish_second_factor
 from tests.factories_reviews import make_assignment
-from tests.support.browser import assert_accessible, watch_accessibility
+from tests.support.browser import CONTEXT_DEFAULTS, assert_accessible, watch_accessibility
 
 pytestmark = pytest.mark.browser
 
@@ -207,7 +207,7 @@ BAD_PAGE = ('<html><head></head><body><img src="x.png">'
 
 def test_the_checks_catch_a_page_that_breaks_the_rules(browser, live_server: str) -> None:
     """Guards of the guards: a page without title, lang or alt text and too wide fails both checks."""
-    context = browser.new_context(viewport=PHONE)
+    context = browser.new_context(viewport=PHONE, **CONTEXT_DEFAULTS)
     try:
         page = context.new_page()
         problems = watch_accessibility(page)

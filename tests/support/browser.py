@@ -122,6 +122,12 @@ def browser() -> Iterator[Browser]:
         playwright.stop()
 
 
+# Bootstrap turns its fades and slides off for readers who ask for reduced motion; without that,
+# an accessibility scan could catch an alert half faded in and report its colours' contrast
+# (seen once, passing on a rerun).
+CONTEXT_DEFAULTS: dict[str, Any] = {"reduced_motion": "reduce"}
+
+
 @pytest.fixture
 def browser_context_args() -> dict[str, Any]:
     return {}
@@ -129,7 +135,7 @@ def browser_context_args() -> dict[str, Any]:
 
 @pytest.fixture
 def page(browser: Browser, browser_context_args: dict[str, Any]) -> Iterator[Page]:
-    context = browser.new_context(**browser_context_args)
+    context = browser.new_context(**{**CONTEXT_DEFAULTS, **browser_context_args})
     context.set_default_timeout(PAGE_TIMEOUT_MS)
     try:
         yield context.new_page()
