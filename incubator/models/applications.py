@@ -44,6 +44,10 @@ class Application(db.Model):
         CheckConstraint("employees IS NULL OR employees >= 0", name="employees_non_negative"),
         CheckConstraint("desired_length_months IS NULL OR desired_length_months > 0", name="length_positive"),
         Index("ix_applications_call_state", "call_id", "state"),
+        # The manager boards list a call's applications by company name (NULL as ''), then id, in
+        # keyset pages: this index serves that order, so a page reads its rows and stops instead
+        # of sorting the whole call (services/assignment_board.py ``_name_key``; same expression).
+        Index("ix_applications_call_name", "call_id", text("coalesce(company_name, '')"), "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select, tuple_
 from sqlalchemy.orm import contains_eager, selectinload
 
 from incubator.domain.applications import ApplicationState
@@ -78,7 +78,9 @@ class KeysetPage(Generic[T]):
 
 def _name_key(column: Any) -> ColumnElement[str]:
     # NULL sorts first in SQLite and last in PostgreSQL; an empty string sorts the same in both.
-    return func.coalesce(column, "")
+    # The '' is written inline, not bound, so the expression is the one ix_applications_call_name
+    # indexes and the database reads a page in index order.
+    return func.coalesce(column, literal_column("''"))
 
 
 def _keyset(query: Select[Any], name: Any, id_column: Any, after: int | None, anchor_name: str | None,
