@@ -12,7 +12,7 @@ scanned every user (the applicants too: 10-20 ms at 100,000).
 
 Its "missing reviewers" filter counted every application's assignments (about 180 ms at 100,000
 even in index order); ``applications.assignment_count`` now holds that count, kept by row
-triggers on ``assignments`` so that every writer (services, bulk inserts, COPY, cascades) keeps
+triggers on ``assignments`` (per statement on PostgreSQL) so that every writer (services, bulk inserts, COPY, cascades) keeps
 it, and an index on (call_id, assignment_count) finds the few applications still short.
 
 The reviewers' loads (a page of reviewers' assignments joined to their applications' call and
@@ -29,23 +29,39 @@ down_revision = '5b0e4f3c2a17'
 branch_labels = None
 depends_on = None
 
+# PostgreSQL: statement triggers with transition tables, so a bulk insert (auto-assignment adds
+# thousands of rows per statement) updates each application once, not once per assignment.
+# A trigger with transition tables takes one event and no column list: three triggers, one
+# function; an update that moves nothing (a due date changed) changes no application.
 PG_FUNCTION = """
 CREATE FUNCTION applications_count_assignments() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        UPDATE applications SET assignment_count = assignment_count + 1 WHERE id = NEW.application_id;
-    END IF;
-    IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        UPDATE applications SET assignment_count = assignment_count - 1 WHERE id = OLD.application_id;
+    IF TG_OP = 'INSERT' THEN
+        UPDATE applications AS a SET assignment_count = a.assignment_count + d.delta
+        FROM (SELECT application_id, count(*) AS delta FROM new_rows GROUP BY application_id) AS d
+        WHERE a.id = d.application_id;
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE applications AS a SET assignment_count = a.assignment_count - d.delta
+        FROM (SELECT application_id, count(*) AS delta FROM old_rows GROUP BY application_id) AS d
+        WHERE a.id = d.application_id;
+    ELSE
+        UPDATE applications AS a SET assignment_count = a.assignment_count + d.delta
+        FROM (SELECT application_id, sum(delta) AS delta
+              FROM (SELECT application_id, 1 AS delta FROM new_rows
+                    UNION ALL SELECT application_id, -1 FROM old_rows) AS moved
+              GROUP BY application_id HAVING sum(delta) <> 0) AS d
+        WHERE a.id = d.application_id;
     END IF;
     RETURN NULL;
 END
 $$
 """
-PG_TRIGGER = """
-CREATE TRIGGER assignments_counted AFTER INSERT OR DELETE OR UPDATE OF application_id ON assignments
-FOR EACH ROW EXECUTE FUNCTION applications_count_assignments()
-"""
+PG_TRIGGERS = {
+    "assignments_counted_insert": "AFTER INSERT ON assignments REFERENCING NEW TABLE AS new_rows",
+    "assignments_counted_delete": "AFTER DELETE ON assignments REFERENCING OLD TABLE AS old_rows",
+    "assignments_counted_move": "AFTER UPDATE ON assignments REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+}
+# SQLite has row triggers only.
 INCREMENT = "UPDATE applications SET assignment_count = assignment_count + 1 WHERE id = NEW.application_id;"
 DECREMENT = "UPDATE applications SET assignment_count = assignment_count - 1 WHERE id = OLD.application_id;"
 SQLITE_TRIGGERS = {
@@ -70,7 +86,9 @@ def upgrade():
     op.create_index('ix_applications_id_call_state', 'applications', ['id', 'call_id', 'state'], unique=False)
     if op.get_bind().dialect.name == 'postgresql':
         op.execute(PG_FUNCTION)
-        op.execute(PG_TRIGGER)
+        for name, event in PG_TRIGGERS.items():
+            op.execute(f"CREATE TRIGGER {name} {event} FOR EACH STATEMENT "
+                       "EXECUTE FUNCTION applications_count_assignments()")
     else:
         for name, body in SQLITE_TRIGGERS.items():
             op.execute(f"CREATE TRIGGER {name} {body}")
@@ -78,7 +96,8 @@ def upgrade():
 
 def downgrade():
     if op.get_bind().dialect.name == 'postgresql':
-        op.execute("DROP TRIGGER assignments_counted ON assignments")
+        for name in PG_TRIGGERS:
+            op.execute(f"DROP TRIGGER {name} ON assignments")
         op.execute("DROP FUNCTION applications_count_assignments()")
     else:
         for name in SQLITE_TRIGGERS:
