@@ -1,7 +1,7 @@
 """the assignment board reads in index order: names indexed, assignment counts kept by triggers
 
 Revision ID: 7c1d2e9f4a60
-Revises: 5b0e4f3c2a17
+Revises: 5b1e0c7d9a21
 Create Date: 2026-12-07 09:00:00.000000
 
 The assignment board lists a call's applications by ``coalesce(company_name, '')`` then id,
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '7c1d2e9f4a60'
-down_revision = '5b0e4f3c2a17'
+down_revision = '5b1e0c7d9a21'
 branch_labels = None
 depends_on = None
 
