@@ -44,6 +44,15 @@ class Application(db.Model):
         CheckConstraint("employees IS NULL OR employees >= 0", name="employees_non_negative"),
         CheckConstraint("desired_length_months IS NULL OR desired_length_months > 0", name="length_positive"),
         Index("ix_applications_call_state", "call_id", "state"),
+        # The manager boards list a call's applications by company name (NULL as ''), then id, in
+        # keyset pages: this index serves that order, so a page reads its rows and stops instead
+        # of sorting the whole call (services/assignment_board.py ``_name_key``; same expression).
+        Index("ix_applications_call_name", "call_id", text("coalesce(company_name, '')"), "id"),
+        # The board's "missing reviewers" filter: the few applications under their reviewer count.
+        Index("ix_applications_call_assignment_count", "call_id", "assignment_count"),
+        # Reviewer loads join a page of reviewers' assignments to their applications' call and
+        # state: read from this index alone, not a heap row per assignment (nor a scan of all).
+        Index("ix_applications_id_call_state", "id", "call_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,6 +84,10 @@ class Application(db.Model):
     space_needs: Mapped[str | None] = mapped_column(Text)
     desired_start: Mapped[dt.date | None] = mapped_column(Date)
     desired_length_months: Mapped[int | None] = mapped_column(Integer)
+    # How many assignments the application has. Kept by database triggers on ``assignments``
+    # (migration 7c1d2e9f4a60), so every way of adding or removing one counts, bulk inserts
+    # and cascades included; read it in SQL only (an object loaded earlier may hold an old value).
+    assignment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     consent: Mapped[bool] = mapped_column(Boolean, default=False)
     # "NO-SE" when submitted by a Norwegian company whose first choice is the exchange

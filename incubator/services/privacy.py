@@ -93,10 +93,11 @@ def _history(application: Application) -> list[dict[str, Any]]:
     return history
 
 
-# Committee bookkeeping on the application row: never exported (who decided is staff data, and
-# whether comments are shared is the committee's choice); the decision itself comes from the
-# applicant's view, so before release it reads "under review" with no message or time.
-COMMITTEE_FIELDS = ("decided_by_id", "share_reviewer_comments")
+# Committee bookkeeping on the application row: never exported (who decided is staff data,
+# whether comments are shared is the committee's choice, and how many reviewers it has is the
+# board's working count); the decision itself comes from the applicant's view, so before
+# release it reads "under review" with no message or time.
+COMMITTEE_FIELDS = ("decided_by_id", "share_reviewer_comments", "assignment_count")
 
 
 def _exported_values(application: Application) -> dict[str, Any]:

@@ -118,6 +118,46 @@ def test_filter_by_state_and_by_missing_reviewers(call: Call) -> None:
     assert names(application_page(call, BoardFilter(state="no such state"))) == ["Decided", "Empty", "Full", "Half"]
 
 
+def stored_and_counted(call: Call) -> dict[str | None, tuple[int, int]]:
+    """Per application: the stored assignment count and a fresh count of its assignments."""
+    counted = (select(func.count()).select_from(Assignment)
+               .where(Assignment.application_id == Application.id).scalar_subquery())
+    rows = db.session.execute(select(Application.company_name, Application.assignment_count, counted)
+                              .where(Application.call_id == call.id)).all()
+    return {name: (stored, fresh) for name, stored, fresh in rows}
+
+
+def test_the_stored_assignment_count_follows_every_way_assignments_come_and_go(call: Call) -> None:
+    # The "missing reviewers" filter reads applications.assignment_count, kept by triggers on
+    # assignments (per statement on PostgreSQL, so one insert of several rows for the same
+    # application counts each): ORM and Core inserts, deletes of either kind, a moved assignment.
+    one, two = application(call, "One"), application(call, "Two")
+    first, second, third = make_reviewer(), make_reviewer(), make_reviewer()
+    make_assignment(one, first)
+    db.session.execute(insert(Assignment), [
+        {"application_id": application_id, "reviewer_id": reviewer.id, "source": "auto", "assigned_at": utcnow()}
+        for application_id, reviewer in ((one.id, second), (two.id, first), (two.id, second))])
+    db.session.commit()
+    assert stored_and_counted(call) == {"One": (2, 2), "Two": (2, 2)}
+
+    db.session.delete(db.session.scalars(select(Assignment).where(Assignment.application_id == two.id,
+                                                                  Assignment.reviewer_id == first.id)).one())
+    moved = db.session.scalars(select(Assignment).where(Assignment.application_id == one.id,
+                                                        Assignment.reviewer_id == second.id)).one()
+    moved.application_id, moved.reviewer_id = two.id, third.id
+    db.session.commit()
+    assert stored_and_counted(call) == {"One": (1, 1), "Two": (2, 2)}
+    moved.due_at = utcnow()  # an update that moves nothing counts nothing
+    db.session.commit()
+    assert stored_and_counted(call) == {"One": (1, 1), "Two": (2, 2)}
+    assert names(application_page(call, BoardFilter(missing_only=True))) == ["One"]
+
+    remove_unstarted_assignments(call)  # one Core DELETE over the call
+    db.session.commit()
+    assert stored_and_counted(call) == {"One": (0, 0), "Two": (0, 0)}
+    assert names(application_page(call, BoardFilter(missing_only=True))) == ["One", "Two"]
+
+
 def test_rows_carry_their_own_reviewers_and_nothing_of_other_pages(call: Call) -> None:
     alpha, beta = application(call, "Alpha"), application(call, "Beta")
     rita = make_reviewer()

@@ -117,6 +117,8 @@ def test_export_contains_account_applications_and_files(applicant_client: FlaskC
     assert exported["company_name"] == "TumourTech AS"
     assert exported["project_summary"] == "A targeted alpha therapy."
     assert exported["residency_purposes"] == ["lab"]
+    # The committee's bookkeeping on the row stays out (how many reviewers it has, who decided).
+    assert not {"assignment_count", "decided_by_id", "share_reviewer_comments"} & exported.keys()
     assert exported["call"] == {"id": call.id, "title": call.title}
     assert exported["preferences"] == [{"rank": 1, "programme": "OCC Incubator"},
                                        {"rank": 2, "programme": "BioVentureHub exchange"}]
