@@ -25,10 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from incubator.models.applications import Application, ProgrammePreference
+from incubator.models.call_counters import bump_call_counter
 from incubator.models.programmes import Call, Criterion
 from incubator.models.residencies import Offer, Residency
 from incubator.models.reviews import Assignment, Review, Score
@@ -101,16 +102,8 @@ class _Touched:
 
 
 def bump(session: Session, call_ids: Iterable[int] | None) -> None:
-    """Move the counter of these calls (None: of every call)."""
-    statement = update(Call).values(insights_version=Call.insights_version + 1)
-    if call_ids is not None:
-        ids = sorted(set(call_ids))
-        if not ids:
-            return
-        statement = statement.where(Call.id.in_(ids))
-    # Core on the session's connection: no ORM events, and loaded Call objects stay as they are
-    # (the counter is only ever read by a query, ``services.insights``).
-    session.connection().execute(statement)
+    """Move the counter of these calls (None: of every call); read by ``services.insights``."""
+    bump_call_counter(session, Call.insights_version, call_ids)
 
 
 @event.listens_for(Session, "after_flush")

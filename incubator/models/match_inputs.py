@@ -26,10 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from incubator.models.applications import Application, ProgrammePreference
+from incubator.models.call_counters import bump_call_counter
 from incubator.models.programmes import Call, CallProgramme, Slot
 from incubator.models.residencies import Offer, Residency
 from incubator.models.reviews import Review
@@ -104,16 +105,8 @@ def _ints(values: Iterable[object]) -> set[int]:
 
 
 def bump(session: Session, call_ids: Iterable[int] | None) -> None:
-    """Move the counter of these calls (None: of every call)."""
-    statement = update(Call).values(match_inputs_version=Call.match_inputs_version + 1)
-    if call_ids is not None:
-        ids = sorted(set(call_ids))
-        if not ids:
-            return
-        statement = statement.where(Call.id.in_(ids))
-    # Core on the session's connection: no ORM events, and the Call objects loaded stay as
-    # they are (the counter is only ever read by a query, ``services.match_runs``).
-    session.connection().execute(statement)
+    """Move the counter of these calls (None: of every call); read by ``services.match_runs``."""
+    bump_call_counter(session, Call.match_inputs_version, call_ids)
 
 
 @event.listens_for(Session, "after_flush")
