@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, select
 
 from incubator.database import utcnow
 from incubator.domain.roles import Role
@@ -47,6 +47,7 @@ from incubator.services.ranking import (
 from incubator.services.reviews import save_review
 from tests.factories import make_application, make_call
 from tests.factories_reviews import make_applicant, make_assignment, make_review, make_reviewer, make_rubric
+from tests.support.statements import statements_sent
 
 NOW = utcnow()
 
@@ -264,21 +265,13 @@ def test_rows_of_a_few_applications_and_the_committee_row_carry_the_board_ranks(
 
 
 def test_the_csv_streams_in_chunks_binding_each_chunk_as_one_parameter(app: Flask, random_call: Call) -> None:
-    parameters: list[int] = []
-
-    def count(_conn, _cursor, _statement, params, _context, _many) -> None:
-        parameters.append(len(params) if isinstance(params, (list, tuple, dict)) else 0)
-
     query = BoardQuery.of(sort="rank")
     expected = [summary(row) for row in _ranking_in_python(random_call, query, all_criterion_means=True, now=NOW)]
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with statements_sent() as sent:
         chunks = list(ranking_chunks(random_call, query, all_criterion_means=True, now=NOW, chunk_size=4))
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert all(len(chunk) <= 4 for chunk in chunks) and len(chunks) == -(-len(expected) // 4)
     assert [summary(row) for chunk in chunks for row in chunk] == expected
-    assert max(parameters) < 12  # a chunk's ids are one parameter, not one each
+    assert max(one.bound for one in sent) < 12  # a chunk's ids are one parameter, not one each
 
 
 def test_the_normalised_board_is_the_whole_call_computation(random_call: Call) -> None:
@@ -293,21 +286,12 @@ def test_a_board_page_costs_the_same_statements_for_a_small_and_a_larger_call(
     """A full first page (one row here: the small call has one), whatever the call's size; a
     page reaching past the ranked rows reads the unranked ones too (two more statements)."""
     submit(small, small.reviewers[0], 4, 4)
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
     def page_statements(call: Call, **options: object) -> int:
         db.session.expire_all()
         call = db.session.get(Call, call.id)
         call.criteria, call.programmes  # noqa: B018  (loaded before counting, as a request's view has them)
-        statements.clear()
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with statements_sent() as statements:
             ranking_page(call, BoardQuery.of(**options), page=1, page_size=1, now=NOW)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
         return len(statements)
 
     for options in ({"sort": "rank"}, {"sort": "company"}, {"sort": "mean", "descending": True},

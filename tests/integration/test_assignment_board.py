@@ -5,13 +5,11 @@ assignment fields, and a large call read and cleared without one bound parameter
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import func, insert, select
 
 from incubator.database import utcnow
 from incubator.domain.roles import Role
@@ -30,6 +28,7 @@ from incubator.services.assignment_board import (
 from incubator.services.assignments import existing_pairs, remove_unstarted_assignments
 from tests.factories import make_application, make_call
 from tests.factories_reviews import make_applicant, make_assignment, make_reviewer
+from tests.support.statements import statements_sent
 
 
 @pytest.fixture
@@ -237,22 +236,6 @@ LARGE = 3_000
 MOST_PARAMETERS = 100
 
 
-@contextmanager
-def widest_statement() -> Iterator[list[int]]:
-    """The most parameters any single statement bound while inside (a list of one number)."""
-    widest = [0]
-
-    def count(_conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, executemany: bool) -> None:
-        rows = parameters if executemany else [parameters]
-        widest[0] = max(widest[0], *(len(row) for row in rows if row is not None), 0)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield widest
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-
-
 def test_a_large_call_reads_and_clears_without_a_parameter_per_id(call: Call) -> None:
     now = utcnow()
     rita = make_reviewer()
@@ -269,13 +252,14 @@ def test_a_large_call_reads_and_clears_without_a_parameter_per_id(call: Call) ->
         for i in range(LARGE)])
     db.session.commit()
 
-    with widest_statement() as widest:
+    with statements_sent() as sent:
         assert len(existing_pairs(call)) == LARGE
         page = application_page(call, BoardFilter(missing_only=True))
         assert len(page.items) == 50 and page.items[0].application.company_name == "Company 00000"
         assert reviewer_page(call).items[0].load == LARGE
         removed = remove_unstarted_assignments(call)
         db.session.commit()
-    assert 0 < widest[0] < MOST_PARAMETERS, widest[0]
+    widest = max(one.bound for one in sent)
+    assert 0 < widest < MOST_PARAMETERS, widest
     assert len(removed) == LARGE
     assert db.session.scalar(select(func.count()).select_from(Assignment)) == 0

@@ -8,8 +8,6 @@ import csv
 import datetime as dt
 import io
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -18,7 +16,6 @@ import pytest
 from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event
 
 from incubator.database import utcnow
 from incubator.domain.scoring import CriterionRule, aggregate, normalise_scores
@@ -34,6 +31,7 @@ from incubator.services.ranking import (
 )
 from tests.factories import make_application, make_call
 from tests.factories_reviews import make_applicant, make_assignment, make_review, make_reviewer, make_rubric
+from tests.support.statements import statements_sent
 
 NOW = utcnow()
 PAST, FUTURE = NOW - dt.timedelta(days=2), NOW + dt.timedelta(days=5)
@@ -254,20 +252,6 @@ def test_csv_has_every_column_and_each_criterion_mean(seeded: SimpleNamespace) -
 # --- statements per board ------------------------------------------------------------------------
 
 
-@contextmanager
-def counting_statements() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-
-
 def seed_call(n_applications: int) -> int:
     """A call with n applications, each with three assignments and three submitted reviews."""
     call = make_call()
@@ -297,7 +281,7 @@ def seed_call(n_applications: int) -> int:
 
 def statements_for_board(call_id: int, **options) -> tuple[int, list[RankingRow]]:
     db.session.expire_all()  # start cold: nothing of the call already in the session
-    with counting_statements() as statements:
+    with statements_sent() as statements:
         call = db.session.get(Call, call_id)
         rows = ranking_for_call(call, **options)
     return len(statements), rows

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from incubator.database import utcnow
 from incubator.domain.reminders import ReminderPolicy
@@ -34,6 +34,7 @@ from incubator.models.reminders import SentReminder
 from incubator.services import outbox, preferences, reminders
 from tests.factories import make_application, make_call
 from tests.factories_reviews import make_applicant, make_assignment, make_reviewer
+from tests.support.statements import statements_sent
 
 OSLO = ZoneInfo("Europe/Oslo")
 UTC = dt.UTC
@@ -290,14 +291,9 @@ def test_sweep_query_count_does_not_grow_with_assignments(app: Flask, spring_cal
             make_assignment(application, make_reviewer(), due_at=spring_call.review_deadline)
         db.session.query(SentReminder).delete()
         db.session.commit()
-        statements: list[str] = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with statements_sent() as statements:
             report = reminders.sweep(now)
             db.session.commit()
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
         return len(statements), report.emails
 
     small, big = count_queries(2), count_queries(20)
@@ -403,14 +399,9 @@ def test_limited_managers_digests_cost_a_query_per_scope_whatever_the_number_of_
                             due_at=spring_call.review_deadline)
         db.session.query(SentReminder).delete()
         db.session.commit()
-        statements: list[str] = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with statements_sent() as statements:
             report = reminders.sweep(oslo(2027, 3, 8, 9))
             db.session.commit()
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
         return len(statements), report.emails
 
     small, big = count_queries(2), count_queries(20)

@@ -21,6 +21,7 @@ from incubator.services import ServiceError, preferences, reminders
 from incubator.services import residency_follow_up as follow_up
 from tests.factories import make_call
 from tests.integration.test_residencies_service import decided, make_slot
+from tests.support.statements import statements_sent
 
 OSLO = ZoneInfo("Europe/Oslo")
 postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -175,8 +176,6 @@ def test_a_recorded_check_in_is_not_reminded_and_an_ended_stay_stops_its_reminde
 
 
 def test_the_sweep_query_count_does_not_grow_with_residents(app: Flask, make_user) -> None:
-    from sqlalchemy import event
-
     make_user(Role.MANAGER)
     now = at_oslo(2027, 4, 1, 10)
 
@@ -185,14 +184,9 @@ def test_the_sweep_query_count_does_not_grow_with_residents(app: Flask, make_use
             make_residency(make_user, company=f"Scale {count}-{number} AS")
         db.session.query(SentReminder).delete()
         db.session.commit()
-        statements: list[str] = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with statements_sent() as statements:
             report = reminders.sweep(now)
             db.session.commit()
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
         return len(statements), report.claimed
 
     small, big = statements_for(2), statements_for(12)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from incubator.domain.roles import Role
 from incubator.extensions import db
@@ -28,6 +28,7 @@ from incubator.models import (
 from tests.conftest import csrf_token
 from tests.factories import make_application, make_call
 from tests.factories_reviews import make_applicant, make_assignment, make_reviewer
+from tests.support.statements import statements_sent
 
 DEADLINE = dt.datetime(2027, 3, 1, 11, 0, tzinfo=dt.UTC)
 
@@ -389,16 +390,8 @@ def test_assign_link_beside_an_application_fills_in_the_forms(manager_client: Fl
 
 
 def statements_for(client: FlaskClient, url: str) -> int:
-    executed: list[str] = []
-
-    def count(*args: Any) -> None:
-        executed.append(args[2])
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with statements_sent() as executed:
         assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     return len(executed)
 
 
