@@ -164,14 +164,21 @@ def test_report_refuses_a_bad_programme(known_dataset: tuple[Programme, Programm
     assert manager_client.get(f"/manage/exchange?programme={value}").status_code in (400, 404)
 
 
-def test_scoped_manager_sees_their_share_of_the_exchange(app: Flask, known_dataset: tuple[Programme, Programme],
-                                                         make_user: Callable[..., User]) -> None:
+@pytest.fixture
+def bioventurehub_manager(app: Flask, known_dataset: tuple[Programme, Programme],
+                          make_user: Callable[..., User]) -> FlaskClient:
+    """A manager limited to the BioVentureHub exchange, signed in."""
     _occ, bvh = known_dataset
     manager = make_user(Role.MANAGER)
     db.session.add(ProgrammeScope(user_id=manager.id, programme_id=bvh.id))
     db.session.commit()
     client = app.test_client()
     log_in(client, manager.email)
+    return client
+
+
+def test_scoped_manager_sees_their_share_of_the_exchange(bioventurehub_manager: FlaskClient) -> None:
+    client = bioventurehub_manager
     assert client.get("/manage/exchange.csv").get_data(as_text=True).splitlines()[1:] == ["2027,2,16,0,0,2"]
 
 
@@ -230,12 +237,5 @@ def test_insights_draw_the_exchange_balance_of_every_year(known_dataset: tuple[P
     ] == [("2027", ["2", "16", "1", "6"]), ("2028", ["0", "0", "1", "12"])]
 
 
-def test_a_scoped_manager_sees_their_share_in_the_insights(app: Flask, known_dataset: tuple[Programme, Programme],
-                                                          make_user: Callable[..., User]) -> None:
-    _occ, bvh = known_dataset
-    manager = make_user(Role.MANAGER)
-    db.session.add(ProgrammeScope(user_id=manager.id, programme_id=bvh.id))
-    db.session.commit()
-    client = app.test_client()
-    log_in(client, manager.email)
-    assert _exchange_table(client, 2027) == [("2027", ["2", "16", "0", "0"])]
+def test_a_scoped_manager_sees_their_share_in_the_insights(bioventurehub_manager: FlaskClient) -> None:
+    assert _exchange_table(bioventurehub_manager, 2027) == [("2027", ["2", "16", "0", "0"])]
