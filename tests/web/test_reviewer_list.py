@@ -18,7 +18,7 @@ from incubator.services.reviewer_list import PAGE_SIZE
 from incubator.services.reviews import reviewer_assignments
 from tests.factories import make_application, make_call
 from tests.factories_reviews import make_applicant, make_assignment
-from tests.web.test_request_overhead import statements
+from tests.support.statements import statements_sent
 
 LINK = re.compile(r'href="/review/applications/(\d+)"')
 
@@ -98,7 +98,7 @@ def test_the_page_costs_the_same_statements_for_few_or_many_rows(app: Flask, rev
                                                                  reviewer: User) -> None:
     def statements_for_the_list() -> int:
         reviewer_client.get("/review/")  # the once-a-minute last_seen_at write is behind us
-        with statements(app) as seen:
+        with statements_sent() as seen:
             assert reviewer_client.get("/review/").status_code == 200
         return len(seen)
 
