@@ -292,9 +292,9 @@ def _render_match(call: Call, waitlisted: bool, status: int = 200, error: str | 
     page = match_runs.run_page(run, after=after, search=search, only=only) if run else None
     offers, offer_count = offer_service.recent_offers_for_call(call, OFFERS_SHOWN)
     adjust_form = adjust_form or AdjustForm(include_waitlisted=flag)
-    # static/js/slot-search.js suggests slots from the server as the manager types.
+    # static/js/suggest.js suggests slots from the server as the manager types.
     adjust_form.slot.render_kw = {"list": "slot-suggestions", "autocomplete": "off",
-                                  "data-slot-search": url_for("manage.call_slots_json", call_id=call.id)}
+                                  "data-suggest": url_for("manage.call_slots_json", call_id=call.id)}
     return render_template(
         "manage/match.html", call=call, run=run, stale=bool(run and match_runs.is_stale(run)), page=page,
         waitlisted=waitlisted, search=search, only=only, after=after, reasons=REASONS,
@@ -345,7 +345,7 @@ def _slot_named(call: Call, text: str) -> Slot | None | str:
 @bp.route("/calls/<int:call_id>/slots.json")
 @role_required(Role.MANAGER)
 def call_slots_json(call_id: int) -> Any:
-    """Up to 20 of the call's slots matching ``q``: what static/slot-search.js suggests as the
+    """Up to 20 of the call's slots matching ``q``: what static/js/suggest.js suggests as the
     manager types, so no page carries a list of every slot."""
     call = load_call(call_id)
     found = slot_service.find_call_slots([offered.programme_id for offered in call.programmes],
