@@ -29,6 +29,7 @@ from incubator.services.offers import open_offer_for
 from incubator.services.questions import answered_questions
 from incubator.services.visibility import applicant_view
 from incubator.web.markdown import render_markdown
+from incubator.web.navigation import main_navigation
 
 
 def in_zone(value: dt.datetime | None, zone: str | None = None) -> dt.datetime | None:
@@ -166,6 +167,7 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.filters["call_text"] = call_text
     app.jinja_env.filters["registration_number"] = format_registration_number
     app.jinja_env.globals["time_left"] = time_left
+    app.jinja_env.globals["main_navigation"] = main_navigation
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.globals["get_locale"] = get_locale
 
