@@ -35,6 +35,7 @@ from incubator.services.ranking import (
 from incubator.services.scope import current_scope, limited_to
 from incubator.web.access import role_required
 from incubator.web.inputs import InputRefused, parse_id, query_int
+from incubator.web.manage.ranking_rows import board_rows
 from incubator.web.manage.routes import bp
 from incubator.web.templating import link_before_id
 
@@ -146,7 +147,8 @@ def ranking(call_id: int) -> Any:
         "manage/ranking.html", call=call, options=options, page=board,
         problems=problems, criteria=criteria, states=LISTED_STATES, flags=FLAGS,
         flag_labels=flag_labels(), sort_keys=SORT_KEYS, descending_first=DESCENDING_FIRST,
-        row_texts=row_texts(), application_link=link_before_id("apply.show_application"),
+        rows_html=board_rows(board.items, normalised=options.normalised, texts=row_texts(), criteria=criteria,
+                             application_link=link_before_id("apply.show_application")),
     )
     # Bad options are the visitor's mistake (400), but the board still helps them fix it.
     return page, 400 if problems else 200
