@@ -106,11 +106,6 @@ def link_before_id(endpoint: str) -> str:
     return url.removesuffix(str(sentinel))
 
 
-def score(value: float | None) -> str:
-    """A score to two decimals, or a dash when there is none (the ranking board's cells)."""
-    return "—" if value is None else f"{value:.2f}"
-
-
 def time_left(deadline: dt.datetime, now: dt.datetime) -> str:
     remaining = deadline - now
     if remaining.total_seconds() <= 0:
@@ -156,7 +151,6 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["number"] = local_number
-    app.jinja_env.filters["score"] = score
     app.jinja_env.filters["month_year"] = month_year
     app.jinja_env.filters["month_short"] = month_short
     app.jinja_env.filters["short_date"] = short_date
