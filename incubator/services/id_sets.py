@@ -24,3 +24,18 @@ def among(column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
         return column == any_(bindparam(None, values, type_=ARRAY(Integer)))
     listed = func.json_each(bindparam(None, json.dumps(values))).table_valued("value")
     return column.in_(select(listed.c.value))
+
+
+def among_bound(column: Any, name: str, dialect: str) -> ColumnElement[bool]:
+    """``among`` with the ids left to bind at execution as the parameter ``name`` (give it
+    ``ids_parameter(ids, dialect)``): for a statement built once and run for every page."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(Integer)))
+    listed = func.json_each(bindparam(name)).table_valued("value")
+    return column.in_(select(listed.c.value))
+
+
+def ids_parameter(ids: Iterable[int], dialect: str) -> Any:
+    """The value of an ``among_bound`` parameter: the list itself, or the JSON text on SQLite."""
+    values = [int(value) for value in ids]
+    return values if dialect == "postgresql" else json.dumps(values)

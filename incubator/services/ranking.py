@@ -32,6 +32,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,7 @@ from sqlalchemy import (
     Row,
     Select,
     and_,
+    bindparam,
     case,
     cast,
     exists,
@@ -54,6 +56,7 @@ from sqlalchemy import (
     true,
     tuple_,
 )
+from sqlalchemy.orm import aliased
 
 from incubator.database import utcnow
 from incubator.domain.applications import ApplicationState
@@ -85,7 +88,7 @@ from incubator.models import (
     User,
 )
 from incubator.services.audit import record_event
-from incubator.services.id_sets import among
+from incubator.services.id_sets import among, among_bound, ids_parameter
 from incubator.services.paging import PageNumbers
 from incubator.services.scope import application_scope_clause, current_scope
 
@@ -216,10 +219,16 @@ def ranking_positions(call: Call) -> dict[int, int]:
 
 Score_ = ApplicationScore  # short name for the many references below
 RANK_ORDER = (Score_.negated_mean, Score_.submitted_at, Score_.application_id)  # = domain.scoring.rank
+
+
+def _score_columns(scores: Any) -> tuple[Any, ...]:
+    """The statistics a board row shows, from ``application_scores`` or an alias of it."""
+    return (scores.ranked, scores.reviews_submitted, scores.mean, scores.median, scores.std, scores.minimum,
+            scores.maximum, scores.criterion_means, scores.negated_mean, scores.submitted_at.label("scored_at"))
+
+
 BOARD_COLUMNS = (Application.id, Application.company_name, Application.state, Application.submitted_at,
-                 Score_.ranked, Score_.reviews_submitted, Score_.mean, Score_.median, Score_.std, Score_.minimum,
-                 Score_.maximum, Score_.criterion_means, Score_.negated_mean,
-                 Score_.submitted_at.label("scored_at"))
+                 *_score_columns(Score_))
 
 
 def _rank_key(values: Sequence[Any]) -> Any:
@@ -366,6 +375,47 @@ def normalised_of(application: Application) -> Aggregate:
     return aggregate(corrected)
 
 
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+@cache
+def _ranked_slice_statement(descending: bool) -> Select[Any]:
+    """PostgreSQL's statement for ``_Board._ranked_slice`` unfiltered: the page's ids from the
+    rank index alone, then each id's statistics row as a LATERAL lookup of the primary key.
+
+    Joined plainly, PostgreSQL's default costs (a random page per lookup) chose to hash the
+    call's whole statistics table for the page's 100 rows: 3.4 ms instead of 0.5 at 10,000
+    applications, the page's dearest statement. LIMIT 1 keeps the lookup from being flattened
+    back into that join; SQLite has no LATERAL (and loops over the ids anyway). Built once with
+    bound parameters: aliasing the lateral row cost more than a millisecond a request.
+    """
+    keys = [key.desc() for key in RANK_ORDER] if descending else list(RANK_ORDER)
+    ids = (select(Score_.application_id, *RANK_ORDER[:2])
+           .where(Score_.call_id == bindparam("call_id"), Score_.ranked == true())
+           .order_by(*keys).offset(bindparam("offset")).limit(bindparam("limit")).subquery())
+    order = [ids.c.negated_mean, ids.c.submitted_at, ids.c.application_id]
+    scores = aliased(Score_, select(Score_).where(Score_.application_id == ids.c.application_id)
+                     .limit(1).lateral("scores"))
+    return (select(Application.id, Application.company_name, Application.state, Application.submitted_at,
+                   *_score_columns(scores)).select_from(ids)
+            .join(scores, true())
+            .join(Application, Application.id == ids.c.application_id)
+            .order_by(*[key.desc() for key in order] if descending else order))
+
+
+@cache
+def _page_progress_statement(dialect: str) -> Select[Any]:
+    """``_attach_progress`` for a page's ids (parameter ``ids``) at the time ``now``, built once."""
+    return _progress_query(among_bound(Assignment.application_id, "ids", dialect), bindparam("now"))
+
+
+@cache
+def _page_programmes_statement(dialect: str) -> Select[Any]:
+    """``_attach_programmes`` for a page's ids (parameter ``ids``), built once."""
+    return _programmes_query(among_bound(ProgrammePreference.application_id, "ids", dialect))
+
+
 class _Board:
     """The SQL behind one view of the board (a call, its options, the time "overdue" uses)."""
 
@@ -471,10 +521,15 @@ class _Board:
                .where(Score_.call_id == self.call.id, Score_.ranked == true())
                .order_by(*keys).offset(offset).limit(limit).subquery())
         order = [ids.c.negated_mean, ids.c.submitted_at, ids.c.application_id]
+        order = [key.desc() for key in order] if self.options.descending else order
+        if _dialect() == "postgresql":
+            return db.session.connection().execute(
+                _ranked_slice_statement(self.options.descending),
+                {"call_id": self.call.id, "offset": offset, "limit": limit}).all()
         return _execute(select(*BOARD_COLUMNS).select_from(ids)
                         .join(Score_, Score_.application_id == ids.c.application_id)
                         .join(Application, Application.id == ids.c.application_id)
-                        .order_by(*[key.desc() for key in order] if self.options.descending else order))
+                        .order_by(*order))
 
     def _rank_window(self) -> Any:
         """Every ranked row of the call (in this person's scope) with its position."""
@@ -620,13 +675,12 @@ class _Board:
         if not rows:
             return
         by_id = {row.application_id: row for row in rows}
-        ids = list(by_id)
-
-        def within(column: Any) -> ColumnElement[bool]:
-            return among(column, ids)
-
-        _attach_progress(by_id, within, self.now)
-        _attach_programmes(by_id, within)
+        dialect = _dialect()
+        # Statements built once (putting them together per page cost about as much as running
+        # them); the same as _attach_progress and _attach_programmes, for these ids alone.
+        connection, ids = db.session.connection(), ids_parameter(by_id, dialect)
+        _take_progress(by_id, connection.execute(_page_progress_statement(dialect), {"ids": ids, "now": self.now}))
+        _take_programmes(by_id, connection.execute(_page_programmes_statement(dialect), {"ids": ids}))
         # Criterion means are stored with the statistics; the board shows the thresholds' only.
         wanted = {rule.id for rule in self.rules if all_criterion_means or rule.threshold is not None}
         with_threshold = [rule for rule in self.rules if rule.threshold is not None]
@@ -742,15 +796,18 @@ def _review_totals(call_id: int) -> ReviewTotals:
 def _attach_progress(rows: Mapping[int, RankingRow], within: Callable[[Any], ColumnElement[bool]],
                      now: dt.datetime) -> None:
     """k assigned, and how many assignments are past due without a submitted review."""
+    _take_progress(rows, _execute(_progress_query(within(Assignment.application_id), now)))
+
+
+def _progress_query(condition: ColumnElement[bool], now: Any) -> Select[Any]:
     submitted = and_(Review.application_id == Assignment.application_id,
                      Review.reviewer_id == Assignment.reviewer_id, Review.state == "submitted")
     late = case((and_(Assignment.due_at.is_not(None), Assignment.due_at < now, Review.id.is_(None)), 1), else_=0)
-    result = _execute(
-        select(Assignment.application_id, func.count(Assignment.id), func.sum(late))
-        .outerjoin(Review, submitted)
-        .where(within(Assignment.application_id))
-        .group_by(Assignment.application_id)
-    )
+    return (select(Assignment.application_id, func.count(Assignment.id), func.sum(late))
+            .outerjoin(Review, submitted).where(condition).group_by(Assignment.application_id))
+
+
+def _take_progress(rows: Mapping[int, RankingRow], result: Iterable[Row[Any]]) -> None:
     for application_id, assigned, overdue in result:
         row = rows.get(application_id)
         if row is not None:
@@ -800,12 +857,17 @@ def _attach_threshold_failures(rows: Mapping[int, RankingRow], result: Sequence[
 
 
 def _attach_programmes(rows: Mapping[int, RankingRow], within: Callable[[Any], ColumnElement[bool]]) -> None:
-    result = _execute(
-        select(ProgrammePreference.application_id, ProgrammePreference.programme_id, Programme.name)
-        .join(Programme, Programme.id == ProgrammePreference.programme_id)
-        .where(within(ProgrammePreference.application_id))
-        .order_by(ProgrammePreference.application_id, ProgrammePreference.rank)
-    )
+    _take_programmes(rows, _execute(_programmes_query(within(ProgrammePreference.application_id))))
+
+
+def _programmes_query(condition: ColumnElement[bool]) -> Select[Any]:
+    return (select(ProgrammePreference.application_id, ProgrammePreference.programme_id, Programme.name)
+            .join(Programme, Programme.id == ProgrammePreference.programme_id)
+            .where(condition)
+            .order_by(ProgrammePreference.application_id, ProgrammePreference.rank))
+
+
+def _take_programmes(rows: Mapping[int, RankingRow], result: Iterable[Row[Any]]) -> None:
     for application_id, programme_id, name in result:
         row = rows.get(application_id)
         if row is not None:

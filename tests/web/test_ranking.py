@@ -244,3 +244,20 @@ def test_company_names_are_escaped_on_the_board(manager_client: FlaskClient, boa
     html = manager_client.get(url(board)).get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_programme_and_criterion_names_are_escaped_on_the_board(manager_client: FlaskClient,
+                                                                 board: SimpleNamespace) -> None:
+    """The rows are built in Python (web/manage/ranking_rows.py): every name people typed is escaped."""
+    from incubator.models import Criterion, Programme
+
+    db.session.get(Criterion, board.team).name = '<img src=x onerror="alert(1)">'  # Bergen fails its threshold
+    bergen = board.companies["Bergen Dx"]
+    programme = db.session.get(Programme, bergen.preferences[0].programme_id)
+    programme.name = "<b>OCC</b> & friends"
+    db.session.commit()
+    html = manager_client.get(url(board)).get_data(as_text=True)
+    tbody = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert "<img" not in tbody and "<b>" not in tbody
+    assert "Below threshold: &lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in tbody
+    assert "&lt;b&gt;OCC&lt;/b&gt; &amp; friends" in tbody

@@ -12,11 +12,13 @@ from typing import Any
 from flask import Response, abort, render_template, request, stream_with_context
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from incubator.database import utcnow
+from incubator.domain.applications import STATE_LABELS
 from incubator.domain.roles import Role
 from incubator.extensions import db
-from incubator.models import Call
+from incubator.models import Call, CallProgramme
 from incubator.services.questions import answers_for_call
 from incubator.services.ranking import (
     FLAGS,
@@ -33,7 +35,9 @@ from incubator.services.ranking import (
 from incubator.services.scope import current_scope, limited_to
 from incubator.web.access import role_required
 from incubator.web.inputs import InputRefused, parse_id, query_int
+from incubator.web.manage.ranking_rows import board_rows
 from incubator.web.manage.routes import bp
+from incubator.web.templating import link_before_id
 
 PAGE_SIZE = 100
 # The first click on a score column shows the best first; on a name, A to Z.
@@ -68,8 +72,12 @@ class BoardOptions:
         return arguments
 
 
-def load_call(call_id: int) -> Call:
-    call = db.session.get(Call, call_id)
+def load_call(call_id: int, *, with_programmes_and_criteria: bool = False) -> Call:
+    """The call or 404; for the board, with its programmes (and their names) and criteria in the
+    same statement: the filters and the flags read them, which was four more round trips."""
+    options = ([joinedload(Call.programmes).joinedload(CallProgramme.programme), joinedload(Call.criteria)]
+               if with_programmes_and_criteria else [])
+    call = db.session.get(Call, call_id, options=options)
     if call is None:
         abort(404)
     return call
@@ -126,7 +134,7 @@ def _parse_filters(args: Mapping[str, str], call: Call, options: BoardOptions, p
 @bp.route("/calls/<int:call_id>/ranking")
 @role_required(Role.MANAGER)
 def ranking(call_id: int) -> Any:
-    call = load_call(call_id)
+    call = load_call(call_id, with_programmes_and_criteria=True)
     options, problems = parse_options(request.args, call)
     try:
         page_number = query_int("page", 1)
@@ -139,6 +147,8 @@ def ranking(call_id: int) -> Any:
         "manage/ranking.html", call=call, options=options, page=board,
         problems=problems, criteria=criteria, states=LISTED_STATES, flags=FLAGS,
         flag_labels=flag_labels(), sort_keys=SORT_KEYS, descending_first=DESCENDING_FIRST,
+        rows_html=board_rows(board.items, normalised=options.normalised, texts=row_texts(), criteria=criteria,
+                             application_link=link_before_id("apply.show_application")),
     )
     # Bad options are the visitor's mistake (400), but the board still helps them fix it.
     return page, 400 if problems else 200
@@ -147,6 +157,18 @@ def ranking(call_id: int) -> Any:
 def flag_labels() -> dict[str, str]:
     return {"disagreement": _("Reviewers disagree"), "threshold": _("Below a threshold"),
             "overdue": _("Reviews overdue")}
+
+
+def row_texts() -> dict[str, Any]:
+    """What every row of the board repeats, translated once per page (a hundred rows asked for
+    about 350 translations and made the page's rendering several times dearer)."""
+    return {
+        "states": {state: _(STATE_LABELS[state]) for state in LISTED_STATES},
+        "no_company": _("(no company name)"),
+        # The format alone (no variables: Flask-Babel leaves it unformatted); rows fill it in.
+        "submitted_of": _("%(n)d of %(k)d reviews submitted"),
+        "disagree": _("Reviewers disagree"),
+    }
 
 
 def csv_labels() -> dict[str, str]:

@@ -34,6 +34,7 @@ from incubator.web.review.forms import (
     review_form_for,
     show_number,
 )
+from incubator.web.templating import link_before_id
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -45,16 +46,7 @@ def assignments() -> Any:
     # Rows come ordered by call, so grouping keeps each call's rows together and in due order.
     groups = [list(call_rows) for _, call_rows in groupby(page.rows, key=attrgetter("call_id"))]
     return render_template("review/assignments.html", groups=groups, page=page, now=utcnow(),
-                           has_profile=page.has_profile, application_link=_link_before_id("review.application"))
-
-
-def _link_before_id(endpoint: str) -> str:
-    """The URL of ``endpoint`` up to its ``application_id``, which ends it: building one URL per
-    page instead of one per row was a tenth of the reviewer's list."""
-    sentinel = 987654321
-    url = url_for(endpoint, application_id=sentinel)
-    assert url.endswith(str(sentinel)), url  # a rule with more after the id would need url_for per row
-    return url.removesuffix(str(sentinel))
+                           has_profile=page.has_profile, application_link=link_before_id("review.application"))
 
 
 def load_application(application_id: int) -> Application:
