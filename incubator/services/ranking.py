@@ -44,16 +44,21 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    delete,
     exists,
     false,
     func,
+    insert,
     literal,
     not_,
     or_,
     select,
     true,
     tuple_,
+    update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from incubator.database import utcnow
 from incubator.domain.applications import ApplicationState
@@ -78,6 +83,8 @@ from incubator.models import (
     Assignment,
     Call,
     Criterion,
+    NormalisedScore,
+    NormalisedSnapshot,
     Programme,
     ProgrammePreference,
     Review,
@@ -170,8 +177,6 @@ def ranking_for_call(
     """
     options = BoardQuery.of(sort=sort, descending=descending, programme_id=programme_id, state=state, flag=flag,
                             normalised=normalised)
-    if options.normalised:
-        return _ranking_in_python(call, options, all_criterion_means=all_criterion_means, now=now)
     return [row for chunk in ranking_chunks(call, options, all_criterion_means=all_criterion_means, now=now)
             for row in chunk]
 
@@ -269,15 +274,10 @@ def ranking_page(call: Call, options: BoardQuery, *, page: int, page_size: int,
     In rank order a page is read from ``ix_application_scores_rank`` with a limit (its ranks are
     positions when nothing is filtered); other sorts and filters order the call's rows in the
     database and read only the page, and ranks then come from one window over the call's
-    ranked rows. The normalised board ranks the whole call in Python, as before.
+    ranked rows. The normalised board does the same over the call's stored normalised figures
+    (``ix_normalised_scores_rank``), computed again first if the call's reviews have changed.
     """
-    if options.normalised:
-        rows = _ranking_in_python(call, options, now=now)
-        pages = max(math.ceil(len(rows) / page_size), 1)
-        number = min(max(page, 1), pages)
-        start = (number - 1) * page_size
-        return RankingPage(rows[start:start + page_size], number, pages, len(rows))
-    board = _Board(call, options, now or utcnow())
+    board = _board_for(call, options, now or utcnow())
     total = board.count()
     pages = max(math.ceil(total / page_size), 1)
     number = min(max(page, 1), pages)
@@ -287,10 +287,11 @@ def ranking_page(call: Call, options: BoardQuery, *, page: int, page_size: int,
 
 
 def ranking_count(call: Call, options: BoardQuery) -> int:
-    """How many rows the board (or its CSV) lists with these options."""
-    if options.normalised:
-        return len(_ranking_in_python(call, options))
-    return _Board(call, options, utcnow()).count()
+    """How many rows the board (or its CSV) lists with these options.
+
+    Normalised, the snapshot is made current here too: the CSV's route counts in the request's
+    transaction, which commits it, before its body streams in a session of its own."""
+    return _board_for(call, options, utcnow()).count()
 
 
 def ranking_chunks(call: Call, options: BoardQuery, *, all_criterion_means: bool = False,
@@ -298,18 +299,21 @@ def ranking_chunks(call: Call, options: BoardQuery, *, all_criterion_means: bool
     """Every row of the board in order, a chunk at a time, from one streamed query: the CSV.
 
     Each chunk's details (progress, criterion means, programmes) are read for that chunk's ids
-    alone, bound as one parameter. Normalised, the whole call is computed first (see above).
+    alone, bound as one parameter. Normalised, from the call's stored normalised figures.
     """
     size = chunk_size or CSV_ROWS_PER_CHUNK
-    if options.normalised:
-        rows = _ranking_in_python(call, options, all_criterion_means=all_criterion_means, now=now)
-        for start in range(0, len(rows), size):
-            yield rows[start:start + size]
-        return
-    board = _Board(call, options, now or utcnow())
+    board = _board_for(call, options, now or utcnow())
     for chunk in board.stream(size):
         board.complete(chunk, all_criterion_means=all_criterion_means)
         yield chunk
+
+
+def _board_for(call: Call, options: BoardQuery, now: dt.datetime) -> _Board:
+    """The raw board, or the normalised one over a current snapshot of the call's figures."""
+    if not options.normalised:
+        return _Board(call, options, now)
+    current_normalised_snapshot(call)
+    return _NormalisedBoard(call, options, now)
 
 
 def rows_for_applications(call: Call, application_ids: Sequence[int]) -> dict[int, RankingRow]:
@@ -634,6 +638,201 @@ class _Board:
             row.criterion_means = {key: value for key, value in row.criterion_means.items() if key in wanted}
             if with_threshold and row.criterion_means:
                 row.threshold_failures = threshold_failures(with_threshold, row.criterion_means)
+
+
+# --- The normalised board from its stored snapshot ---------------------------------------------------
+
+Norm = NormalisedScore
+NORMALISED_ORDER = (Norm.negated_mean, Norm.submitted_at, Norm.application_id)  # = rank(..., normalised=True)
+NORMALISED_COLUMNS = (*BOARD_COLUMNS, Norm.ranked.label("n_ranked"), Norm.reviews.label("n_reviews"),
+                      Norm.mean.label("n_mean"), Norm.median.label("n_median"), Norm.std.label("n_std"),
+                      Norm.minimum.label("n_minimum"), Norm.maximum.label("n_maximum"))
+
+
+def current_normalised_snapshot(call: Call) -> None:
+    """Make the call's stored normalised figures (``models.normalised_scores``) current.
+
+    Two reads when the call's change counter has not moved since they were computed; otherwise
+    the whole call is computed again and its rows replaced, in the request's transaction (the
+    request commits it)."""
+    if _snapshot_version(call.id) == _inputs_version(call.id):
+        return
+    _recompute_snapshot(call)
+
+
+def _inputs_version(call_id: int) -> int:
+    return db.session.connection().scalar(select(Call.insights_version).where(Call.id == call_id)) or 0
+
+
+def _snapshot_version(call_id: int, *, lock: bool = False) -> int | None:
+    statement = select(NormalisedSnapshot.inputs_version).where(NormalisedSnapshot.call_id == call_id)
+    return db.session.connection().scalar(statement.with_for_update() if lock else statement)
+
+
+def _recompute_snapshot(call: Call) -> None:
+    """Replace the call's normalised rows, once however many requests find them stale together.
+
+    The snapshot row is created if missing (ON CONFLICT DO NOTHING: a concurrent creator makes
+    this wait for its commit, not fail) and locked; a request that waited finds the version it
+    reads after the lock already stored and computes nothing. The counter is read after the
+    lock and before the reviews: a review committed meanwhile leaves the snapshot stale (computed
+    again next time), never wrongly current. SQLite has one writer at a time and no row locks."""
+    connection = db.session.connection()
+    dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    connection.execute(dialect_insert(NormalisedSnapshot)
+                       .values(call_id=call.id, inputs_version=-1, computed_at=utcnow())
+                       .on_conflict_do_nothing(index_elements=[NormalisedSnapshot.call_id]))
+    stored = _snapshot_version(call.id, lock=True)
+    version = _inputs_version(call.id)
+    if stored == version:
+        return
+    rows = normalised_rows(call)
+    connection.execute(delete(Norm).where(Norm.call_id == call.id))
+    if rows:
+        connection.execute(insert(Norm), rows)  # one executemany (batched multi-row VALUES)
+    connection.execute(update(NormalisedSnapshot).where(NormalisedSnapshot.call_id == call.id)
+                       .values(inputs_version=version, computed_at=utcnow()))
+
+
+def normalised_rows(call: Call) -> list[dict[str, Any]]:
+    """The snapshot's rows: each listed application's normalised aggregate, from every
+    submitted review of the call at once (numpy), as ``_ranking_in_python`` computes them."""
+    rules = criterion_rules(call)
+    application_ids, reviewer_ids, scores = _submitted_reviews(call.id)
+    if not application_ids.size:
+        return []
+    corrected = normalised_array(reviewer_ids, scores, weighted_scale(rules)) if rules else scores
+    aggregates = aggregate_many(application_ids, corrected)
+    listed = _execute(select(Application.id, Application.state, Application.submitted_at)
+                      .where(Application.call_id == call.id, Application.state.in_(LISTED_STATES)))
+    rows = []
+    for application_id, state, submitted_at in listed:
+        summary = aggregates.get(application_id)
+        if summary is None:
+            continue
+        rows.append({"call_id": call.id, "application_id": application_id, "ranked": state in RANKED_STATES,
+                     "submitted_at": submitted_at, "reviews": summary.count, "mean": summary.mean,
+                     "negated_mean": -summary.mean, "median": summary.median, "std": summary.std,
+                     "minimum": summary.minimum, "maximum": summary.maximum})
+    return rows
+
+
+class _NormalisedBoard(_Board):
+    """The board ranked by the call's stored normalised figures: the raw board's filters and
+    sort columns (``_Board``), with the rank order, the ranks and the normalised column read
+    from ``normalised_scores``. The caller makes the snapshot current first (``_board_for``)."""
+
+    def _listed(self, *columns: Any) -> Select[Any]:
+        return super()._listed(*columns).outerjoin(
+            Norm, and_(Norm.call_id == self.call.id, Norm.application_id == Application.id))
+
+    def _sort_keys(self) -> list[Any]:
+        if self.options.sort == "normalised":
+            return [Norm.mean]
+        return super()._sort_keys()
+
+    def _missing(self) -> ColumnElement[bool] | None:
+        if self.options.sort == "normalised":
+            return Norm.application_id.is_(None)
+        return super()._missing()
+
+    def _order(self) -> list[Any]:
+        """The listed rows' order: by the sort column, ties (and the rank sort) in the
+        normalised rank order, rows without a rank last by id, as ``_sort_ranked`` orders them."""
+        ranked = Norm.ranked.is_(True)
+        unranked_last = case((ranked, 0), else_=1)
+        in_rank_order = [case((ranked, key)) for key in NORMALISED_ORDER]
+        if self.options.sort == "rank":
+            if self.options.descending:
+                in_rank_order = [key.desc() for key in in_rank_order]
+            return [unranked_last, *in_rank_order, Application.id]
+        keys = self._sort_keys()
+        direction = [key.desc() if self.options.descending else key for key in keys]
+        missing = self._missing()
+        return [*([] if missing is None else [case((missing, 1), else_=0)]), *direction,
+                unranked_last, *in_rank_order, Application.id]
+
+    def _ranked_count(self) -> int:
+        statement = select(func.count()).where(Norm.call_id == self.call.id, Norm.ranked == true())
+        return int(_execute(statement)[0][0])
+
+    def rows(self, *, offset: int, limit: int) -> list[RankingRow]:
+        if self.options.sort == "rank" and not (self.options.filtered or self.scoped):
+            return self._rank_page(offset, limit)
+        found = _execute(self._listed(*NORMALISED_COLUMNS).order_by(*self._order()).offset(offset).limit(limit))
+        ranks = self._ranks_of([result.id for result in found if result.n_ranked])
+        return [self._row(result, ranks.get(result.id)) for result in found]
+
+    def _rank_page(self, offset: int, limit: int) -> list[RankingRow]:
+        """The whole call in rank order (or its reverse): the page's ranked rows through the
+        rank index, numbered by position, then the unranked ones by id."""
+        descending = self.options.descending
+        ranked_total: int | None = self._ranked_count() if descending else None
+        rows: list[RankingRow] = []
+        if ranked_total is None or offset < ranked_total:
+            keys = [key.desc() for key in NORMALISED_ORDER] if descending else list(NORMALISED_ORDER)
+            ids = (select(Norm.application_id, Norm.negated_mean, Norm.submitted_at)
+                   .where(Norm.call_id == self.call.id, Norm.ranked == true())
+                   .order_by(*keys).offset(offset).limit(limit).subquery())
+            order = [ids.c.negated_mean, ids.c.submitted_at, ids.c.application_id]
+            found = _execute(
+                select(*NORMALISED_COLUMNS).select_from(ids)
+                .join(Norm, and_(Norm.call_id == self.call.id, Norm.application_id == ids.c.application_id))
+                .join(Application, Application.id == ids.c.application_id)
+                .outerjoin(Score_, Score_.application_id == ids.c.application_id)
+                .order_by(*[key.desc() for key in order] if descending else order))
+            if ranked_total is None and len(found) < limit:
+                ranked_total = offset + len(found) if found else self._ranked_count()
+            for number, result in enumerate(found):
+                position = ranked_total - offset - number if descending else offset + number + 1  # type: ignore[operator]
+                rows.append(self._row(result, position))
+        if len(rows) < limit:
+            assert ranked_total is not None  # a short ranked slice was counted
+            unranked = (self._listed(*NORMALISED_COLUMNS).where(or_(Norm.ranked.is_(None), Norm.ranked == false()))
+                        .order_by(Application.id).offset(max(offset - ranked_total, 0)).limit(limit - len(rows)))
+            rows += [self._row(result, None) for result in _execute(unranked)]
+        return rows
+
+    def _rank_window(self) -> Any:
+        return (select(Norm.application_id, func.row_number().over(order_by=NORMALISED_ORDER).label("rank"))
+                .where(Norm.call_id == self.call.id, Norm.ranked == true(),
+                       application_scope_clause(Norm.application_id))
+                .subquery("ranks"))
+
+    def _ranks_of(self, application_ids: Sequence[int]) -> dict[int, int]:
+        """Positions in a window over the ranked rows up to the last of these in the
+        normalised rank order (``_Board._ranks_of`` over the snapshot)."""
+        if not application_ids:
+            return {}
+        last = _execute(select(*NORMALISED_ORDER)
+                        .where(among(Norm.application_id, application_ids), Norm.call_id == self.call.id,
+                               Norm.ranked == true())
+                        .order_by(*[key.desc() for key in NORMALISED_ORDER]).limit(1))
+        if not last:
+            return {}
+        bound = tuple_(*[literal(value, type_=column.type)
+                         for column, value in zip(NORMALISED_ORDER, last[0], strict=True)])
+        window = (select(Norm.application_id, func.row_number().over(order_by=NORMALISED_ORDER).label("rank"))
+                  .where(Norm.call_id == self.call.id, Norm.ranked == true(), tuple_(*NORMALISED_ORDER) <= bound,
+                         application_scope_clause(Norm.application_id))
+                  .subquery("ranks"))
+        return dict(_execute(select(window.c.application_id, window.c.rank)  # type: ignore[arg-type]
+                             .where(among(window.c.application_id, application_ids))))
+
+    def stream(self, size: int) -> Iterator[list[RankingRow]]:
+        window = self._rank_window()
+        statement = (self._listed(*NORMALISED_COLUMNS, window.c.rank)
+                     .outerjoin(window, window.c.application_id == Application.id).order_by(*self._order()))
+        result = db.session.connection().execute(statement.execution_options(yield_per=size))
+        for partition in result.partitions():
+            yield [self._row(row, row.rank) for row in partition]
+
+    def _row(self, result: Row[Any], rank: int | None) -> RankingRow:
+        row = super()._row(result, rank)
+        row.rank = rank if result.n_ranked else None
+        row.normalised = (Aggregate(result.n_reviews, result.n_mean, result.n_median, result.n_std,
+                                    result.n_minimum, result.n_maximum, False) if result.n_reviews else EMPTY)
+        return row
 
 
 @contextmanager
