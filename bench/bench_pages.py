@@ -204,12 +204,16 @@ def pages(call_id: int) -> list[Page]:
         Page("ranking board", "manager", f"{call}/ranking"),
         Page("ranking CSV", "manager", f"{call}/ranking.csv"),
         # The board's other views: deep in the call, sorted by another column, filtered (the
-        # first programme populate() creates), by a flag, and normalised (the whole call in Python).
+        # first programme populate() creates), by a flag, and normalised.
         Page("ranking board, page 500", "manager", f"{call}/ranking?page=500"),
         Page("ranking board, by company", "manager", f"{call}/ranking?sort=company"),
         Page("ranking board, one programme", "manager", f"{call}/ranking?programme=1"),
         Page("ranking board, disagreement flag", "manager", f"{call}/ranking?flag=disagreement"),
+        # Normalised: the first request computes the call's stored snapshot (the "first" column).
         Page("ranking board, normalised", "manager", f"{call}/ranking?normalised=1"),
+        Page("ranking board, normalised, page 500", "manager", f"{call}/ranking?normalised=1&page=500"),
+        Page("ranking board, normalised, by company", "manager", f"{call}/ranking?normalised=1&sort=company"),
+        Page("ranking CSV, normalised", "manager", f"{call}/ranking.csv?normalised=1"),
         Page("committee view of one application", "manager", "/manage/applications/1/committee"),
         Page("decisions, release preview", "manager", f"{call}/decisions/release"),
         Page("match preview (stored run)", "manager", f"{call}/match"),
