@@ -274,14 +274,14 @@ def test_two_requests_finding_it_stale_compute_it_once(app: Flask, call_data: Si
         pytest.skip("SQLite has one writer at a time: the second request waits on the database lock")
     call_id = call_data.call.id
     computations: list[int] = []
-    real = ranking.normalised_rows
+    real = ranking.normalised_columns
 
-    def slow_rows(call: Call) -> list[dict[str, Any]]:
+    def slow_rows(call: Call) -> Any:
         computations.append(call.id)
         time.sleep(0.5)  # long enough for the other request to reach the lock
         return real(call)
 
-    monkeypatch.setattr(ranking, "normalised_rows", slow_rows)
+    monkeypatch.setattr(ranking, "normalised_columns", slow_rows)
     db.session.remove()
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
