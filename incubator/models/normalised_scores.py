@@ -44,12 +44,15 @@ class NormalisedScore(db.Model):
         Index("ix_normalised_scores_rank", "call_id", "ranked", "negated_mean", "submitted_at", "application_id"),
     )
 
-    # The call first in the key: an application moved to another call leaves a row behind in
-    # the old call's snapshot (stale by then, both counters moved) without colliding.
-    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True,
-                                         autoincrement=False)
-    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"),
-                                                primary_key=True, autoincrement=False)
+    # No foreign keys: checking them cost more than writing the rows (2.3 s of 3.2 s for 100,000
+    # rows on PostgreSQL), and nothing needs them. A row outlives its application or call only
+    # until the next computation: deleting either moves the call's counter (or drops the
+    # snapshot row, cascading from calls), and a missing or stale snapshot row means the call's
+    # rows are deleted and written again before they are read; the board joins the applications,
+    # so a deleted one never shows. The call first in the key: an application moved to another
+    # call leaves a row behind in the old call's snapshot (stale by then) without colliding.
+    call_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    application_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     ranked: Mapped[bool] = mapped_column(Boolean)
     submitted_at: Mapped[dt.datetime | None]
     reviews: Mapped[int] = mapped_column(Integer)

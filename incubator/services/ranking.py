@@ -17,9 +17,13 @@ Two ways to the same rows. The raw board reads ``application_scores`` (``models.
 each application's statistics, kept current in the flush that changes a review): a page is
 one ordered query with a limit plus the page's own details (progress, criterion means,
 programmes, ranks), so it costs the same at 1,000 and 100,000 applications in rank order; the
-CSV streams the same query in chunks. The normalised board genuinely needs every review of the
-call (per-reviewer z-scores), so it is computed in Python over the whole call as described above
-(``_ranking_in_python``), and so are its CSV and the committee view's normalised figure.
+CSV streams the same query in chunks. The normalised figures genuinely need every review of the
+call (per-reviewer z-scores), so they are stored per call as a snapshot (``models.normalised_scores``),
+computed again in one pass over the call's reviews only when the call's change counter has moved
+since; the normalised board, its pages and its CSV then read the snapshot as the raw board reads
+``application_scores`` (``_NormalisedBoard``). ``_ranking_in_python`` computes any board from the
+reviews themselves: the definition both stored forms are tested against. The committee view's
+normalised figure of one application needs neither (``normalised_of``).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from sqlalchemy import (
     Integer,
     Row,
     Select,
+    Text,
     and_,
     bindparam,
     case,
@@ -706,9 +711,24 @@ def normalised_columns(call: Call) -> AggregateColumns:
     """Every application's normalised aggregate as arrays, from every submitted review of the
     call at once (numpy): the figures ``_ranking_in_python`` computes."""
     rules = criterion_rules(call)
-    application_ids, reviewer_ids, scores = _submitted_reviews(call.id)
+    application_ids, reviewer_ids, scores = _reviews_as_arrays(call.id)
     corrected = normalised_array(reviewer_ids, scores, weighted_scale(rules)) if rules else scores
     return aggregate_columns(application_ids, corrected)
+
+
+def _reviews_as_arrays(call_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_submitted_reviews``; on PostgreSQL as three arrays in one row (``array_agg``), which
+    reads 300,000 reviews in a quarter of the time of as many rows."""
+    if db.session.connection().dialect.name != "postgresql":
+        return _submitted_reviews(call_id)
+    import numpy as np
+    application_ids, reviewer_ids, scores = _execute(
+        select(func.array_agg(Review.application_id), func.array_agg(Review.reviewer_id),
+               func.array_agg(cast(Review.weighted_score, Float)))
+        .where(_in_call(Review.application_id, call_id), Review.state == "submitted",
+               Review.weighted_score.is_not(None)))[0]
+    return (np.asarray(application_ids or [], dtype=np.int64), np.asarray(reviewer_ids or [], dtype=np.int64),
+            np.asarray(scores or [], dtype=np.float64))
 
 
 FIGURE_COLUMNS = ("application_id", "reviews", "mean", "median", "std", "minimum", "maximum")
@@ -721,18 +741,22 @@ def _insert_normalised(connection: Connection, call_id: int, figures: AggregateC
     PostgreSQL takes the figures as one array per column (``unnest``), sending 100,000 rows
     as seven parameters; SQLite, in process, runs the same INSERT ... SELECT as an executemany.
     """
-    values = dict(zip(FIGURE_COLUMNS, (figures.application_ids.tolist(), figures.counts.tolist(),
-                                       figures.means.tolist(), figures.medians.tolist(), figures.stds.tolist(),
-                                       figures.minima.tolist(), figures.maxima.tolist()), strict=True))
+    arrays = (figures.application_ids, figures.counts, figures.means, figures.medians, figures.stds,
+              figures.minima, figures.maxima)
     if connection.dialect.name == "postgresql":
+        # Each array as one text literal ('{1,2,3}'): psycopg adapting a list of 100,000 floats
+        # took 1.3 s, the join below 20 ms. repr() is the shortest text that reads back as the
+        # same double, so the stored figures are exactly the computed ones.
         types = (Integer, Integer, Double, Double, Double, Double, Double)
-        source: Any = func.unnest(*[cast(bindparam(name, value, type_=ARRAY(type_)), ARRAY(type_))
-                                    for (name, value), type_ in zip(values.items(), types, strict=True)]
-                                  ).table_valued(*FIGURE_COLUMNS).render_derived(name="figures")
+        source: Any = func.unnest(*[
+            cast(bindparam(name, "{" + ",".join(map(repr, array.tolist())) + "}", type_=Text), ARRAY(type_))
+            for name, array, type_ in zip(FIGURE_COLUMNS, arrays, types, strict=True)
+        ]).table_valued(*FIGURE_COLUMNS).render_derived(name="figures")
         columns, parameters = source.c, None
     else:
         columns = SimpleNamespace(**{name: bindparam(name) for name in FIGURE_COLUMNS})
-        parameters = [dict(zip(FIGURE_COLUMNS, row, strict=True)) for row in zip(*values.values(), strict=True)]
+        parameters = [dict(zip(FIGURE_COLUMNS, row, strict=True))
+                      for row in zip(*(array.tolist() for array in arrays), strict=True)]
     # Listed: every state but draft; ranked: neither draft nor withdrawn. Inequalities, not IN
     # lists, which an executemany cannot expand.
     listed = Application.state != ApplicationState.DRAFT.value

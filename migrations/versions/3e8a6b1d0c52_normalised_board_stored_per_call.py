@@ -45,10 +45,7 @@ def upgrade():
         sa.Column('std', sa.Double(), nullable=False),
         sa.Column('minimum', sa.Double(), nullable=False),
         sa.Column('maximum', sa.Double(), nullable=False),
-        sa.ForeignKeyConstraint(['application_id'], ['applications.id'],
-                                name=op.f('fk_normalised_scores_application_id_applications'), ondelete='CASCADE'),
-        sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_normalised_scores_call_id_calls'),
-                                ondelete='CASCADE'),
+        # No foreign keys (models.normalised_scores says why).
         sa.PrimaryKeyConstraint('call_id', 'application_id', name=op.f('pk_normalised_scores')),
     )
     with op.batch_alter_table('normalised_scores', schema=None) as batch_op:
