@@ -61,6 +61,7 @@ from sqlalchemy import (
     insert,
     literal,
     not_,
+    null,
     or_,
     select,
     true,
@@ -288,7 +289,7 @@ def ranking_page(call: Call, options: BoardQuery, *, page: int, page_size: int,
     positions when nothing is filtered); other sorts and filters order the call's rows in the
     database and read only the page, and ranks then come from one window over the call's
     ranked rows. The normalised board does the same over the call's stored normalised figures
-    (``ix_normalised_scores_rank``), computed again first if the call's reviews have changed.
+    (``ix_normalised_scores_position``), computed again first if the call's reviews have changed.
     """
     board = _board_for(call, options, now or utcnow())
     total = board.count()
@@ -656,8 +657,8 @@ class _Board:
 # --- The normalised board from its stored snapshot ---------------------------------------------------
 
 Norm = NormalisedScore
-NORMALISED_ORDER = (Norm.negated_mean, Norm.submitted_at, Norm.application_id)  # = rank(..., normalised=True)
-NORMALISED_COLUMNS = (*BOARD_COLUMNS, Norm.ranked.label("n_ranked"), Norm.reviews.label("n_reviews"),
+RANK_ORDER_NORMALISED = (Norm.negated_mean, Norm.submitted_at, Norm.application_id)  # = rank(..., normalised=True)
+NORMALISED_COLUMNS = (*BOARD_COLUMNS, Norm.position.label("n_position"), Norm.reviews.label("n_reviews"),
                       Norm.mean.label("n_mean"), Norm.median.label("n_median"), Norm.std.label("n_std"),
                       Norm.minimum.label("n_minimum"), Norm.maximum.label("n_maximum"))
 
@@ -761,16 +762,26 @@ def _insert_normalised(connection: Connection, call_id: int, figures: AggregateC
     # lists, which an executemany cannot expand.
     listed = Application.state != ApplicationState.DRAFT.value
     ranked = and_(listed, Application.state != ApplicationState.WITHDRAWN.value)
+    # The position, numbered in the same statement on PostgreSQL (domain.scoring.rank's order);
+    # an executemany sees one row at a time, so SQLite numbers them in a second statement.
+    position = (case((ranked, func.row_number().over(
+        partition_by=ranked, order_by=(-columns.mean, Application.submitted_at, Application.id))))
+        if parameters is None else null())
     query = (select(literal(call_id), Application.id, ranked, Application.submitted_at, columns.reviews,
-                    columns.mean, -columns.mean, columns.median, columns.std, columns.minimum, columns.maximum)
+                    columns.mean, -columns.mean, columns.median, columns.std, columns.minimum, columns.maximum,
+                    position)
              .where(Application.id == columns.application_id, Application.call_id == call_id, listed))
     statement = insert(Norm).from_select(
         ["call_id", "application_id", "ranked", "submitted_at", "reviews", "mean", "negated_mean", "median", "std",
-         "minimum", "maximum"], query)
+         "minimum", "maximum", "position"], query)
     if parameters is None:
         connection.execute(statement)
-    else:
-        connection.execute(statement, parameters)
+        return
+    connection.execute(statement, parameters)
+    numbered = (select(Norm.application_id, func.row_number().over(order_by=RANK_ORDER_NORMALISED).label("position"))
+                .where(Norm.call_id == call_id, Norm.ranked == true()).subquery())
+    connection.execute(update(Norm).where(Norm.call_id == call_id, Norm.application_id == numbered.c.application_id)
+                       .values(position=numbered.c.position))
 
 
 class _NormalisedBoard(_Board):
@@ -795,97 +806,79 @@ class _NormalisedBoard(_Board):
     def _order(self) -> list[Any]:
         """The listed rows' order: by the sort column, ties (and the rank sort) in the
         normalised rank order, rows without a rank last by id, as ``_sort_ranked`` orders them."""
-        ranked = Norm.ranked.is_(True)
-        unranked_last = case((ranked, 0), else_=1)
-        in_rank_order = [case((ranked, key)) for key in NORMALISED_ORDER]
+        unranked_last = case((Norm.position.is_(None), 1), else_=0)
         if self.options.sort == "rank":
-            if self.options.descending:
-                in_rank_order = [key.desc() for key in in_rank_order]
-            return [unranked_last, *in_rank_order, Application.id]
+            return [unranked_last, Norm.position.desc() if self.options.descending else Norm.position, Application.id]
         keys = self._sort_keys()
         direction = [key.desc() if self.options.descending else key for key in keys]
         missing = self._missing()
         return [*([] if missing is None else [case((missing, 1), else_=0)]), *direction,
-                unranked_last, *in_rank_order, Application.id]
+                unranked_last, Norm.position, Application.id]
 
     def _ranked_count(self) -> int:
-        statement = select(func.count()).where(Norm.call_id == self.call.id, Norm.ranked == true())
-        return int(_execute(statement)[0][0])
+        """The call's ranked rows: the highest position, from the end of the index."""
+        return int(_execute(select(func.coalesce(func.max(Norm.position), 0)).where(Norm.call_id == self.call.id))[0][0])
 
     def rows(self, *, offset: int, limit: int) -> list[RankingRow]:
         if self.options.sort == "rank" and not (self.options.filtered or self.scoped):
             return self._rank_page(offset, limit)
         found = _execute(self._listed(*NORMALISED_COLUMNS).order_by(*self._order()).offset(offset).limit(limit))
-        ranks = self._ranks_of([result.id for result in found if result.n_ranked])
+        ranks = self._ranks_of_rows(found)
         return [self._row(result, ranks.get(result.id)) for result in found]
 
     def _rank_page(self, offset: int, limit: int) -> list[RankingRow]:
-        """The whole call in rank order (or its reverse): the page's ranked rows through the
-        rank index, numbered by position, then the unranked ones by id."""
+        """The whole call in rank order (or its reverse): the page's ranked rows are a range of
+        positions, however deep the page; then the unranked ones by id."""
         descending = self.options.descending
-        ranked_total: int | None = self._ranked_count() if descending else None
+        ranked_total = self._ranked_count()
         rows: list[RankingRow] = []
-        if ranked_total is None or offset < ranked_total:
-            keys = [key.desc() for key in NORMALISED_ORDER] if descending else list(NORMALISED_ORDER)
-            ids = (select(Norm.application_id, Norm.negated_mean, Norm.submitted_at)
-                   .where(Norm.call_id == self.call.id, Norm.ranked == true())
-                   .order_by(*keys).offset(offset).limit(limit).subquery())
-            order = [ids.c.negated_mean, ids.c.submitted_at, ids.c.application_id]
+        if offset < ranked_total:
+            low, high = (ranked_total - offset - limit, ranked_total - offset) if descending else (offset, offset + limit)
             found = _execute(
-                select(*NORMALISED_COLUMNS).select_from(ids)
-                .join(Norm, and_(Norm.call_id == self.call.id, Norm.application_id == ids.c.application_id))
-                .join(Application, Application.id == ids.c.application_id)
-                .outerjoin(Score_, Score_.application_id == ids.c.application_id)
-                .order_by(*[key.desc() for key in order] if descending else order))
-            if ranked_total is None and len(found) < limit:
-                ranked_total = offset + len(found) if found else self._ranked_count()
-            for number, result in enumerate(found):
-                position = ranked_total - offset - number if descending else offset + number + 1  # type: ignore[operator]
-                rows.append(self._row(result, position))
+                select(*NORMALISED_COLUMNS).select_from(Norm)
+                .join(Application, Application.id == Norm.application_id)
+                .outerjoin(Score_, Score_.application_id == Norm.application_id)
+                .where(Norm.call_id == self.call.id, Norm.position > low, Norm.position <= high)
+                .order_by(Norm.position.desc() if descending else Norm.position))
+            rows += [self._row(result, result.n_position) for result in found]
         if len(rows) < limit:
-            assert ranked_total is not None  # a short ranked slice was counted
-            unranked = (self._listed(*NORMALISED_COLUMNS).where(or_(Norm.ranked.is_(None), Norm.ranked == false()))
+            unranked = (self._listed(*NORMALISED_COLUMNS).where(Norm.position.is_(None))
                         .order_by(Application.id).offset(max(offset - ranked_total, 0)).limit(limit - len(rows)))
             rows += [self._row(result, None) for result in _execute(unranked)]
         return rows
 
-    def _rank_window(self) -> Any:
-        return (select(Norm.application_id, func.row_number().over(order_by=NORMALISED_ORDER).label("rank"))
-                .where(Norm.call_id == self.call.id, Norm.ranked == true(),
-                       application_scope_clause(Norm.application_id))
-                .subquery("ranks"))
+    def _rank_window(self, up_to: int | None = None) -> Any:
+        """A scoped manager's ranks: their ranked rows numbered in position order (up to a
+        position: a range of the index)."""
+        conditions = [Norm.call_id == self.call.id, Norm.position.is_not(None),
+                      application_scope_clause(Norm.application_id)]
+        if up_to is not None:
+            conditions.append(Norm.position <= up_to)
+        return (select(Norm.application_id, func.row_number().over(order_by=Norm.position).label("rank"))
+                .where(*conditions).subquery("ranks"))
 
-    def _ranks_of(self, application_ids: Sequence[int]) -> dict[int, int]:
-        """Positions in a window over the ranked rows up to the last of these in the
-        normalised rank order (``_Board._ranks_of`` over the snapshot)."""
-        if not application_ids:
-            return {}
-        last = _execute(select(*NORMALISED_ORDER)
-                        .where(among(Norm.application_id, application_ids), Norm.call_id == self.call.id,
-                               Norm.ranked == true())
-                        .order_by(*[key.desc() for key in NORMALISED_ORDER]).limit(1))
-        if not last:
-            return {}
-        bound = tuple_(*[literal(value, type_=column.type)
-                         for column, value in zip(NORMALISED_ORDER, last[0], strict=True)])
-        window = (select(Norm.application_id, func.row_number().over(order_by=NORMALISED_ORDER).label("rank"))
-                  .where(Norm.call_id == self.call.id, Norm.ranked == true(), tuple_(*NORMALISED_ORDER) <= bound,
-                         application_scope_clause(Norm.application_id))
-                  .subquery("ranks"))
+    def _ranks_of_rows(self, found: Sequence[Row[Any]]) -> dict[int, int]:
+        """The ranks of these rows: their stored positions, or for a scoped manager positions in
+        a window over their ranked rows up to the last of these."""
+        positions = {result.id: result.n_position for result in found if result.n_position is not None}
+        if not self.scoped or not positions:
+            return positions
+        window = self._rank_window(max(positions.values()))
         return dict(_execute(select(window.c.application_id, window.c.rank)  # type: ignore[arg-type]
-                             .where(among(window.c.application_id, application_ids))))
+                             .where(among(window.c.application_id, list(positions)))))
 
     def stream(self, size: int) -> Iterator[list[RankingRow]]:
-        window = self._rank_window()
-        statement = (self._listed(*NORMALISED_COLUMNS, window.c.rank)
-                     .outerjoin(window, window.c.application_id == Application.id).order_by(*self._order()))
+        statement = self._listed(*NORMALISED_COLUMNS).order_by(*self._order())
+        if self.scoped:
+            window = self._rank_window()
+            statement = statement.add_columns(window.c.rank).outerjoin(window, window.c.application_id == Application.id)
         result = db.session.connection().execute(statement.execution_options(yield_per=size))
         for partition in result.partitions():
-            yield [self._row(row, row.rank) for row in partition]
+            yield [self._row(row, row.rank if self.scoped else row.n_position) for row in partition]
 
     def _row(self, result: Row[Any], rank: int | None) -> RankingRow:
         row = super()._row(result, rank)
-        row.rank = rank if result.n_ranked else None
+        row.rank = rank if result.n_position is not None else None
         row.normalised = (Aggregate(result.n_reviews, result.n_mean, result.n_median, result.n_std,
                                     result.n_minimum, result.n_maximum, False) if result.n_reviews else EMPTY)
         return row

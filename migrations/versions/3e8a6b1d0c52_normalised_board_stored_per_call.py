@@ -6,8 +6,9 @@ Create Date: 2026-12-07 10:45:00.000000
 
 The normalised figures of a call as a snapshot (``models.normalised_scores``): a row per
 call with the change counter it was computed at, and a row per application with its
-normalised statistics, read by the normalised board through its rank index. Nothing to fill:
-a call without a snapshot row is computed when its board is first asked for.
+normalised statistics and position, read by the normalised board through its position
+index. Nothing to fill: a call without a snapshot row is computed when its board is first
+asked for.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -45,16 +46,16 @@ def upgrade():
         sa.Column('std', sa.Double(), nullable=False),
         sa.Column('minimum', sa.Double(), nullable=False),
         sa.Column('maximum', sa.Double(), nullable=False),
+        sa.Column('position', sa.Integer(), nullable=True),
         # No foreign keys (models.normalised_scores says why).
         sa.PrimaryKeyConstraint('call_id', 'application_id', name=op.f('pk_normalised_scores')),
     )
     with op.batch_alter_table('normalised_scores', schema=None) as batch_op:
-        batch_op.create_index('ix_normalised_scores_rank',
-                              ['call_id', 'ranked', 'negated_mean', 'submitted_at', 'application_id'], unique=False)
+        batch_op.create_index('ix_normalised_scores_position', ['call_id', 'position'], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('normalised_scores', schema=None) as batch_op:
-        batch_op.drop_index('ix_normalised_scores_rank')
+        batch_op.drop_index('ix_normalised_scores_position')
     op.drop_table('normalised_scores')
     op.drop_table('normalised_snapshots')

@@ -322,3 +322,42 @@ def test_an_unknown_user_change_does_not_matter(call_data: SimpleNamespace) -> N
     ranking_for_call(call_data.call, normalised=True, now=NOW)
     db.session.expire_all()
     assert db.session.get(NormalisedSnapshot, call_data.call.id).computed_at == computed_at
+
+
+def test_a_change_committed_while_computing_leaves_the_snapshot_stale(app: Flask, call_data: SimpleNamespace,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review changed by another request after this one read the reviews: the snapshot is
+    stored with the counter read before them, so the next board computes it again instead of
+    showing figures without that change as current."""
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: the other request cannot commit meanwhile")
+    review_id = db.session.scalar(select(Review.id).where(Review.application_id == call_data.apps["Beta"].id,
+                                                          Review.reviewer_id == call_data.reviewers["r3"].id))
+    real = ranking._reviews_as_arrays
+
+    def change_after_reading(call_id: int) -> Any:
+        read = real(call_id)
+
+        def other_request() -> None:
+            with app.app_context():
+                review = db.session.get(Review, review_id)
+                for score in review.scores:
+                    score.value = Decimal(0)
+                review.weighted_score = Decimal(0)
+                db.session.commit()
+                db.session.remove()
+
+        thread = threading.Thread(target=other_request)
+        thread.start()
+        thread.join(timeout=30)
+        return read
+
+    monkeypatch.setattr(ranking, "_reviews_as_arrays", change_after_reading)
+    query = BoardQuery.of(normalised=True)
+    ranking_page(call_data.call, query, page=1, page_size=100, now=NOW)
+    db.session.commit()
+    monkeypatch.setattr(ranking, "_reviews_as_arrays", real)
+    with statements_sent() as statements:
+        page = ranking_page(call_data.call, query, page=1, page_size=100, now=NOW)
+    assert recomputed(statements)
+    assert_same_rows(page.items, _ranking_in_python(call_data.call, query, now=NOW))
