@@ -266,12 +266,16 @@ def test_statements_do_not_grow_with_the_call(app: Flask) -> None:
     assert counts[0] == counts[1]
 
 
+# SQLite has one writer at a time: a second request cannot compute or commit meanwhile, so the
+# races below exist only on PostgreSQL.
+postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+@postgresql_only
 def test_two_requests_finding_it_stale_compute_it_once(app: Flask, call_data: SimpleNamespace,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Both read a stale version; the first locks the snapshot row and computes, the second
     waits for its commit and finds it current: no error, no duplicate, one computation."""
-    if db.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite has one writer at a time: the second request waits on the database lock")
     call_id = call_data.call.id
     computations: list[int] = []
     real = ranking.normalised_columns
@@ -324,13 +328,12 @@ def test_an_unknown_user_change_does_not_matter(call_data: SimpleNamespace) -> N
     assert db.session.get(NormalisedSnapshot, call_data.call.id).computed_at == computed_at
 
 
+@postgresql_only
 def test_a_change_committed_while_computing_leaves_the_snapshot_stale(app: Flask, call_data: SimpleNamespace,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """A review changed by another request after this one read the reviews: the snapshot is
     stored with the counter read before them, so the next board computes it again instead of
     showing figures without that change as current."""
-    if db.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite has one writer at a time: the other request cannot commit meanwhile")
     review_id = db.session.scalar(select(Review.id).where(Review.application_id == call_data.apps["Beta"].id,
                                                           Review.reviewer_id == call_data.reviewers["r3"].id))
     real = ranking._reviews_as_arrays
