@@ -204,10 +204,45 @@ def aggregate_many(application_ids: Sequence[int] | np.ndarray, scores: Sequence
     as ``aggregate`` per application (to float rounding; the tests compare them).
     """
     import numpy as np
+    columns = aggregate_columns(application_ids, scores)
+    if columns.application_ids.size == 0:
+        return {}
+    if disagreement_threshold is None:
+        flagged = np.zeros(columns.application_ids.size, dtype=bool)
+    else:
+        flagged = columns.stds > float(disagreement_threshold) + EPSILON
+    return {
+        application_id: Aggregate(count, mean, median, std, low, high, flag)
+        for application_id, count, mean, median, std, low, high, flag in zip(
+            columns.application_ids.tolist(), columns.counts.tolist(), columns.means.tolist(),
+            columns.medians.tolist(), columns.stds.tolist(), columns.minima.tolist(), columns.maxima.tolist(),
+            flagged.tolist(), strict=True,
+        )
+    }
+
+
+class AggregateColumns(NamedTuple):
+    """``aggregate_many``'s figures as parallel arrays, one entry per application (ascending id):
+    for storing them in bulk without building an ``Aggregate`` per application."""
+
+    application_ids: np.ndarray
+    counts: np.ndarray
+    means: np.ndarray
+    medians: np.ndarray
+    stds: np.ndarray
+    minima: np.ndarray
+    maxima: np.ndarray
+
+
+def aggregate_columns(application_ids: Sequence[int] | np.ndarray,
+                      scores: Sequence[float] | np.ndarray) -> AggregateColumns:
+    """The statistics of ``aggregate_many``, vectorised, as arrays."""
+    import numpy as np
     ids = np.asarray(application_ids, dtype=np.int64)
     values = np.asarray(scores, dtype=np.float64)
     if ids.size == 0:
-        return {}
+        empty = np.zeros(0)
+        return AggregateColumns(ids, ids, empty, empty, empty, empty, empty)
     order = np.lexsort((values, ids))  # by application, then score: medians need sorted groups
     ids, values = ids[order], values[order]
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
@@ -217,18 +252,7 @@ def aggregate_many(application_ids: Sequence[int] | np.ndarray, scores: Sequence
     stds = np.sqrt(np.add.reduceat(deviations * deviations, starts) / counts)
     lower, upper = starts + (counts - 1) // 2, starts + counts // 2  # the same index when odd
     medians = (values[lower] + values[upper]) / 2
-    minima, maxima = values[starts], values[starts + counts - 1]
-    if disagreement_threshold is None:
-        flagged = np.zeros(starts.size, dtype=bool)
-    else:
-        flagged = stds > float(disagreement_threshold) + EPSILON
-    return {
-        application_id: Aggregate(count, mean, median, std, low, high, flag)
-        for application_id, count, mean, median, std, low, high, flag in zip(
-            ids[starts].tolist(), counts.tolist(), means.tolist(), medians.tolist(), stds.tolist(),
-            minima.tolist(), maxima.tolist(), flagged.tolist(), strict=True,
-        )
-    }
+    return AggregateColumns(ids[starts], counts, means, medians, stds, values[starts], values[starts + counts - 1])
 
 
 # --- Normalising harsh and lenient reviewers ------------------------------------------------------

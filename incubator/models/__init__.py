@@ -10,6 +10,7 @@ from incubator.models.audit import AuditEvent
 from incubator.models.committee import Bid, CallReviewer, CommitteeComment, CommitteeNote
 from incubator.models.insight_snapshots import CallInsightSnapshot
 from incubator.models.match_runs import MatchPlacement, MatchRun
+from incubator.models.normalised_scores import NormalisedScore, NormalisedSnapshot
 from incubator.models.organisations import ApplicationMember, JoinRequest, MemberInvitation, Organisation
 from incubator.models.outbox import OutboundEmail
 from incubator.models.programmes import Call, CallProgramme, Criterion, Partner, Programme, Site, Slot
@@ -55,6 +56,8 @@ __all__ = [
     "OutboundEmail",
     "MatchPlacement",
     "MatchRun",
+    "NormalisedScore",
+    "NormalisedSnapshot",
     "Offer",
     "Programme",
     "ProgrammeScope",

@@ -293,8 +293,9 @@ def test_statement_count_does_not_grow_with_the_applications(app: Flask, options
     small_count, small_rows = statements_for_board(small, **options)
     large_count, large_rows = statements_for_board(large, **options)
     assert small_count == large_count
-    # The call, its criteria and five set-based queries (the reviews replace the totals when normalising).
-    assert large_count <= 7
+    # The call, its criteria and five set-based queries; normalised, the first board after a
+    # change also recomputes the call's stored snapshot, in a fixed number of statements too.
+    assert large_count <= (15 if options else 7)
     if not options:
         assert (len(small_rows), len(large_rows)) == (10, 100)
         assert all(row.reviews_submitted == 3 and row.reviews_assigned == 3 for row in large_rows)
