@@ -416,7 +416,7 @@ class _Board:
 
     def _ranked_count(self) -> int:
         if self.options.filtered or self.scoped:
-            statement = self._listed(func.count()).where(Score_.ranked == true())
+            statement = self._listed(func.count()).where(*self._ranked_in_call())
         else:  # every stored ranked row of the call is listed: the index alone answers
             statement = select(func.count()).where(Score_.call_id == self.call.id, Score_.ranked == true())
         return int(_execute(statement)[0][0])
@@ -426,7 +426,7 @@ class _Board:
     def rows(self, *, offset: int, limit: int) -> list[RankingRow]:
         if self.options.sort == "rank":
             return self._rank_page(offset, limit)
-        found = _execute(self._ordered(with_rank=False).offset(offset).limit(limit))
+        found = self._sorted_slice(offset, limit)
         ranks = self._ranks_of([result.id for result in found if result.ranked])
         return [self._row(result, ranks.get(result.id)) for result in found]
 
@@ -463,7 +463,7 @@ class _Board:
         """Ranked rows ``offset`` to ``offset + limit`` in rank order (or its reverse)."""
         keys = [key.desc() for key in RANK_ORDER] if self.options.descending else list(RANK_ORDER)
         if self.options.filtered or self.scoped:
-            return _execute(self._listed(*BOARD_COLUMNS).where(Score_.ranked == true())
+            return _execute(self._listed(*BOARD_COLUMNS).where(*self._ranked_in_call())
                             .order_by(*keys).offset(offset).limit(limit))
         # The page's ids from the index alone, then their rows: the offset skips index
         # entries, not joined rows.
@@ -475,6 +475,13 @@ class _Board:
                         .join(Score_, Score_.application_id == ids.c.application_id)
                         .join(Application, Application.id == ids.c.application_id)
                         .order_by(*[key.desc() for key in order] if self.options.descending else order))
+
+    def _ranked_in_call(self) -> tuple[ColumnElement[bool], ...]:
+        """Ranked stored rows of this call, said of the scores' own columns: with the call on
+        ``application_scores`` too (equal to the application's), a filtered board in rank order
+        walks ``ix_application_scores_rank`` and stops at the page instead of sorting the call
+        (at 100k on PostgreSQL, the board of one programme sorted 100,000 rows on disk)."""
+        return Score_.call_id == self.call.id, Score_.ranked == true()
 
     def _rank_window(self) -> Any:
         """Every ranked row of the call (in this person's scope) with its position."""
@@ -490,31 +497,68 @@ class _Board:
         if not application_ids:
             return {}
         # The bound as values, not a join: joined, PostgreSQL sorts the range again (spilling
-        # to disk at 100k) instead of reading it in the index's order.
-        last = _execute(select(*RANK_ORDER)
+        # to disk at 100k) instead of reading it in the index's order. The rows' keys are read
+        # by primary key and the last taken here: asked for in SQL (ORDER BY ... DESC LIMIT 1),
+        # PostgreSQL walked the rank index backwards past every row after the page's (99,900
+        # entries for the first page of one programme at 100k).
+        keys = _execute(select(*RANK_ORDER)
                         .where(among(Score_.application_id, application_ids), Score_.call_id == self.call.id,
-                               Score_.ranked == true())
-                        .order_by(*[key.desc() for key in RANK_ORDER]).limit(1))
-        if not last:
+                               Score_.ranked == true()))
+        if not keys:
             return {}
+        # A ranked application is submitted, so no part of its key is NULL (a check constraint).
+        last = max(tuple(key) for key in keys)
         window = (select(Score_.application_id, func.row_number().over(order_by=RANK_ORDER).label("rank"))
                   .where(Score_.call_id == self.call.id, Score_.ranked == true(),
-                         tuple_(*RANK_ORDER) <= _rank_key(last[0]),
+                         tuple_(*RANK_ORDER) <= _rank_key(last),
                          application_scope_clause(Score_.application_id))
                   .subquery("ranks"))
         return dict(_execute(select(window.c.application_id, window.c.rank)  # type: ignore[arg-type]
                              .where(among(window.c.application_id, application_ids))))
 
-    def _ordered(self, *, with_rank: bool = True) -> Select[Any]:
-        """The listed rows (with their ranks), sorted by the chosen column, ties in rank order."""
-        keys = self._sort_keys()
-        direction = [key.desc() if self.options.descending else key for key in keys]
+    def _sorted_slice(self, offset: int, limit: int) -> Sequence[Row[Any]]:
+        """Rows ``offset`` to ``offset + limit`` of a board sorted by a column other than rank.
+
+        The rows with a value for the column come first in either direction, so they are read
+        alone, in the column's order (or its reverse), then as many of the rows without a value
+        as the page has room for. One ORDER BY putting the missing ones last in both directions
+        mixes ascending and descending keys, which no single index serves; read apart, sorted by
+        company a page walks ``ix_applications_call_company_lower`` and stops at its rows (at
+        100,000 applications on PostgreSQL the single statement sorted the whole call on disk).
+        """
         missing = self._missing()
+        if missing is None:
+            return _execute(self._ordered(with_rank=False).offset(offset).limit(limit))
+        found = list(_execute(self._ordered(with_rank=False, valued=True).offset(offset).limit(limit)))
+        if len(found) < limit:
+            if found or offset == 0:
+                with_value = offset + len(found)
+            else:  # the page starts past the rows with a value: how many there are
+                with_value = int(_execute(self._listed(func.count()).where(not_(missing)))[0][0])
+            found += _execute(self._ordered(with_rank=False, valued=False)
+                              .offset(max(offset - with_value, 0)).limit(limit - len(found)))
+        return found
+
+    def _ordered(self, *, with_rank: bool = True, valued: bool | None = None) -> Select[Any]:
+        """The listed rows (with their ranks), sorted by the chosen column, ties in rank order,
+        rows without a value for it last, in rank order too (NULL and '' are both no company).
+        ``valued`` lists only the rows with a value (True) or only those without (False)."""
+        keys = self._sort_keys()
+        missing = self._missing()
+        if missing is not None and valued is None:  # one statement: the missing rows' keys ignored
+            keys = [case((missing, None), else_=key) for key in keys]
+        elif valued is False:
+            keys = []
+        direction = [key.desc() if self.options.descending else key for key in keys]
         rank_ties = [case((Score_.ranked.is_(True), 0), else_=1),
                      case((Score_.ranked.is_(True), Score_.negated_mean)),
                      case((Score_.ranked.is_(True), Score_.submitted_at)), Application.id]
-        statement = self._listed(*BOARD_COLUMNS).order_by(*([] if missing is None else [case((missing, 1), else_=0)]),
-                                                          *direction, *rank_ties)
+        statement = self._listed(*BOARD_COLUMNS)
+        if missing is not None and valued is not None:
+            statement = statement.where(not_(missing) if valued else missing)
+        elif missing is not None:
+            statement = statement.order_by(case((missing, 1), else_=0))
+        statement = statement.order_by(*direction, *rank_ties)
         if not with_rank:
             return statement
         window = self._rank_window()
