@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
+    Double,
     Executable,
     Float,
     Row,
@@ -54,6 +55,7 @@ from sqlalchemy import (
     true,
     tuple_,
 )
+from sqlalchemy.orm import aliased
 
 from incubator.database import utcnow
 from incubator.domain.applications import ApplicationState
@@ -491,30 +493,41 @@ class _Board:
                 .subquery("ranks"))
 
     def _ranks_of(self, application_ids: Sequence[int]) -> dict[int, int]:
-        """The ranks of these rows: positions in a window over the ranked rows up to the last
-        of them in rank order, a range of the rank index. Rows early in the order (a filtered
-        board in rank order) read few entries; rows spread over the call read all of it."""
+        """The ranks of these rows: in rank order, each one's count of ranked rows after the
+        previous one up to itself, summed. Each count is a range of the rank index between two
+        of the rows, so the ranges do not overlap and one statement reads the index once, up to
+        the last of them, counting entries. Rows early in the order (a filtered board in rank
+        order) read few entries; rows spread over the call (sorted by company) read it up to the
+        last. Counting, not numbering every entry with a window and picking the rows out of it,
+        is half the time at 100k on PostgreSQL (about 25 ms against 50, measured)."""
         if not application_ids:
             return {}
-        # The bound as values, not a join: joined, PostgreSQL sorts the range again (spilling
-        # to disk at 100k) instead of reading it in the index's order. The rows' keys are read
-        # by primary key and the last taken here: asked for in SQL (ORDER BY ... DESC LIMIT 1),
-        # PostgreSQL walked the rank index backwards past every row after the page's (99,900
-        # entries for the first page of one programme at 100k).
-        keys = _execute(select(*RANK_ORDER)
-                        .where(among(Score_.application_id, application_ids), Score_.call_id == self.call.id,
-                               Score_.ranked == true()))
-        if not keys:
-            return {}
-        # A ranked application is submitted, so no part of its key is NULL (a check constraint).
-        last = max(tuple(key) for key in keys)
-        window = (select(Score_.application_id, func.row_number().over(order_by=RANK_ORDER).label("rank"))
-                  .where(Score_.call_id == self.call.id, Score_.ranked == true(),
-                         tuple_(*RANK_ORDER) <= _rank_key(last),
-                         application_scope_clause(Score_.application_id))
-                  .subquery("ranks"))
-        return dict(_execute(select(window.c.application_id, window.c.rank)  # type: ignore[arg-type]
-                             .where(among(window.c.application_id, application_ids))))
+        in_order = {"order_by": RANK_ORDER}
+        # The previous row's key (lag): the first row's lower bound is below every key (a mean of
+        # minus infinity; the rest of the default only needs to be of the right type).
+        page = (select(*RANK_ORDER,
+                       func.lag(Score_.negated_mean, 1, literal(-math.inf, Double)).over(**in_order).label("previous_mean"),
+                       func.lag(Score_.submitted_at, 1, Score_.submitted_at).over(**in_order).label("previous_at"),
+                       func.lag(Score_.application_id, 1, Score_.application_id).over(**in_order).label("previous_id"))
+                .where(among(Score_.application_id, application_ids), *self._ranked_in_call(),
+                       application_scope_clause(Score_.application_id))
+                .subquery("page"))
+        ahead = aliased(ApplicationScore, name="ahead")
+        key = tuple_(ahead.negated_mean, ahead.submitted_at, ahead.application_id)
+        between = (select(func.count()).select_from(ahead)
+                   .where(ahead.call_id == self.call.id, ahead.ranked == true(),
+                          key <= tuple_(page.c.negated_mean, page.c.submitted_at, page.c.application_id),
+                          key > tuple_(page.c.previous_mean, page.c.previous_at, page.c.previous_id),
+                          application_scope_clause(ahead.application_id))
+                   .scalar_subquery())
+        counted = _execute(select(page.c.application_id, between)
+                           .order_by(page.c.negated_mean, page.c.submitted_at, page.c.application_id))
+        ranks: dict[int, int] = {}
+        position = 0
+        for application_id, count in counted:
+            position += count
+            ranks[application_id] = position
+        return ranks
 
     def _sorted_slice(self, offset: int, limit: int) -> Sequence[Row[Any]]:
         """Rows ``offset`` to ``offset + limit`` of a board sorted by a column other than rank.
