@@ -53,6 +53,9 @@ class Application(db.Model):
         # Reviewer loads join a page of reviewers' assignments to their applications' call and
         # state: read from this index alone, not a heap row per assignment (nor a scan of all).
         Index("ix_applications_id_call_state", "id", "call_id", "state"),
+        # The ranking board sorted by company: a page reads the call's names in this order (either
+        # direction) and stops, instead of sorting the call (services/ranking.py ``_Board``).
+        Index("ix_applications_call_company_lower", "call_id", text("lower(company_name)")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -138,6 +141,9 @@ class ProgrammePreference(db.Model):
         UniqueConstraint("application_id", "rank"),
         UniqueConstraint("application_id", "programme_id"),
         CheckConstraint("rank >= 1", name="rank_positive"),
+        # A programme's applications in id order, from the index alone: the ranking board
+        # filtered to one programme counts them without reading the table.
+        Index("ix_programme_preferences_programme_application", "programme_id", "application_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

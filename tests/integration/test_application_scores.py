@@ -225,6 +225,34 @@ def test_the_stored_board_lists_what_the_reviews_say(random_call: Call, options:
     assert ranking_page(random_call, query, page=0, page_size=7, now=NOW).page == 1
 
 
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("programme", [None, 0])
+def test_pages_sorted_by_company_list_the_unnamed_last_in_either_direction(
+        random_call: Call, descending: bool, programme: int | None) -> None:
+    """Sorted by company, the named rows are read apart from the unnamed ones (an index serves
+    their order in both directions): pages that end inside, at and past the named rows agree with
+    the whole-call computation, and so does a page that starts past them; so does the CSV's
+    single statement. Unnamed (NULL or '') rows follow in rank order, as the whole-call sort has them."""
+    applications = db.session.scalars(select(Application).where(Application.call_id == random_call.id)
+                                      .order_by(Application.id)).all()
+    for application in applications[::4]:
+        application.company_name = ""
+    for application in applications[1::9]:
+        application.company_name = None
+    db.session.commit()
+    programme_id = None if programme is None else random_call.programmes[programme].programme_id
+    query = BoardQuery.of(sort="company", descending=descending, programme_id=programme_id)
+    expected = [summary(row) for row in _ranking_in_python(random_call, query, now=NOW)]
+    unnamed = [row for row in expected if not row[2]]
+    assert unnamed and expected[-len(unnamed):] == unnamed  # last, whatever the direction
+    for size in (3, 5, 7):
+        pages = [ranking_page(random_call, query, page=number, page_size=size, now=NOW)
+                 for number in range(1, -(-len(expected) // size) + 1)]
+        assert [summary(row) for page in pages for row in page.items] == expected, size
+    assert [summary(row) for row in ranking_for_call(random_call, now=NOW, sort="company", descending=descending,
+                                                     programme_id=programme_id)] == expected
+
+
 def test_ties_rank_by_submission_then_id_and_positions_follow_the_board(random_call: Call) -> None:
     board = ranking_for_call(random_call, sort="rank", descending=False, now=NOW)
     ranked = [row for row in board if row.rank is not None]

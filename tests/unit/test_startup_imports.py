@@ -101,8 +101,9 @@ def test_the_solver_commands_run_without_the_request_side(tmp_path: Path) -> Non
     stdout = _run([sys.executable, "-c", FLASK_HELP, "--app", "incubator", "match", "solve", str(instance)], tmp_path)
     assert json.loads(stdout.splitlines()[0]) == {"matching": {"s": ["a"]}, "unmatched": []}
     loaded = _modules(stdout)
-    assert "numpy" in loaded  # the solver ran
-    assert loaded.isdisjoint(REQUEST_LIBRARIES), sorted(loaded & set(REQUEST_LIBRARIES))
+    # The matching solver is plain Python: NumPy's import was a tenth of `match solve` on
+    # 100,000 applicants (bench/bench_match_cli.py).
+    assert loaded.isdisjoint(REQUEST_LIBRARIES + ("numpy",)), sorted(loaded & {*REQUEST_LIBRARIES, "numpy"})
 
 
 def test_commands_run_on_the_complete_app(tmp_path: Path) -> None:
