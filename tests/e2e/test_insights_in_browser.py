@@ -67,7 +67,7 @@ def test_manager_reads_the_dashboards_and_downloads_the_reports(page: Page, live
 
     page.get_by_role("link", name="Across calls and years").click()
     page.get_by_role("combobox", name="Year").select_option("2026")
-    page.get_by_role("button", name="Show").click()
+    page.get_by_role("button", name="Show", exact=True).click()
     expect(page.get_by_role("heading", name="Insights for 2026")).to_be_visible()
     expect(page.locator("#countries-table")).to_contain_text("Norway")
     expect(page.get_by_role("img", name="Applications by country")).to_be_visible()
