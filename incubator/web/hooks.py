@@ -9,6 +9,7 @@ from incubator.extensions import db
 from incubator.services.notifications import OUTBOX_DIRTY
 from incubator.services.scope import load_request_scope
 from incubator.web.observability import log_request, start_request_clock
+from incubator.web.static_assets import register_static_versions
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -64,3 +65,4 @@ def register_request_hooks(app: Flask) -> None:
     app.after_request(log_request)  # registered first, so it runs last: after the commit
     app.after_request(commit_request_transaction)
     app.after_request(add_security_headers)
+    register_static_versions(app)
