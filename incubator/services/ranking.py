@@ -611,16 +611,20 @@ class _Board:
         """
         missing = self._missing()
         if missing is None:
-            return _execute(self._ordered(with_rank=False).offset(offset).limit(limit))
-        found = list(_execute(self._ordered(with_rank=False, valued=True).offset(offset).limit(limit)))
+            return _execute(self._page_statement().offset(offset).limit(limit))
+        found = list(_execute(self._page_statement(valued=True).offset(offset).limit(limit)))
         if len(found) < limit:
             if found or offset == 0:
                 with_value = offset + len(found)
             else:  # the page starts past the rows with a value: how many there are
                 with_value = int(_execute(self._listed(func.count()).where(not_(missing)))[0][0])
-            found += _execute(self._ordered(with_rank=False, valued=False)
+            found += _execute(self._page_statement(valued=False)
                               .offset(max(offset - with_value, 0)).limit(limit - len(found)))
         return found
+
+    def _page_statement(self, valued: bool | None = None) -> Select[Any]:
+        """A page's rows in the board's order (``_ordered``'s ``valued``), without ranks."""
+        return self._ordered(with_rank=False, valued=valued)
 
     def _ordered(self, *, with_rank: bool = True, valued: bool | None = None) -> Select[Any]:
         """The listed rows (with their ranks), sorted by the chosen column, ties in rank order,
@@ -917,11 +921,33 @@ class _NormalisedBoard(_Board):
         unranked_last = case((Norm.position.is_(None), 1), else_=0)
         if self.options.sort == "rank":
             return [unranked_last, Norm.position.desc() if self.options.descending else Norm.position, Application.id]
+        return self._column_order()
+
+    def _column_order(self, valued: bool | None = None) -> list[Any]:
+        """Sorted by a column: rows with a value by it, ties in normalised rank order, then the
+        rows without one in rank order (NULL and '' are both no company: their keys are
+        ignored). ``valued`` orders only the rows with a value (True) or without (False), as
+        ``_sorted_slice`` reads them apart."""
+        unranked_last = case((Norm.position.is_(None), 1), else_=0)
         keys = self._sort_keys()
-        direction = [key.desc() if self.options.descending else key for key in keys]
         missing = self._missing()
-        return [*([] if missing is None else [case((missing, 1), else_=0)]), *direction,
+        if missing is not None and valued is None:
+            keys = [case((missing, None), else_=key) for key in keys]
+        elif valued is False:
+            keys = []
+        direction = [key.desc() if self.options.descending else key for key in keys]
+        return [*([] if missing is None or valued is not None else [case((missing, 1), else_=0)]), *direction,
                 unranked_last, Norm.position, Application.id]
+
+    def _page_statement(self, valued: bool | None = None) -> Select[Any]:
+        """With the stored normalised figures; their positions give the ranks. Read apart
+        (``valued``), a page sorted by company walks ``ix_applications_call_company_lower`` and
+        stops at its rows, as the raw board's does, instead of sorting the call."""
+        statement = self._listed(*NORMALISED_COLUMNS)
+        missing = self._missing()
+        if missing is not None and valued is not None:
+            statement = statement.where(not_(missing) if valued else missing)
+        return statement.order_by(*(self._order() if valued is None else self._column_order(valued)))
 
     def _ranked_count(self) -> int:
         """The call's ranked rows: the highest position, from the end of the index."""
@@ -930,7 +956,7 @@ class _NormalisedBoard(_Board):
     def rows(self, *, offset: int, limit: int) -> list[RankingRow]:
         if self.options.sort == "rank" and not (self.options.filtered or self.scoped):
             return self._rank_page(offset, limit)
-        found = _execute(self._listed(*NORMALISED_COLUMNS).order_by(*self._order()).offset(offset).limit(limit))
+        found = self._sorted_slice(offset, limit)
         ranks = self._ranks_of_rows(found)
         return [self._row(result, ranks.get(result.id)) for result in found]
 

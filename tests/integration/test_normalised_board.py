@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from contextlib import nullcontext
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -364,3 +365,33 @@ def test_a_change_committed_while_computing_leaves_the_snapshot_stale(app: Flask
         page = ranking_page(call_data.call, query, page=1, page_size=100, now=NOW)
     assert recomputed(statements)
     assert_same_rows(page.items, _ranking_in_python(call_data.call, query, now=NOW))
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("scoped", [False, True])
+def test_pages_sorted_by_company_list_the_unnamed_last_in_rank_order(
+        call_data: SimpleNamespace, descending: bool, scoped: bool) -> None:
+    """Sorted by company, the named rows are read apart from the unnamed ones (an index serves
+    their order either way): pages ending inside, at and past the named rows, and pages starting
+    past them, agree with the whole-call computation, as does the CSV's single statement. NULL
+    and '' are both no company: the unnamed follow in normalised rank order, not '' before NULL."""
+    for name, company in (("Alpha", None), ("Beta", ""), ("Foxtrot", None), ("Echo", ""), ("Withdrawn", None)):
+        call_data.apps[name].company_name = company
+    db.session.commit()
+    call = call_data.call
+    query = BoardQuery.of(normalised=True, sort="company", descending=descending)
+    with limited_to([call_data.occ]) if scoped else nullcontext():
+        expected = _ranking_in_python(call, query, all_criterion_means=True, now=NOW)
+        unnamed = [row for row in expected if not row.company_name]
+        assert len(unnamed) >= 2 and expected[-len(unnamed):] == unnamed
+        # Rank order among the unnamed, not '' apart from NULL.
+        assert [row.application_id for row in unnamed] == [
+            row.application_id for row in sorted(unnamed, key=lambda row: (row.rank is None, row.rank or 0,
+                                                                            row.application_id))]
+        assert_same_rows(ranking_for_call(call, normalised=True, all_criterion_means=True, now=NOW,
+                                          sort="company", descending=descending), expected)
+        few = _ranking_in_python(call, query, now=NOW)
+        for size in (1, 2, 3):
+            pages = [ranking_page(call, query, page=number, page_size=size, now=NOW)
+                     for number in range(1, -(-len(few) // size) + 1)]
+            assert_same_rows([row for page in pages for row in page.items], few)
