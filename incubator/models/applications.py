@@ -56,6 +56,10 @@ class Application(db.Model):
         # The ranking board sorted by company: a page reads the call's names in this order (either
         # direction) and stops, instead of sorting the call (services/ranking.py ``_Board``).
         Index("ix_applications_call_company_lower", "call_id", text("lower(company_name)")),
+        # The decided applications not yet released (the decisions page's banner, the release and
+        # the match preview): counted from this index alone, (call, state, NULL release) entries
+        # only, instead of a heap row per decided application of the call.
+        Index("ix_applications_call_state_released", "call_id", "state", "decision_released_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

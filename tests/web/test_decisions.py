@@ -225,3 +225,27 @@ def test_unreleased_decisions_are_counted_across_pages(manager_client: FlaskClie
                          complete=True, company_name=f"Company {n:03d}")
     body = manager_client.get(f"/manage/calls/{call.id}/decisions?page=2").get_data(as_text=True)
     assert f"{(DECISIONS_PER_PAGE + 2) // 2} decisions are not released yet." in body
+
+
+def test_decisions_list_a_nameless_application_first_on_every_database(manager_client: FlaskClient,
+                                                                       make_user) -> None:
+    # The page reads the call in ix_applications_call_name's order, where a missing name is ''
+    # (SQLite sorts NULL first and PostgreSQL last; '' sorts first on both), then by id.
+    call = make_call()
+    named = submitted(make_user, call, company_name="Aurora AS")
+    nameless = [submitted(make_user, call, company_name=None) for _ in range(2)]
+    body = manager_client.get(f"/manage/calls/{call.id}/decisions").get_data(as_text=True)
+    assert _listed(body) == [str(nameless[0].id), str(nameless[1].id), str(named.id)]
+
+
+def test_unreleased_count_leaves_out_released_and_undecided_applications(manager_client: FlaskClient,
+                                                                         make_user) -> None:
+    call = make_call()
+    kept = submitted(make_user, call, company_name="Kept AS")
+    assert decide(manager_client, kept, "accepted").status_code == 302
+    assert release(manager_client, call.id).status_code == 302
+    for decision in ("waitlisted", "rejected"):
+        assert decide(manager_client, submitted(make_user, call), decision).status_code == 302
+    submitted(make_user, call)
+    body = manager_client.get(f"/manage/calls/{call.id}/decisions").get_data(as_text=True)
+    assert "2 decisions are not released yet." in body
