@@ -19,23 +19,28 @@ from incubator.extensions import db
 
 def among(column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
     """``column`` is one of ``ids``, with the ids bound as a single parameter."""
-    values = [int(value) for value in ids]
-    if db.session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(Integer)))
-    listed = func.json_each(bindparam(None, json.dumps(values))).table_valued("value")
-    return column.in_(select(listed.c.value))
+    dialect = db.session.get_bind().dialect.name
+    return _among(column, bindparam(None, ids_parameter(ids, dialect), type_=_ids_type(dialect)), dialect)
 
 
 def among_bound(column: Any, name: str, dialect: str) -> ColumnElement[bool]:
     """``among`` with the ids left to bind at execution as the parameter ``name`` (give it
     ``ids_parameter(ids, dialect)``): for a statement built once and run for every page."""
-    if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=ARRAY(Integer)))
-    listed = func.json_each(bindparam(name)).table_valued("value")
-    return column.in_(select(listed.c.value))
+    return _among(column, bindparam(name, type_=_ids_type(dialect)), dialect)
 
 
 def ids_parameter(ids: Iterable[int], dialect: str) -> Any:
     """The value of an ``among_bound`` parameter: the list itself, or the JSON text on SQLite."""
     values = [int(value) for value in ids]
     return values if dialect == "postgresql" else json.dumps(values)
+
+
+def _ids_type(dialect: str) -> Any:
+    return ARRAY(Integer) if dialect == "postgresql" else None
+
+
+def _among(column: Any, ids: Any, dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return column == any_(ids)
+    listed = func.json_each(ids).table_valued("value")
+    return column.in_(select(listed.c.value))
