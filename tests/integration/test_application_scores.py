@@ -28,7 +28,7 @@ from incubator.models import (
     User,
 )
 from incubator.models.application_scores import rebuild_call_scores
-from incubator.services import committee, ranking
+from incubator.services import committee
 from incubator.services.applications import withdraw_application
 from incubator.services.assignments import unassign_reviewer
 from incubator.services.conflicts import set_conflict_by_manager
@@ -37,7 +37,6 @@ from incubator.services.ranking import (
     SORT_KEYS,
     BoardQuery,
     RankingRow,
-    _ranking_in_python,
     ranking_chunks,
     ranking_for_call,
     ranking_page,
@@ -47,6 +46,8 @@ from incubator.services.ranking import (
 from incubator.services.reviews import save_review
 from tests.factories import make_application, make_call
 from tests.factories_reviews import make_applicant, make_assignment, make_review, make_reviewer, make_rubric
+from tests.support import ranking_reference
+from tests.support.ranking_reference import ranking_in_python
 from tests.support.statements import statements_sent
 
 NOW = utcnow()
@@ -158,7 +159,7 @@ def random_call(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Call:
     withdrawn, some with overdue assignments, one or two programmes, shared submission times."""
     # The oracle reads every review (exact medians), not count/sum/min/max, whose middle score
     # sum − min − max can be off by one float step and so reorder tied medians.
-    monkeypatch.setattr(ranking.ReviewTotals, "has_more_than_three", property(lambda _: True))
+    monkeypatch.setattr(ranking_reference.ReviewTotals, "has_more_than_three", property(lambda _: True))
     rng = random.Random(15)
     call = make_call(disagreement_threshold=Decimal("0.4"))
     criteria = make_rubric(call, [
@@ -213,7 +214,7 @@ def test_the_stored_board_lists_what_the_reviews_say(random_call: Call, options:
     if "programme" in arguments:
         arguments["programme_id"] = random_call.programmes[arguments.pop("programme")].programme_id
     query = BoardQuery.of(**arguments)
-    expected = [summary(row) for row in _ranking_in_python(random_call, query, now=NOW)]
+    expected = [summary(row) for row in ranking_in_python(random_call, query, now=NOW)]
     assert [summary(row) for row in ranking_for_call(random_call, now=NOW, **arguments)] == expected
     # Pages of 7 cover the same list, in order; numbers past either end show the last or first page.
     pages = [ranking_page(random_call, query, page=number, page_size=7, now=NOW) for number in range(1, 9)]
@@ -242,7 +243,7 @@ def test_pages_sorted_by_company_list_the_unnamed_last_in_either_direction(
     db.session.commit()
     programme_id = None if programme is None else random_call.programmes[programme].programme_id
     query = BoardQuery.of(sort="company", descending=descending, programme_id=programme_id)
-    expected = [summary(row) for row in _ranking_in_python(random_call, query, now=NOW)]
+    expected = [summary(row) for row in ranking_in_python(random_call, query, now=NOW)]
     unnamed = [row for row in expected if not row[2]]
     assert unnamed and expected[-len(unnamed):] == unnamed  # last, whatever the direction
     for size in (3, 5, 7):
@@ -294,7 +295,7 @@ def test_rows_of_a_few_applications_and_the_committee_row_carry_the_board_ranks(
 
 def test_the_csv_streams_in_chunks_binding_each_chunk_as_one_parameter(app: Flask, random_call: Call) -> None:
     query = BoardQuery.of(sort="rank")
-    expected = [summary(row) for row in _ranking_in_python(random_call, query, all_criterion_means=True, now=NOW)]
+    expected = [summary(row) for row in ranking_in_python(random_call, query, all_criterion_means=True, now=NOW)]
     with statements_sent() as sent:
         chunks = list(ranking_chunks(random_call, query, all_criterion_means=True, now=NOW, chunk_size=4))
     assert all(len(chunk) <= 4 for chunk in chunks) and len(chunks) == -(-len(expected) // 4)
@@ -304,7 +305,7 @@ def test_the_csv_streams_in_chunks_binding_each_chunk_as_one_parameter(app: Flas
 
 def test_the_normalised_board_is_the_whole_call_computation(random_call: Call) -> None:
     page = ranking_page(random_call, BoardQuery.of(sort="normalised", descending=True), page=1, page_size=10, now=NOW)
-    expected = ranking.sort_rows(_ranking_in_python(random_call, BoardQuery.of(normalised=True), now=NOW),
+    expected = ranking_reference.sort_rows(ranking_in_python(random_call, BoardQuery.of(normalised=True), now=NOW),
                                  "normalised", True)
     assert [row.application_id for row in page.items] == [row.application_id for row in expected[:10]]
 

@@ -1,6 +1,6 @@
 """The normalised ranking board from its stored snapshot (``models.normalised_scores``), on
 SQLite and PostgreSQL: the same rows as the whole-call computation in Python
-(``services.ranking._ranking_in_python``, the definition), pages that add up to the board,
+(``tests/support/ranking_reference.py``, the definition), pages that add up to the board,
 recomputed when and only when the call's reviews changed, once when two requests find it stale
 together, and limited to a scoped manager's programmes."""
 
@@ -34,7 +34,6 @@ from incubator.services import ranking
 from incubator.services.ranking import (
     BoardQuery,
     RankingRow,
-    _ranking_in_python,
     criterion_rules,
     ranking_chunks,
     ranking_count,
@@ -44,6 +43,7 @@ from incubator.services.ranking import (
 from incubator.services.scope import limited_to
 from tests.factories import make_application, make_call
 from tests.factories_reviews import make_applicant, make_assignment, make_review, make_reviewer, make_rubric
+from tests.support.ranking_reference import ranking_in_python
 from tests.support.statements import statements_sent
 
 NOW = utcnow()
@@ -130,7 +130,7 @@ BOARDS = [
 def test_the_stored_board_is_the_python_computation(call_data: SimpleNamespace, options: dict[str, Any]) -> None:
     options = {"sort": "rank", "descending": False, **options}  # ranking_for_call's defaults differ
     query = BoardQuery.of(normalised=True, **options)
-    computed = _ranking_in_python(call_data.call, query, all_criterion_means=True, now=NOW)
+    computed = ranking_in_python(call_data.call, query, all_criterion_means=True, now=NOW)
     stored = ranking_for_call(call_data.call, normalised=True, all_criterion_means=True, now=NOW, **options)
     assert_same_rows(stored, computed)
     assert ranking_count(call_data.call, query) == len(computed)
@@ -140,7 +140,7 @@ def test_the_stored_board_is_the_python_computation(call_data: SimpleNamespace, 
         page = ranking_page(call_data.call, query, page=number, page_size=2, now=NOW)
         assert page.total == len(computed)
         paged += page.items
-    computed_few = _ranking_in_python(call_data.call, query, now=NOW)  # thresholds' means only, as a page
+    computed_few = ranking_in_python(call_data.call, query, now=NOW)  # thresholds' means only, as a page
     assert_same_rows(paged, computed_few)
 
 
@@ -194,7 +194,7 @@ def test_recomputed_only_after_a_change_to_the_reviews(call_data: SimpleNamespac
     with statements_sent() as after_change:
         after = ranking_page(call, query, page=1, page_size=100, now=NOW)
     assert recomputed(after_change)
-    assert_same_rows(after.items, _ranking_in_python(call, query, now=NOW))
+    assert_same_rows(after.items, ranking_in_python(call, query, now=NOW))
     beta = call_data.apps["Beta"].id
     assert ({row.application_id: row.normalised.mean for row in after.items}[beta]
             < {row.application_id: row.normalised.mean for row in before.items}[beta])
@@ -208,7 +208,7 @@ def test_a_withdrawal_leaves_the_ranks_at_once(call_data: SimpleNamespace) -> No
     db.session.commit()
     rows = ranking_for_call(call, normalised=True, sort="rank", descending=False, now=NOW)
     assert alpha.id not in {row.application_id for row in rows}
-    assert_same_rows(rows, _ranking_in_python(call, BoardQuery.of(normalised=True), now=NOW))
+    assert_same_rows(rows, ranking_in_python(call, BoardQuery.of(normalised=True), now=NOW))
 
 
 def test_scoped_staff_see_their_programmes_rows_ranked_among_themselves(call_data: SimpleNamespace) -> None:
@@ -221,7 +221,7 @@ def test_scoped_staff_see_their_programmes_rows_ranked_among_themselves(call_dat
             with limited_to([programme]):
                 stored = ranking_for_call(call, normalised=True, now=NOW, **options)
                 page = ranking_page(call, query, page=1, page_size=2, now=NOW)
-                computed = _ranking_in_python(call, query, now=NOW)
+                computed = ranking_in_python(call, query, now=NOW)
             assert {row.company_name for row in stored} == names
             assert_same_rows(stored, computed)
             assert_same_rows(page.items, computed[:2])
@@ -233,7 +233,7 @@ def test_the_csv_chunks_read_the_snapshot(call_data: SimpleNamespace) -> None:
     chunks = list(ranking_chunks(call_data.call, query, all_criterion_means=True, now=NOW, chunk_size=3))
     assert [len(chunk) for chunk in chunks] == [3, 3, 1]
     assert_same_rows([row for chunk in chunks for row in chunk],
-                     _ranking_in_python(call_data.call, query, all_criterion_means=True, now=NOW))
+                     ranking_in_python(call_data.call, query, all_criterion_means=True, now=NOW))
 
 
 def test_statements_do_not_grow_with_the_call(app: Flask) -> None:
@@ -364,7 +364,7 @@ def test_a_change_committed_while_computing_leaves_the_snapshot_stale(app: Flask
     with statements_sent() as statements:
         page = ranking_page(call_data.call, query, page=1, page_size=100, now=NOW)
     assert recomputed(statements)
-    assert_same_rows(page.items, _ranking_in_python(call_data.call, query, now=NOW))
+    assert_same_rows(page.items, ranking_in_python(call_data.call, query, now=NOW))
 
 
 @pytest.mark.parametrize("descending", [False, True])
@@ -381,7 +381,7 @@ def test_pages_sorted_by_company_list_the_unnamed_last_in_rank_order(
     call = call_data.call
     query = BoardQuery.of(normalised=True, sort="company", descending=descending)
     with limited_to([call_data.occ]) if scoped else nullcontext():
-        expected = _ranking_in_python(call, query, all_criterion_means=True, now=NOW)
+        expected = ranking_in_python(call, query, all_criterion_means=True, now=NOW)
         unnamed = [row for row in expected if not row.company_name]
         assert len(unnamed) >= 2 and expected[-len(unnamed):] == unnamed
         # Rank order among the unnamed, not '' apart from NULL.
@@ -390,7 +390,7 @@ def test_pages_sorted_by_company_list_the_unnamed_last_in_rank_order(
                                                                             row.application_id))]
         assert_same_rows(ranking_for_call(call, normalised=True, all_criterion_means=True, now=NOW,
                                           sort="company", descending=descending), expected)
-        few = _ranking_in_python(call, query, now=NOW)
+        few = ranking_in_python(call, query, now=NOW)
         for size in (1, 2, 3):
             pages = [ranking_page(call, query, page=number, page_size=size, now=NOW)
                      for number in range(1, -(-len(few) // size) + 1)]

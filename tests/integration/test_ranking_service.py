@@ -24,13 +24,13 @@ from incubator.models import Application, Assignment, Call, ProgrammePreference,
 from incubator.services.ranking import (
     RankingError,
     RankingRow,
-    ReviewTotals,
     criterion_rules,
     ranking_csv,
     ranking_for_call,
 )
 from tests.factories import make_application, make_call
 from tests.factories_reviews import make_applicant, make_assignment, make_review, make_reviewer, make_rubric
+from tests.support.ranking_reference import ReviewTotals
 from tests.support.statements import statements_sent
 
 NOW = utcnow()
