@@ -50,6 +50,10 @@ from bench_ranking import populate  # noqa: E402
 from tests.support.postgres import PostgresServer  # noqa: E402
 
 TOTP_SECRET = pyotp.random_base32()
+# One browser signs in and then asks for the pages, so both send the same User-Agent: the sign-in
+# records a digest of it (Flask-Login's session protection), and a different one on later requests
+# marks the session not fresh and rewrites its cookie on every response, as no browser would see.
+USER_AGENT = "bench-gunicorn/1"
 HELLO_APP = '''from flask import Flask
 
 app = Flask(__name__)
@@ -167,6 +171,7 @@ def _csrf_token(page: requests.Response) -> str:
 def signed_in_cookie(base: str, email: str, totp_secret: str | None = None) -> str:
     """Sign in as a person does (password, then the code if the role needs one); the Cookie header."""
     with requests.Session() as browser:
+        browser.headers["User-Agent"] = USER_AGENT
         login = browser.get(f"{base}/login", timeout=30)
         answer = browser.post(f"{base}/login", timeout=30, data={
             "email": email, "password": PASSWORD, "csrf_token": _csrf_token(login)})
@@ -182,11 +187,12 @@ def signed_in_cookie(base: str, email: str, totp_secret: str | None = None) -> s
 
 def drive(load: Load, duration: int, connections: int) -> Rate:
     """wrk on one URL; a first request checks it answers 200 (a redirect would measure the wrong page)."""
-    headers = {"Cookie": load.cookie} if load.cookie else {}
+    headers = {"User-Agent": USER_AGENT, **({"Cookie": load.cookie} if load.cookie else {})}
     probe = requests.get(load.url, headers=headers, timeout=120, allow_redirects=False)
     if probe.status_code != 200:
         raise SystemExit(f"{load.name}: {load.url} answers {probe.status_code}")
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "30s"]
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "30s",
+               "-H", f"User-Agent: {USER_AGENT}"]
     if load.cookie:
         command += ["-H", f"Cookie: {load.cookie}"]
     output = subprocess.run([*command, load.url], capture_output=True, text=True, check=True).stdout
