@@ -136,6 +136,9 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID", ""),
         "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY", ""),
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
+        # Rendered pages kept per web process for their exact inputs (incubator/web/page_memo.py);
+        # 0 keeps none.
+        "PAGE_MEMO_BYTES": _env_int("PAGE_MEMO_MB", 32) * 1024 * 1024,
         # Bearer token for /metrics; empty means /metrics does not exist (404).
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         # /readyz fails when the scheduler leader has not renewed its lease for this long, or

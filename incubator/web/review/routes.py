@@ -26,6 +26,7 @@ from incubator.services.applications import NotAllowed
 from incubator.services.reviews import InvalidAnswers
 from incubator.web.access import role_required
 from incubator.web.forms import form_status, show_service_error
+from incubator.web.page_memo import render_memoized
 from incubator.web.review.forms import (
     ConflictForm,
     DiscussionForm,
@@ -45,7 +46,12 @@ def assignments() -> Any:
     page = reviewer_list.assignment_page(current_user, request.args.get("page", 1, type=int) or 1)
     # Rows come ordered by call, so grouping keeps each call's rows together and in due order.
     groups = [list(call_rows) for _, call_rows in groupby(page.rows, key=attrgetter("call_id"))]
-    return render_template("review/assignments.html", groups=groups, page=page, now=utcnow(),
+    now = utcnow()
+    # The page shows its rows, the pager and whether a profile is missing, and the time decides
+    # only each row's "overdue" badge: the same of all of these is the same page.
+    shown = (tuple(page.rows), page.page, page.pages, page.total, page.has_profile,
+             tuple(row.is_overdue(now) for row in page.rows))
+    return render_memoized("review/assignments.html", shown, groups=groups, page=page, now=now,
                            has_profile=page.has_profile, application_link=link_before_id("review.application"))
 
 
