@@ -299,6 +299,24 @@ def _board_for(call: Call, options: BoardQuery, now: dt.datetime) -> _Board:
     return _NormalisedBoard(call, options, now)
 
 
+def next_overdue_moment(call: Call, now: dt.datetime) -> dt.datetime | None:
+    """The next moment from ``now`` at which a "reviews overdue" count of the call's board can
+    change without any write: the earliest due moment, from now on, of an assignment of the
+    call without a submitted review (what ``_progress_query`` and ``_overdue`` count as late
+    once it has passed). None: no open assignment will fall overdue.
+
+    Walks ``ix_assignments_due_at`` from ``now`` and stops at the first open assignment of the
+    call, instead of reading every assignment of the call. The whole call, whatever the scope or
+    filters: a page that expires early costs one rendering, never a wrong one."""
+    submitted = exists().where(Review.application_id == Assignment.application_id,
+                               Review.reviewer_id == Assignment.reviewer_id, Review.state == "submitted")
+    statement = (select(Assignment.due_at).join(Application, Application.id == Assignment.application_id)
+                 .where(Assignment.due_at >= now, Application.call_id == call.id, not_(submitted))
+                 .order_by(Assignment.due_at).limit(1))
+    moment: dt.datetime | None = db.session.connection().scalar(statement)
+    return moment
+
+
 def rows_for_applications(call: Call, application_ids: Sequence[int]) -> dict[int, RankingRow]:
     """The board's rows of a few applications (a page of another list), with their ranks."""
     if not application_ids:

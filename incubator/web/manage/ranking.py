@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, abort, render_template, request, stream_with_context
+from flask import Response, abort, request, stream_with_context
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
@@ -26,6 +27,7 @@ from incubator.services.ranking import (
     SORT_KEYS,
     BoardQuery,
     criterion_rules,
+    next_overdue_moment,
     ranking_chunks,
     ranking_count,
     ranking_csv_chunks,
@@ -37,6 +39,7 @@ from incubator.web.access import role_required
 from incubator.web.inputs import InputRefused, parse_id, query_int
 from incubator.web.manage.ranking_rows import board_rows
 from incubator.web.manage.routes import bp
+from incubator.web.page_memo import render_memoized_lazily
 from incubator.web.templating import link_before_id
 
 PAGE_SIZE = 100
@@ -141,17 +144,47 @@ def ranking(call_id: int) -> Any:
     except InputRefused as refused:
         problems.append(refused.user_message)
         page_number = 1
-    board = ranking_page(call, options.query(), page=page_number, page_size=PAGE_SIZE, now=utcnow())
-    criteria = {criterion.id: criterion.name for criterion in call.criteria}
-    page = render_template(
-        "manage/ranking.html", call=call, options=options, page=board,
-        problems=problems, criteria=criteria, states=LISTED_STATES, flags=FLAGS,
-        flag_labels=flag_labels(), sort_keys=SORT_KEYS, descending_first=DESCENDING_FIRST,
-        rows_html=board_rows(board.items, normalised=options.normalised, texts=row_texts(), criteria=criteria,
-                             application_link=link_before_id("apply.show_application")),
-    )
+    def build() -> tuple[dict[str, Any], dt.datetime | None]:
+        # Read only when the page is rendered: a visit with the same key is served without it.
+        now = utcnow()
+        board = ranking_page(call, options.query(), page=page_number, page_size=PAGE_SIZE, now=now)
+        criteria = {criterion.id: criterion.name for criterion in call.criteria}
+        context = dict(
+            call=call, options=options, page=board,
+            problems=problems, criteria=criteria, states=LISTED_STATES, flags=FLAGS,
+            flag_labels=flag_labels(), sort_keys=SORT_KEYS, descending_first=DESCENDING_FIRST,
+            rows_html=board_rows(board.items, normalised=options.normalised, texts=row_texts(), criteria=criteria,
+                                 application_link=link_before_id("apply.show_application")),
+        )
+        return context, next_overdue_moment(call, now)
+
+    page = render_memoized_lazily("manage/ranking.html", board_key(call, options, page_number, problems), build)
     # Bad options are the visitor's mistake (400), but the board still helps them fix it.
     return page, 400 if problems else 200
+
+
+def board_key(call: Call, options: BoardOptions, page_number: int, problems: list[str]) -> Hashable:
+    """Everything the board's page shows besides the visitor (``web.page_memo`` adds them):
+
+    - the rows, counts and ranks: ``call.board_version`` moves in the flush that changes any of
+      them (``models.insight_inputs``: applications, company names, preferences, programme
+      names, assignments, submitted reviews, scores, offers, residencies, criteria added or
+      removed), and the stored normalised figures the board reads follow the same changes;
+    - what was read with the call: its title and disagreement threshold (the text, the flags),
+      its programmes (the filter, the options' check), its criteria's names (the threshold
+      badges) and weights, scales and thresholds (the flags, the normalised figures);
+    - the options, the page asked for, the messages about bad options, the page size and the
+      programme scope (which rows are listed, and their ranks among them).
+
+    The time decides the "overdue" badges: the rendering is kept only until the next open
+    assignment falls due (``next_overdue_moment``)."""
+    # A scoped manager's load leaves out the programmes beyond their scope (None).
+    programmes = tuple((offered.programme_id, offered.programme and offered.programme.name)
+                       for offered in call.programmes)
+    criteria = tuple((criterion.id, criterion.name, criterion.weight, criterion.scale_min, criterion.scale_max,
+                      criterion.step, criterion.threshold) for criterion in call.criteria)
+    return (call.id, call.board_version, call.title, call.disagreement_threshold, programmes, criteria,
+            dataclasses.astuple(options), page_number, PAGE_SIZE, tuple(problems), current_scope())
 
 
 def flag_labels() -> dict[str, str]:
