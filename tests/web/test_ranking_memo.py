@@ -228,6 +228,24 @@ def test_the_next_overdue_moment_is_the_earliest_open_assignments(board: SimpleN
     assert next_overdue_moment(board.call, now) == now + dt.timedelta(hours=3)
 
 
+def test_the_walk_of_reviewed_assignments_stops_at_its_limit(board: SimpleNamespace,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the limit, the last reviewed one read is due no later than any open one after it."""
+    from incubator.services import ranking
+
+    now = utcnow()
+    bergen, unscored = board.companies["Bergen Dx"], board.companies["Unscored AS"]
+    for hours in (1, 2, 3):
+        make_assignment(bergen, done := make_reviewer(), due_at=now + dt.timedelta(hours=hours))
+        make_review(bergen, done, {board.team: 3})
+    make_assignment(unscored, make_reviewer(), due_at=now + dt.timedelta(hours=4))
+    assert ranking.next_overdue_moment(board.call, now) == now + dt.timedelta(hours=4)
+    monkeypatch.setattr(ranking, "DUE_WALK_LIMIT", 2)
+    assert ranking.next_overdue_moment(board.call, now) == now + dt.timedelta(hours=2)
+    monkeypatch.setattr(ranking, "DUE_WALK_LIMIT", 5)
+    assert ranking.next_overdue_moment(board.call, now + dt.timedelta(hours=5)) is None
+
+
 def test_each_manager_gets_their_own_page(app: Flask, manager_client: FlaskClient, board: SimpleNamespace,
                                           make_user: Callable[..., User]) -> None:
     first, _ = visit(app, manager_client, board_url(board))
