@@ -292,6 +292,19 @@ def test_a_scope_over_every_programme_of_the_call_still_gets_its_own_page(
     assert body_rows(scoped) == ["Nordic Onco AS", "Radium Bio", "Bergen Dx"]
 
 
+def test_a_kept_page_is_not_served_once_the_call_is_out_of_scope(
+        app: Flask, manager_client: FlaskClient, board: SimpleNamespace) -> None:
+    """Seen before the manager was limited to a programme the call does not offer: not found."""
+    visit(app, manager_client, board_url(board))
+    elsewhere = Programme(slug="elsewhere", name="Elsewhere", host_site_id=board.call.programmes[0].programme.host_site_id,
+                          summary="", offers=[])
+    db.session.add(elsewhere)
+    db.session.flush()
+    db.session.add(ProgrammeScope(user_id=manager_client.user.id, programme_id=elsewhere.id))  # type: ignore[attr-defined]
+    db.session.commit()
+    assert manager_client.get(board_url(board)).status_code == 404
+
+
 def test_another_language_gets_its_own_page(app: Flask, manager_client: FlaskClient, board: SimpleNamespace) -> None:
     english, _ = visit(app, manager_client, board_url(board))
     db.session.get(User, manager_client.user.id).locale = "nb"  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Collection, Hashable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +25,9 @@ from incubator.services.ranking import (
     FLAGS,
     LISTED_STATES,
     SORT_KEYS,
+    BoardHeading,
     BoardQuery,
+    board_heading,
     criterion_rules,
     next_overdue_moment,
     ranking_chunks,
@@ -86,7 +88,7 @@ def load_call(call_id: int, *, with_programmes_and_criteria: bool = False) -> Ca
     return call
 
 
-def parse_options(args: Mapping[str, str], call: Call) -> tuple[BoardOptions, list[str]]:
+def parse_options(args: Mapping[str, str], offered: Collection[int]) -> tuple[BoardOptions, list[str]]:
     """The board's options from the query string, and a message per value that made no sense.
 
     An unknown value is left out (the board still shows, with its default) and reported, so
@@ -105,13 +107,14 @@ def parse_options(args: Mapping[str, str], call: Call) -> tuple[BoardOptions, li
         problems.append(_("Sort direction must be asc or desc."))
     else:
         options.descending = options.sort in DESCENDING_FIRST
-    _parse_filters(args, call, options, problems)
+    _parse_filters(args, offered, options, problems)
     return options, problems
 
 
-def _parse_filters(args: Mapping[str, str], call: Call, options: BoardOptions, problems: list[str]) -> None:
+def _parse_filters(args: Mapping[str, str], offered: Collection[int], options: BoardOptions,
+                   problems: list[str]) -> None:
+    """``offered``: the programme ids the call offers."""
     programme = args.get("programme", "").strip()
-    offered = {offered.programme_id for offered in call.programmes}
     if programme:
         if parse_id(programme) in offered:
             options.programme_id = parse_id(programme)
@@ -137,15 +140,19 @@ def _parse_filters(args: Mapping[str, str], call: Call, options: BoardOptions, p
 @bp.route("/calls/<int:call_id>/ranking")
 @role_required(Role.MANAGER)
 def ranking(call_id: int) -> Any:
-    call = load_call(call_id, with_programmes_and_criteria=True)
-    options, problems = parse_options(request.args, call)
+    heading = board_heading(call_id)
+    if heading is None:
+        abort(404)
+    options, problems = parse_options(request.args, heading.offered)
     try:
         page_number = query_int("page", 1)
     except InputRefused as refused:
         problems.append(refused.user_message)
         page_number = 1
+
     def build() -> tuple[dict[str, Any], dt.datetime | None]:
         # Read only when the page is rendered: a visit with the same key is served without it.
+        call = load_call(call_id, with_programmes_and_criteria=True)
         now = utcnow()
         board = ranking_page(call, options.query(), page=page_number, page_size=PAGE_SIZE, now=now)
         criteria = {criterion.id: criterion.name for criterion in call.criteria}
@@ -158,33 +165,30 @@ def ranking(call_id: int) -> Any:
         )
         return context, next_overdue_moment(call, now)
 
-    page = render_memoized_lazily("manage/ranking.html", board_key(call, options, page_number, problems), build)
+    page = render_memoized_lazily("manage/ranking.html", board_key(heading, options, page_number, problems), build)
     # Bad options are the visitor's mistake (400), but the board still helps them fix it.
     return page, 400 if problems else 200
 
 
-def board_key(call: Call, options: BoardOptions, page_number: int, problems: list[str]) -> Hashable:
+def board_key(heading: BoardHeading, options: BoardOptions, page_number: int, problems: list[str]) -> Hashable:
     """Everything the board's page shows besides the visitor (``web.page_memo`` adds them):
 
-    - the rows, counts and ranks: ``call.board_version`` moves in the flush that changes any of
+    - the rows, counts and ranks: ``calls.board_version`` moves in the flush that changes any of
       them (``models.insight_inputs``: applications, company names, preferences, programme
       names, assignments, submitted reviews, scores, offers, residencies, criteria added or
       removed), and the stored normalised figures the board reads follow the same changes;
-    - what was read with the call: its title and disagreement threshold (the text, the flags),
-      its programmes (the filter, the options' check), its criteria's names (the threshold
-      badges) and weights, scales and thresholds (the flags, the normalised figures);
+    - what the board shows of the call itself, read with the version (``BoardHeading``): its
+      title and disagreement threshold (the text, the flags), its programmes (the filter, the
+      options' check), its criteria's names (the threshold badges) and weights, scales and
+      thresholds (the flags, the normalised figures);
     - the options, the page asked for, the messages about bad options, the page size and the
       programme scope (which rows are listed, and their ranks among them).
 
     The time decides the "overdue" badges: the rendering is kept only until the next open
-    assignment falls due (``next_overdue_moment``)."""
-    # A scoped manager's load leaves out the programmes beyond their scope (None).
-    programmes = tuple((offered.programme_id, offered.programme and offered.programme.name)
-                       for offered in call.programmes)
-    criteria = tuple((criterion.id, criterion.name, criterion.weight, criterion.scale_min, criterion.scale_max,
-                      criterion.step, criterion.threshold) for criterion in call.criteria)
-    return (call.id, call.board_version, call.title, call.disagreement_threshold, programmes, criteria,
-            dataclasses.astuple(options), page_number, PAGE_SIZE, tuple(problems), current_scope())
+    assignment falls due (``next_overdue_moment``). A served page skips ``ranking_page`` and
+    with it the normalised snapshot's recomputation; ``board_version`` moves with every move
+    of ``insights_version``, so a kept page was made from a snapshot current for its version."""
+    return (heading, dataclasses.astuple(options), page_number, PAGE_SIZE, tuple(problems), current_scope())
 
 
 def flag_labels() -> dict[str, str]:
@@ -225,7 +229,7 @@ def csv_filename(call: Call) -> str:
 @role_required(Role.MANAGER)
 def ranking_csv_download(call_id: int) -> Any:
     call = load_call(call_id)
-    options, problems = parse_options(request.args, call)
+    options, problems = parse_options(request.args, {offered.programme_id for offered in call.programmes})
     if problems:
         # A download cannot show a message beside the table; say what was wrong instead.
         return Response(" ".join(problems) + "\n", status=400, mimetype="text/plain")
