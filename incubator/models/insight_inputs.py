@@ -25,10 +25,10 @@ What the board shows besides, moving ``board_version`` alone:
 - an application's company name: the application's call;
 - a programme's name (the rows name each application's programmes): every call.
 
-Not counted, because the board reads them with the call and keys its pages on the values
-themselves (``load_call(..., with_programmes_and_criteria=True)``): the call's title and
-disagreement threshold, which programmes it offers and their names, its criteria's names,
-weights, scales and thresholds. The board's statistics (``models.application_scores``) and
+Not counted, because the board reads them with the counter and keys its pages on the values
+themselves (``services.ranking.board_heading``): the call's title and disagreement threshold,
+which programmes it offers and their names, its criteria's names, weights, scales and
+thresholds. The board's statistics (``models.application_scores``) and
 normalised figures follow the inputs above. A slot's programme (the scope of an offer or a
 residency in it) cannot change once it has offers or residents (``services.slots``).
 
