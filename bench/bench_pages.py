@@ -261,6 +261,30 @@ def compute_match(app: Flask, call_id: int) -> float:
     return elapsed
 
 
+def time_next_overdue(app: Flask, call_id: int, repeat: int) -> str:
+    """The read a ranking board rendering makes to know until when it holds (``next_overdue_moment``,
+    once per call version and view), median of ``repeat``: now, when every assignment's due
+    moment has passed (the dataset's), and two days earlier, when every one is still ahead but
+    reviewed, so the walk of ``ix_assignments_due_at`` reads all of them and finds none open
+    (its worst case)."""
+    from incubator.models import Call
+    from incubator.services.ranking import next_overdue_moment
+
+    now = dt.datetime.now(dt.UTC)
+    figures = []
+    with app.app_context():
+        call = db.session.get(Call, call_id)
+        for label, moment in (("now", now), ("all ahead, all reviewed", now - dt.timedelta(days=2))):
+            times = []
+            for _ in range(repeat + 1):
+                started = time.perf_counter()
+                next_overdue_moment(call, moment)
+                times.append(time.perf_counter() - started)
+            figures.append(f"{label} {statistics.median(times[1:]) * 1000:.2f} ms")
+        db.session.remove()
+    return "; ".join(figures)
+
+
 def settle(app: Flask) -> None:
     """VACUUM ANALYZE on PostgreSQL: measure the database as autovacuum leaves it, not right after
     the build's bulk writes (dead row versions, visibility maps not yet set)."""
@@ -354,6 +378,7 @@ def run_dataset(database_url: str, n: int, args: argparse.Namespace, instance: P
     results = [measure(app, clients, page, args.repeat, args.slow) for page in chosen]
     report(f"{dialect}, {n:,} applications (built in {built:.1f} s; computing and storing the match run: "
            f"{compute_seconds:.2f} s)", results)
+    print(f"ranking board's next overdue moment (read per rendering): {time_next_overdue(app, call_id, args.repeat)}")
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

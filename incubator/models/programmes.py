@@ -135,6 +135,9 @@ class Call(db.Model):
     match_inputs_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Moves whenever something the call's insights figures depend on changes (models.insight_inputs).
     insights_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Moves whenever something the ranking board shows changes, other than what it reads with
+    # the call itself (models.insight_inputs): the board's rendered pages are kept per version.
+    board_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     programmes: Mapped[list[CallProgramme]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="CallProgramme.position"

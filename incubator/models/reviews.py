@@ -58,6 +58,8 @@ class Assignment(db.Model):
         UniqueConstraint("application_id", "reviewer_id"),
         CheckConstraint("source IN ('manual', 'auto')", name="source_known"),
         Index("ix_assignments_reviewer", "reviewer_id", "application_id"),
+        # The next open assignment to fall overdue, read from now on (services.ranking.next_overdue_moment).
+        Index("ix_assignments_due_at", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -82,6 +82,7 @@ from incubator.models import (
     ApplicationScore,
     Assignment,
     Call,
+    CallProgramme,
     Criterion,
     NormalisedScore,
     NormalisedSnapshot,
@@ -297,6 +298,83 @@ def _board_for(call: Call, options: BoardQuery, now: dt.datetime) -> _Board:
         return _Board(call, options, now)
     current_normalised_snapshot(call)
     return _NormalisedBoard(call, options, now)
+
+
+@dataclass(frozen=True)
+class BoardHeading:
+    """What the board shows of its call besides the rows, with the call's ``board_version``
+    (which moves with every change to the rows): a rendering of the board is current while
+    this and the options, scope and visitor are what they were (``web.manage.ranking``)."""
+
+    call_id: int
+    version: int
+    title: str
+    disagreement_threshold: Any
+    programmes: tuple[tuple[int, str], ...]  # offered, in the call's order: (id, name)
+    criteria: tuple[tuple[Any, ...], ...]  # in rubric order: id, name, weight, scale, step, threshold
+
+    @property
+    def offered(self) -> frozenset[int]:
+        return frozenset(programme_id for programme_id, _ in self.programmes)
+
+
+_call_programmes, _programmes, _criteria = CallProgramme.__table__, Programme.__table__, Criterion.__table__
+
+
+def board_heading(call_id: int) -> BoardHeading | None:
+    """The call's ``BoardHeading``, or None if there is no such call in this person's scope.
+
+    One statement of plain columns (the call's row by its programmes by its criteria, a dozen
+    rows), because every visit of the board reads it, also one served from a kept rendering:
+    loading the call with its programmes and criteria as objects cost three times as much CPU,
+    most of such a visit. The call is selected through the ORM, so a scoped manager finds only
+    the calls of their programmes, as when loading it; its programmes and criteria as tables,
+    unscoped, as the call's own parts."""
+    rows = db.session.execute(
+        select(Call.board_version, Call.title, Call.disagreement_threshold, _call_programmes.c.programme_id,
+               _programmes.c.name, _criteria.c.id, _criteria.c.name, _criteria.c.weight, _criteria.c.scale_min,
+               _criteria.c.scale_max, _criteria.c.step, _criteria.c.threshold)
+        .select_from(Call)
+        .outerjoin(_call_programmes, _call_programmes.c.call_id == Call.id)
+        .outerjoin(_programmes, _programmes.c.id == _call_programmes.c.programme_id)
+        .outerjoin(_criteria, _criteria.c.call_id == Call.id)
+        .where(Call.id == call_id)
+        .order_by(_call_programmes.c.position, _call_programmes.c.id, _criteria.c.position)).all()
+    if not rows:
+        return None
+    programmes = tuple(dict.fromkeys((row[3], row[4]) for row in rows if row[3] is not None))
+    # The criteria repeat per programme; the first programme's rows list them in rubric order.
+    criteria = tuple(dict.fromkeys(tuple(row[5:]) for row in rows if row[5] is not None))
+    return BoardHeading(call_id, rows[0][0], rows[0][1], rows[0][2], programmes, criteria)
+
+
+# How many of a call's assignments due from now on ``next_overdue_moment`` reads at most.
+DUE_WALK_LIMIT = 1_000
+
+
+def next_overdue_moment(call: Call, now: dt.datetime) -> dt.datetime | None:
+    """The next moment from ``now`` at which a "reviews overdue" count of the call's board may
+    change without any write: the earliest due moment, from now on, of an assignment of the
+    call without a submitted review (what ``_progress_query`` and ``_overdue`` count as late
+    once it has passed). None: no open assignment will fall overdue.
+
+    Reads the call's assignments due from now on in due order (``ix_assignments_due_at``), at
+    most ``DUE_WALK_LIMIT`` of them: when every one of those is reviewed and more may follow,
+    the last one's due moment is the answer (nothing after it is due sooner), so a call whose
+    300,000 assignments are all reviewed ahead of their deadline reads a thousand, not all
+    (85 ms at 100,000 applications on PostgreSQL). The whole call, whatever the scope or
+    filters: a page that expires early costs one rendering, never a wrong one."""
+    ahead = (select(Assignment.due_at, Assignment.application_id, Assignment.reviewer_id)
+             .join(Application, Application.id == Assignment.application_id)
+             .where(Assignment.due_at >= now, Application.call_id == call.id)
+             .order_by(Assignment.due_at).limit(DUE_WALK_LIMIT).subquery("ahead"))
+    submitted = exists().where(Review.application_id == ahead.c.application_id,
+                               Review.reviewer_id == ahead.c.reviewer_id, Review.state == "submitted")
+    first_open, last, count = _execute(select(func.min(case((not_(submitted), ahead.c.due_at))),
+                                              func.max(ahead.c.due_at), func.count()).select_from(ahead))[0]
+    if first_open is not None:
+        return first_open  # type: ignore[no-any-return]
+    return last if count == DUE_WALK_LIMIT else None
 
 
 def rows_for_applications(call: Call, application_ids: Sequence[int]) -> dict[int, RankingRow]:

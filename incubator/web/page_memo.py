@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from threading import Lock
 from typing import Any
@@ -97,12 +97,23 @@ def render_memoized(template: str, data_key: Hashable, *, valid_until: dt.dateti
     ``data_key`` (everything of ``context`` the page shows) and the same visitor, language, URL
     and CSRF secret. ``valid_until``: the moment this rendering stops being right however the
     data stands (the time decides something on it)."""
+    return render_memoized_lazily(template, data_key, lambda: (context, valid_until))
+
+
+Build = Callable[[], tuple[Mapping[str, Any], "dt.datetime | None"]]
+
+
+def render_memoized_lazily(template: str, data_key: Hashable, build: Build) -> str:
+    """``render_memoized`` for a page whose ``data_key`` is cheap (a version) but whose context
+    is not: ``build()`` reads the context and its ``valid_until`` only when the page is
+    rendered, not when it is served again."""
     if FLASHES_KEY in session or not current_app.config["PAGE_MEMO_BYTES"]:
-        return render_template(template, **context)
+        return render_template(template, **build()[0])
     key = (template, data_key, _visitor_key())
     store = rendered_pages()
     html = store.get(key, utcnow())
     if html is None:
+        context, valid_until = build()
         html = render_template(template, **context)
         # The CSRF secret rendered into the forms: a first rendering may have just created it.
         store.put((template, data_key, _visitor_key()), html, valid_until)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Hashable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, abort, render_template, request, stream_with_context
+from flask import Response, abort, request, stream_with_context
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
@@ -24,8 +25,11 @@ from incubator.services.ranking import (
     FLAGS,
     LISTED_STATES,
     SORT_KEYS,
+    BoardHeading,
     BoardQuery,
+    board_heading,
     criterion_rules,
+    next_overdue_moment,
     ranking_chunks,
     ranking_count,
     ranking_csv_chunks,
@@ -37,6 +41,7 @@ from incubator.web.access import role_required
 from incubator.web.inputs import InputRefused, parse_id, query_int
 from incubator.web.manage.ranking_rows import board_rows
 from incubator.web.manage.routes import bp
+from incubator.web.page_memo import render_memoized_lazily
 from incubator.web.templating import link_before_id
 
 PAGE_SIZE = 100
@@ -83,7 +88,7 @@ def load_call(call_id: int, *, with_programmes_and_criteria: bool = False) -> Ca
     return call
 
 
-def parse_options(args: Mapping[str, str], call: Call) -> tuple[BoardOptions, list[str]]:
+def parse_options(args: Mapping[str, str], offered: Collection[int]) -> tuple[BoardOptions, list[str]]:
     """The board's options from the query string, and a message per value that made no sense.
 
     An unknown value is left out (the board still shows, with its default) and reported, so
@@ -102,13 +107,14 @@ def parse_options(args: Mapping[str, str], call: Call) -> tuple[BoardOptions, li
         problems.append(_("Sort direction must be asc or desc."))
     else:
         options.descending = options.sort in DESCENDING_FIRST
-    _parse_filters(args, call, options, problems)
+    _parse_filters(args, offered, options, problems)
     return options, problems
 
 
-def _parse_filters(args: Mapping[str, str], call: Call, options: BoardOptions, problems: list[str]) -> None:
+def _parse_filters(args: Mapping[str, str], offered: Collection[int], options: BoardOptions,
+                   problems: list[str]) -> None:
+    """``offered``: the programme ids the call offers."""
     programme = args.get("programme", "").strip()
-    offered = {offered.programme_id for offered in call.programmes}
     if programme:
         if parse_id(programme) in offered:
             options.programme_id = parse_id(programme)
@@ -134,24 +140,55 @@ def _parse_filters(args: Mapping[str, str], call: Call, options: BoardOptions, p
 @bp.route("/calls/<int:call_id>/ranking")
 @role_required(Role.MANAGER)
 def ranking(call_id: int) -> Any:
-    call = load_call(call_id, with_programmes_and_criteria=True)
-    options, problems = parse_options(request.args, call)
+    heading = board_heading(call_id)
+    if heading is None:
+        abort(404)
+    options, problems = parse_options(request.args, heading.offered)
     try:
         page_number = query_int("page", 1)
     except InputRefused as refused:
         problems.append(refused.user_message)
         page_number = 1
-    board = ranking_page(call, options.query(), page=page_number, page_size=PAGE_SIZE, now=utcnow())
-    criteria = {criterion.id: criterion.name for criterion in call.criteria}
-    page = render_template(
-        "manage/ranking.html", call=call, options=options, page=board,
-        problems=problems, criteria=criteria, states=LISTED_STATES, flags=FLAGS,
-        flag_labels=flag_labels(), sort_keys=SORT_KEYS, descending_first=DESCENDING_FIRST,
-        rows_html=board_rows(board.items, normalised=options.normalised, texts=row_texts(), criteria=criteria,
-                             application_link=link_before_id("apply.show_application")),
-    )
+
+    def build() -> tuple[dict[str, Any], dt.datetime | None]:
+        # Read only when the page is rendered: a visit with the same key is served without it.
+        call = load_call(call_id, with_programmes_and_criteria=True)
+        now = utcnow()
+        board = ranking_page(call, options.query(), page=page_number, page_size=PAGE_SIZE, now=now)
+        criteria = {criterion.id: criterion.name for criterion in call.criteria}
+        context = dict(
+            call=call, options=options, page=board,
+            problems=problems, criteria=criteria, states=LISTED_STATES, flags=FLAGS,
+            flag_labels=flag_labels(), sort_keys=SORT_KEYS, descending_first=DESCENDING_FIRST,
+            rows_html=board_rows(board.items, normalised=options.normalised, texts=row_texts(), criteria=criteria,
+                                 application_link=link_before_id("apply.show_application")),
+        )
+        return context, next_overdue_moment(call, now)
+
+    page = render_memoized_lazily("manage/ranking.html", board_key(heading, options, page_number, problems), build)
     # Bad options are the visitor's mistake (400), but the board still helps them fix it.
     return page, 400 if problems else 200
+
+
+def board_key(heading: BoardHeading, options: BoardOptions, page_number: int, problems: list[str]) -> Hashable:
+    """Everything the board's page shows besides the visitor (``web.page_memo`` adds them):
+
+    - the rows, counts and ranks: ``calls.board_version`` moves in the flush that changes any of
+      them (``models.insight_inputs``: applications, company names, preferences, programme
+      names, assignments, submitted reviews, scores, offers, residencies, criteria added or
+      removed), and the stored normalised figures the board reads follow the same changes;
+    - what the board shows of the call itself, read with the version (``BoardHeading``): its
+      title and disagreement threshold (the text, the flags), its programmes (the filter, the
+      options' check), its criteria's names (the threshold badges) and weights, scales and
+      thresholds (the flags, the normalised figures);
+    - the options, the page asked for, the messages about bad options, the page size and the
+      programme scope (which rows are listed, and their ranks among them).
+
+    The time decides the "overdue" badges: the rendering is kept only until the next open
+    assignment falls due (``next_overdue_moment``). A served page skips ``ranking_page`` and
+    with it the normalised snapshot's recomputation; ``board_version`` moves with every move
+    of ``insights_version``, so a kept page was made from a snapshot current for its version."""
+    return (heading, dataclasses.astuple(options), page_number, PAGE_SIZE, tuple(problems), current_scope())
 
 
 def flag_labels() -> dict[str, str]:
@@ -192,7 +229,7 @@ def csv_filename(call: Call) -> str:
 @role_required(Role.MANAGER)
 def ranking_csv_download(call_id: int) -> Any:
     call = load_call(call_id)
-    options, problems = parse_options(request.args, call)
+    options, problems = parse_options(request.args, {offered.programme_id for offered in call.programmes})
     if problems:
         # A download cannot show a message beside the table; say what was wrong instead.
         return Response(" ".join(problems) + "\n", status=400, mimetype="text/plain")
