@@ -124,11 +124,10 @@ def _visitor_key() -> Hashable:
     """What the layout shows of the visitor and the request, besides the page's own data: the
     name and the role's links, the language, the forms' CSRF secret, and the URL (the language
     form returns to it; links are built under the application root)."""
-    from incubator.web.auth.signin import second_factor_pending
-
+    # A second factor still due (the layout then hides the links) never reaches a kept page: the
+    # second-factor gate (web/auth/two_factor.py) sends every other page to the code step first.
     if current_user.is_authenticated:
-        person: tuple[Any, ...] = (current_user.get_id(), current_user.name, current_user.role,
-                                   second_factor_pending(current_user))
+        person: tuple[Any, ...] = (current_user.get_id(), current_user.name, current_user.role)
     else:
         person = ()
     return (person, str(get_locale()), session.get(CSRF_SECRET_KEY), request.host_url, request.script_root,

@@ -337,3 +337,15 @@ def test_a_page_with_a_flashed_message_is_not_kept(app: Flask, manager_client: F
     plain, seen = visit(app, manager_client, board_url(board))
     assert "Saved the call." in flashed and "Saved the call." not in plain
     assert "manage/ranking.html" in seen.templates
+
+
+def test_a_role_change_gets_the_new_roles_links_at_once(app: Flask, manager_client: FlaskClient,
+                                                        board: SimpleNamespace) -> None:
+    """Managers and administrators both open the board; only administrators get the Users link.
+    The same person, session and data: without the role in the key the kept page would stay."""
+    page, _ = visit(app, manager_client, board_url(board))
+    assert 'href="/admin/users"' not in page and 'href="/admin/users"' not in visit(app, manager_client, board_url(board))[0]
+    manager = manager_client.user  # type: ignore[attr-defined]
+    manager.role = Role.ADMIN.value
+    db.session.commit()
+    assert 'href="/admin/users"' in visit(app, manager_client, board_url(board))[0]
