@@ -7,6 +7,7 @@ of its own. SQLite and PostgreSQL (the fixtures run both)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -271,6 +272,10 @@ def test_a_scope_gets_its_own_page(app: Flask, manager_client: FlaskClient, boar
     scoped, seen = visit(app, manager_client, board_url(board))
     assert "manage/ranking.html" in seen.templates
     assert body_rows(scoped) == ["Bergen Dx"]
+    # The programme filter offers the manager's own programme only, never a nameless option.
+    options = re.findall(r'<option value="(\d*)"[^>]*>([^<]*)</option>',
+                         scoped.split('id="filter-programme"')[1].split("</select>")[0])
+    assert options == [("", "All programmes"), (str(exchange), board.call.programmes[1].programme.name)]
 
 
 def test_a_scope_over_every_programme_of_the_call_still_gets_its_own_page(
