@@ -22,6 +22,10 @@ from tests.factories_reviews import make_applicant, make_assignment, make_review
 
 @pytest.fixture
 def board(app: Flask) -> SimpleNamespace:
+    return reviewed_board()
+
+
+def reviewed_board() -> SimpleNamespace:
     """Three reviewed companies (scores on one 0–5 criterion) and one not yet reviewed."""
     call = make_call(slug="spring/2027 intake", disagreement_threshold=Decimal("1.00"))
     criteria = make_rubric(call, [{"name": "Team", "weight": Decimal(1), "threshold": Decimal(3)}])

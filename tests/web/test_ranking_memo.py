@@ -27,25 +27,17 @@ from incubator.web import page_memo
 from incubator.web.manage import ranking as ranking_views
 from tests.conftest import log_in
 from tests.factories import make_application, make_call
-from tests.factories_reviews import make_applicant, make_assignment, make_review, make_reviewer, make_rubric
-from tests.web.test_ranking import body_rows
+from tests.factories_reviews import make_applicant, make_assignment, make_review, make_reviewer
+from tests.web.test_ranking import body_rows, reviewed_board
 
 
 @pytest.fixture
 def board(app: Flask) -> SimpleNamespace:
-    """Three reviewed companies (one 0–5 criterion, threshold 3), one assigned but unreviewed."""
-    call = make_call(disagreement_threshold=Decimal("1.00"))
-    team = make_rubric(call, [{"name": "Team", "weight": Decimal(1), "threshold": Decimal(3)}])[0].id
-    reviewers = [make_reviewer(), make_reviewer()]
-    companies = {}
-    for name, values in [("Nordic Onco AS", (4, 4.5)), ("Radium Bio", (1, 5)), ("Bergen Dx", (2, 2.5)),
-                         ("Unscored AS", ())]:
-        application = make_application(make_applicant(), call, state="submitted", complete=True, company_name=name)
-        for reviewer, value in zip(reviewers, values, strict=False):
-            make_assignment(application, reviewer)
-            make_review(application, reviewer, {team: value})
-        companies[name] = application
-    return SimpleNamespace(call=call, call_id=call.id, companies=companies, reviewers=reviewers, team=team)
+    """test_ranking's board: three reviewed companies (one 0–5 criterion, threshold 3), one
+    assigned but unreviewed."""
+    board = reviewed_board()
+    board.call_id = board.call.id
+    return board
 
 
 def board_url(board: SimpleNamespace, **args: str) -> str:
