@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from incubator.domain.applications import COUNTRY_NAMES
 from incubator.domain.calls import is_known_timezone, narrows_eligibility, next_state, slug_problem
@@ -20,6 +20,7 @@ from incubator.domain.roles import Role
 from incubator.extensions import db
 from incubator.models import (
     Application,
+    Assignment,
     Call,
     CallProgramme,
     CallQuestion,
@@ -214,14 +215,31 @@ def update_call(manager: User, call: Call, item: CallInput, now: dt.datetime) ->
     extended = {name: (getattr(call, name), getattr(item, name)) for name in ("closes_at", "review_deadline")
                 if getattr(call, name) is not None and getattr(item, name) is not None
                 and getattr(item, name) > getattr(call, name)}
+    previous_review_deadline = call.review_deadline
     _apply(call, item)
     _set_programmes(call, item.programmes)
     db.session.flush()
+    if call.review_deadline != previous_review_deadline:
+        _assignments_follow_review_deadline(call, previous_review_deadline)
     record_event(manager, "call.changed", "call", call.id, slug=call.slug)
     if extended and call.has_opened(now):
         record_event(manager, "call.deadline_extended", "call", call.id,
                      **{name: {"from": old.isoformat(), "to": new.isoformat()} for name, (old, new) in extended.items()})
     return call
+
+
+def _assignments_follow_review_deadline(call: Call, previous: dt.datetime | None) -> None:
+    """An assignment is due at the call's review deadline as it stood when it was made
+    (``services.assignments``), or has no date while the call had none. Those still due then
+    follow the deadline when it moves: an extension reaches every reviewer's list, calendar and
+    reminders and the board's overdue counts, instead of calling them late from the old date.
+    An assignment due at another moment keeps it."""
+    followed = Assignment.due_at.is_(None) if previous is None else Assignment.due_at == previous
+    of_this_call = Assignment.application_id.in_(select(Application.id).where(Application.call_id == call.id))
+    # A bulk UPDATE (a call has thousands); through the session, so the counters of what the
+    # board, the insights and the match runs read move with it (models.insight_inputs).
+    db.session.execute(update(Assignment).where(of_this_call, followed).values(due_at=call.review_deadline)
+                       .execution_options(synchronize_session=False))
 
 
 def publish_call(manager: User, call: Call, now: dt.datetime) -> None:

@@ -36,6 +36,7 @@ from incubator.services.calls import (
     update_call,
 )
 from tests.factories import make_application, make_call
+from tests.factories_reviews import make_assignment
 
 NOW = utcnow()
 
@@ -228,3 +229,33 @@ def test_an_archived_call_no_longer_changes(manager: User) -> None:
 def test_calls_past_publishing_stay_public_but_take_no_applications(app: Flask) -> None:
     call = make_call(state="reviewing")
     assert call.is_public(NOW) and not call.is_open(NOW)
+
+
+def test_assignments_due_at_the_review_deadline_follow_it_when_it_moves(manager: User, make_user) -> None:
+    """Assignments are due at the deadline as it stood when they were made; an extension must
+    reach them (the reviewer's list, reminders and the board read the assignment's date), and
+    one due at another moment keeps it. Assignments of other calls are not touched."""
+    old = NOW + dt.timedelta(days=40)
+    call, other_call = make_call(review_deadline=old), make_call(review_deadline=old)
+    reviewer = make_user(Role.REVIEWER)
+    applications = [make_application(make_user(), target, state="submitted") for target in (call, call, other_call)]
+    followed = make_assignment(applications[0], reviewer, due_at=old)
+    own_date = make_assignment(applications[1], reviewer, due_at=old + dt.timedelta(days=2))
+    elsewhere = make_assignment(applications[2], reviewer, due_at=old)
+    new = old + dt.timedelta(days=7)
+    update_call(manager, call, input_for(call, review_deadline=new), NOW)
+    db.session.commit()
+    db.session.expire_all()
+    assert followed.due_at == new
+    assert own_date.due_at == old + dt.timedelta(days=2) and elsewhere.due_at == old
+
+
+def test_assignments_made_while_the_call_had_no_review_deadline_take_the_new_one(manager: User,
+                                                                                 make_user) -> None:
+    call = make_call(review_deadline=None)
+    assignment = make_assignment(make_application(make_user(), call, state="submitted"), make_user(Role.REVIEWER))
+    deadline = NOW + dt.timedelta(days=40)
+    update_call(manager, call, input_for(call, review_deadline=deadline), NOW)
+    db.session.commit()
+    db.session.expire_all()
+    assert assignment.due_at == deadline
