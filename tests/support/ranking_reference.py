@@ -13,9 +13,7 @@ board with this, row for row.
 from __future__ import annotations
 
 import datetime as dt
-import gc
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -24,6 +22,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, Float, Row, and_, case, cast, func, select
 
 from incubator.database import utcnow
+from incubator.domain.memory import garbage_collection_paused
 from incubator.domain.scoring import (
     EMPTY,
     AppScores,
@@ -59,7 +58,7 @@ def ranking_in_python(call: Call, options: BoardQuery, *, all_criterion_means: b
     definition the stored statistics are tested against."""
     rules = criterion_rules(call)
     wanted = [rule.id for rule in rules if all_criterion_means or rule.threshold is not None]
-    with _garbage_collection_paused():
+    with garbage_collection_paused():
         rows = _application_rows(call.id)
         _attach_scores(rows, call, rules, options.normalised)
         within = _call_filter(call.id)
@@ -73,23 +72,6 @@ def ranking_in_python(call: Call, options: BoardQuery, *, all_criterion_means: b
 
 def _call_filter(call_id: int) -> Callable[[Any], ColumnElement[bool]]:
     return lambda column: _in_call(column, call_id)
-
-
-@contextmanager
-def _garbage_collection_paused() -> Iterator[None]:
-    """Build the board without the cyclic garbage collector running.
-
-    A board of 100,000 applications allocates some 500,000 small objects, none in a cycle;
-    each collection the allocations trigger walks everything built so far, which more than
-    doubled the time to build the rows (measured). Reference counting still frees as usual.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @dataclass
